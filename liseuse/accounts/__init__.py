@@ -1,0 +1,1 @@
+"""People: accounts, their reading settings and API passwords."""

@@ -1,0 +1,56 @@
+"""A person and their settings.
+
+A custom user model from the first migration, so that settings live on the row read on every
+request and later changes need no swap of `AUTH_USER_MODEL`.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.hashers import check_password
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    class View(models.TextChoices):
+        NORMAL = "normal", "normal"
+        READER = "reader", "reader"
+        GLOBAL = "global", "global"
+
+    class State(models.TextChoices):
+        UNREAD = "unread", "unread"
+        ALL = "all", "all"
+        STARRED = "starred", "starred"
+
+    class Theme(models.TextChoices):
+        AUTO = "auto", "auto"
+        LIGHT = "light", "light"
+        DARK = "dark", "dark"
+
+    # Empty language: follow the browser's Accept-Language.
+    language = models.CharField(max_length=8, blank=True, default="")
+    timezone = models.CharField(max_length=64, default="UTC")
+    theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.AUTO)
+    page_size = models.PositiveSmallIntegerField(default=50)
+    default_view = models.CharField(max_length=8, choices=View.choices, default=View.NORMAL)
+    default_state = models.CharField(max_length=8, choices=State.choices, default=State.UNREAD)
+    oldest_first = models.BooleanField(default=False)
+    mark_read_on_open = models.BooleanField(default=True)
+    mark_read_on_scroll = models.BooleanField(default=False)
+    # An entry whose content changed at the source comes back unread (FreshRSS's option).
+    mark_updated_unread = models.BooleanField(default=False)
+    # The password apps use (Google Reader, Fever), hashed; never the login password.
+    api_password = models.CharField(max_length=255, blank=True, default="")
+    # Fever authenticates with md5("name:api password"); kept so the API can look it up. Empty
+    # when no API password is set. It is as secret as the API password itself.
+    fever_api_key = models.CharField(max_length=32, blank=True, default="", db_index=True)
+
+    def set_api_password(self, raw: str) -> None:
+        import hashlib
+
+        self.api_password = make_password(raw)
+        self.fever_api_key = hashlib.md5(f"{self.username}:{raw}".encode()).hexdigest()
+
+    def check_api_password(self, raw: str) -> bool:
+        return bool(self.api_password) and check_password(raw, self.api_password)

@@ -1,0 +1,55 @@
+"""Creating and changing accounts: the one place the CLI and the web pages both go through."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from liseuse.accounts.models import User
+
+# Names appear in Fever's api_key ("name:password") and Google Reader's auth token: keep them to
+# characters that survive every client's encoding.
+_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,150}$")
+
+
+def validate_username(name: str) -> None:
+    if not _USERNAME.match(name):
+        raise ValidationError(
+            "A username is 1 to 150 letters, digits, '.', '-' or '_'.", code="invalid"
+        )
+    if User.objects.filter(username__iexact=name).exists():
+        raise ValidationError(f"The username {name!r} is taken.", code="taken")
+
+
+@transaction.atomic
+def create_user(
+    name: str,
+    password: str,
+    *,
+    admin: bool = False,
+    language: str = "",
+    timezone: str = "UTC",
+) -> User:
+    validate_username(name)
+    password_validation.validate_password(password)
+    user = User(username=name, is_staff=admin, is_superuser=admin, language=language)
+    user.timezone = timezone
+    user.set_password(password)
+    user.save()
+    return user
+
+
+def change_password(user: User, password: str) -> None:
+    password_validation.validate_password(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+
+
+def set_api_password(user: User, password: str) -> None:
+    if len(password) < 8:
+        raise ValidationError("An API password needs at least 8 characters.", code="too_short")
+    user.set_api_password(password)
+    user.save(update_fields=["api_password", "fever_api_key"])

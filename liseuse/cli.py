@@ -1,0 +1,339 @@
+"""The `liseuse` command: serve, worker, refresh, user, feed, opml.
+
+Each sub-command parses its arguments, sets Django up and calls the same services the web pages
+use. Success exits 0; a failure prints one line on standard error and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+EXIT_FAILURE = 1
+
+
+class CliError(Exception):
+    """A failure to report in one line."""
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liseuse.settings")
+    import django
+
+    django.setup()
+
+
+def _migrate(verbosity: int = 0) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=verbosity)
+
+
+def _read_password(prompt: str = "Password") -> str:
+    """Asked twice on a terminal; one line from standard input otherwise (scripts, pipes)."""
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"{prompt}: ")
+        second = getpass.getpass(f"{prompt} (again): ")
+        if first != second:
+            raise CliError("the two passwords differ")
+        return first
+    line = sys.stdin.readline()
+    if not line:
+        raise CliError("no password on standard input")
+    return line.rstrip("\r\n")
+
+
+def _get_user(name: str):  # type: ignore[no-untyped-def]
+    from liseuse.accounts.models import User
+
+    try:
+        return User.objects.get(username=name)
+    except User.DoesNotExist:
+        raise CliError(f"no user named {name!r}") from None
+
+
+# --- serve / worker / refresh ----------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from liseuse import server
+
+    _migrate()
+    server.serve(worker=not args.no_worker)
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from liseuse.feeds import worker
+
+    _migrate()
+    worker.run_forever()
+
+
+def cmd_refresh(args: argparse.Namespace) -> None:
+    from liseuse.feeds import worker
+
+    _migrate()
+    user = _get_user(args.user) if args.user else None
+    summary = worker.refresh_once(all_feeds=args.all, user=user, progress=True)
+    print(summary.describe())
+
+
+def cmd_check(args: argparse.Namespace) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    try:
+        call_command("check", deploy=True, fail_level="ERROR")
+    except SystemCheckError as exc:
+        raise CliError(str(exc).strip().splitlines()[0]) from None
+
+
+# --- user -------------------------------------------------------------------------------------
+
+
+def cmd_user_add(args: argparse.Namespace) -> None:
+    from liseuse.accounts import services
+
+    _migrate()
+    password = _read_password()
+    services.create_user(
+        args.name,
+        password,
+        admin=args.admin,
+        language=args.language or "",
+        timezone=args.timezone,
+    )
+    print(f"user {args.name} created{' (admin)' if args.admin else ''}")
+
+
+def cmd_user_list(args: argparse.Namespace) -> None:
+    from liseuse.accounts.models import User
+
+    for user in User.objects.order_by("username"):
+        flags = []
+        if user.is_superuser:
+            flags.append("admin")
+        if not user.is_active:
+            flags.append("disabled")
+        if user.api_password:
+            flags.append("api")
+        print(f"{user.username}\t{','.join(flags)}")
+
+
+def cmd_user_passwd(args: argparse.Namespace) -> None:
+    from liseuse.accounts import services
+
+    user = _get_user(args.name)
+    services.change_password(user, _read_password("New password"))
+    print(f"password of {args.name} changed")
+
+
+def cmd_user_api_password(args: argparse.Namespace) -> None:
+    from liseuse.accounts import services
+
+    user = _get_user(args.name)
+    services.set_api_password(user, _read_password("API password"))
+    print(f"API password of {args.name} set")
+
+
+def cmd_user_delete(args: argparse.Namespace) -> None:
+    user = _get_user(args.name)
+    user.delete()
+    print(f"user {args.name} deleted")
+
+
+# --- feed -------------------------------------------------------------------------------------
+
+
+def cmd_feed_add(args: argparse.Namespace) -> None:
+    from liseuse.feeds import subscribe
+
+    _migrate()
+    user = _get_user(args.user)
+    choose = _choose_on_terminal if sys.stdin.isatty() else None
+    sub = subscribe.subscribe_url(user, args.url, category=args.category, choose=choose)
+    print(f"following {sub.feed.url} (feed {sub.feed_id}): {sub.display_title}")
+
+
+def _choose_on_terminal(candidates: Sequence[tuple[str, str]]) -> str:
+    print("This page offers several feeds:")
+    for number, (url, title) in enumerate(candidates, start=1):
+        print(f"  {number}. {title or url}  <{url}>")
+    answer = input(f"Which one? [1-{len(candidates)}] ").strip()
+    if not answer.isdigit() or not 1 <= int(answer) <= len(candidates):
+        raise CliError("no feed chosen")
+    return candidates[int(answer) - 1][0]
+
+
+def cmd_feed_list(args: argparse.Namespace) -> None:
+    from liseuse.feeds.models import Feed
+
+    feeds = Feed.objects.order_by("id")
+    if args.user:
+        feeds = feeds.filter(subscriptions__user=_get_user(args.user))
+    for feed in feeds:
+        if feed.disabled:
+            health = "disabled: " + (feed.last_error or "by hand")
+        elif feed.last_error:
+            health = f"error ({feed.error_count}×): {feed.last_error}"
+        elif feed.last_success_at:
+            health = f"ok {feed.last_success_at:%Y-%m-%d %H:%M}"
+        else:
+            health = "never fetched"
+        print(f"{feed.id}\t{feed.title or '-'}\t{feed.url}\t{health}")
+
+
+def cmd_feed_remove(args: argparse.Namespace) -> None:
+    from liseuse.feeds.models import Feed
+    from liseuse.feeds.models import Subscription
+
+    if args.user:
+        deleted, _ = Subscription.objects.filter(
+            user=_get_user(args.user), feed_id=args.id
+        ).delete()
+        if not deleted:
+            raise CliError(f"{args.user} does not follow feed {args.id}")
+        print(f"{args.user} no longer follows feed {args.id}")
+        return
+    deleted, _ = Feed.objects.filter(id=args.id).delete()
+    if not deleted:
+        raise CliError(f"no feed {args.id}")
+    print(f"feed {args.id} removed for everyone")
+
+
+# --- opml -------------------------------------------------------------------------------------
+
+
+def cmd_opml_import(args: argparse.Namespace) -> None:
+    from liseuse.feeds import opml
+
+    _migrate()
+    user = _get_user(args.user)
+    path = Path(args.file)
+    try:
+        size = path.stat().st_size
+        if size > opml.MAX_OPML_BYTES:
+            raise opml.OpmlError(
+                f"The OPML file is {size // (1024 * 1024)} MB; liseuse accepts at most "
+                f"{opml.MAX_OPML_BYTES // (1024 * 1024)} MB."
+            )
+        data = sys.stdin.buffer.read() if args.file == "-" else path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
+    report = opml.import_opml(user, data)
+    print(
+        f"imported {report.added} feed(s), skipped {report.skipped} already followed, "
+        f"created {report.categories_created} categor{'y' if report.categories_created == 1 else 'ies'}"
+    )
+
+
+def cmd_opml_export(args: argparse.Namespace) -> None:
+    from liseuse.feeds import opml
+
+    user = _get_user(args.user)
+    sys.stdout.write(opml.export_opml(user))
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liseuse",
+        description="A self-hosted feed reader. Configuration comes from LISEUSE_* environment "
+        "variables (see docs/configuration.md).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        group: argparse._SubParsersAction,  # type: ignore[type-arg]
+        name: str,
+        handler: Callable[[argparse.Namespace], None],
+        help_text: str,
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    serve = add(commands, "serve", cmd_serve, "Run the web server and the refresh loop.")
+    serve.add_argument("--no-worker", action="store_true", help="serve only, no refresh loop")
+    add(commands, "worker", cmd_worker, "Run only the refresh loop.")
+    refresh = add(commands, "refresh", cmd_refresh, "One pass over the due feeds, then exit.")
+    refresh.add_argument("--all", action="store_true", help="every feed, due or not")
+    refresh.add_argument("--user", metavar="NAME", help="only the feeds this person follows")
+
+    add(commands, "check", cmd_check, "Check the configuration for production.")
+
+    user = commands.add_parser("user", help="Manage accounts.", description="Manage accounts.")
+    users = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    user_add = add(users, "add", cmd_user_add, "Create an account (password asked or on stdin).")
+    user_add.add_argument("name")
+    user_add.add_argument("--admin", action="store_true", help="make it an administrator")
+    user_add.add_argument("--language", choices=["fr", "en"], help="default: the browser's")
+    user_add.add_argument("--timezone", default="UTC", help="such as Europe/Paris")
+    add(users, "list", cmd_user_list, "List accounts.")
+    passwd = add(users, "passwd", cmd_user_passwd, "Change an account's login password.")
+    passwd.add_argument("name")
+    api = add(users, "api-password", cmd_user_api_password, "Set the password apps use (APIs).")
+    api.add_argument("name")
+    delete = add(users, "delete", cmd_user_delete, "Delete an account and all its data.")
+    delete.add_argument("name")
+
+    feed = commands.add_parser("feed", help="Manage feeds.", description="Manage feeds.")
+    feeds = feed.add_subparsers(dest="feed_command", required=True, metavar="ACTION")
+    feed_add = add(feeds, "add", cmd_feed_add, "Follow a feed, or find the feeds of a site.")
+    feed_add.add_argument("url")
+    feed_add.add_argument("--user", required=True, metavar="NAME")
+    feed_add.add_argument("--category", metavar="C")
+    feed_list = add(feeds, "list", cmd_feed_list, "List feeds with their health.")
+    feed_list.add_argument("--user", metavar="NAME")
+    feed_remove = add(feeds, "remove", cmd_feed_remove, "Unfollow (with --user) or delete a feed.")
+    feed_remove.add_argument("id", type=int)
+    feed_remove.add_argument("--user", metavar="NAME")
+
+    opml_parser = commands.add_parser(
+        "opml", help="Import or export subscriptions.", description="OPML import and export."
+    )
+    opmls = opml_parser.add_subparsers(dest="opml_command", required=True, metavar="ACTION")
+    opml_import = add(opmls, "import", cmd_opml_import, "Follow every feed of an OPML file.")
+    opml_import.add_argument("file", help="a path, or - for standard input")
+    opml_import.add_argument("--user", required=True, metavar="NAME")
+    opml_export = add(opmls, "export", cmd_opml_export, "Write a person's subscriptions as OPML.")
+    opml_export.add_argument("--user", required=True, metavar="NAME")
+    return parser
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"liseuse: error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_FAILURE)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        _setup_django()
+    except Exception as exc:  # configuration errors: one readable line, not a traceback
+        _fail(str(exc))
+    from django.core.exceptions import ValidationError
+
+    from liseuse.feeds.opml import OpmlError
+    from liseuse.feeds.subscribe import SubscribeError
+
+    try:
+        args.handler(args)
+    except (CliError, OpmlError, SubscribeError) as exc:
+        _fail(str(exc))
+    except ValidationError as exc:
+        _fail(" ".join(exc.messages))
+    except KeyboardInterrupt:
+        _fail("interrupted")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Which feeds are due, and which worker fetches them.
+
+A worker takes a lease on each feed it will fetch (`lease_owner`, `lease_until`). Any number of
+workers on any number of machines share the work: on PostgreSQL the candidates are locked with
+`SELECT … FOR UPDATE SKIP LOCKED`, so two workers never pick the same row; on SQLite the whole
+claim is one IMMEDIATE transaction (settings.py), which holds the database's write lock, so claims
+are serialized. A dead worker's feeds are claimable again once its lease has ended.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import timedelta
+
+from django.db import connection
+from django.db import transaction
+from django.db.models import Exists
+from django.db.models import Max
+from django.db.models import OuterRef
+from django.db.models import Q
+
+from liseuse.accounts.models import User
+from liseuse.feeds.models import Feed
+from liseuse.feeds.models import Subscription
+from liseuse.pipeline.refresh import FeedToRefresh
+
+
+def claim_feeds(
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    due_only: bool = True,
+    user: User | None = None,
+    feed_ids: list[int] | None = None,
+    after_id: int | None = None,
+) -> list[FeedToRefresh]:
+    """Lease up to `limit` feeds to `owner`; due ones by default, else by id after `after_id`."""
+    followed = Subscription.objects.filter(feed_id=OuterRef("pk"))
+    if user is not None:
+        followed = followed.filter(user=user)
+    candidates = Feed.objects.filter(Exists(followed), disabled=False).filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    )
+    if feed_ids is not None:
+        candidates = candidates.filter(id__in=feed_ids)
+    if due_only:
+        candidates = candidates.filter(next_fetch_at__lte=now).order_by("next_fetch_at", "id")
+    else:
+        # Every feed once, in id order, batch after batch.
+        if after_id is not None:
+            candidates = candidates.filter(id__gt=after_id)
+        candidates = candidates.order_by("id")
+
+    with transaction.atomic():
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+        ids = list(candidates.values_list("id", flat=True)[:limit])
+        if not ids:
+            return []
+        Feed.objects.filter(id__in=ids).update(lease_owner=owner, lease_until=now + lease)
+        floors = dict(
+            Subscription.objects.filter(feed_id__in=ids)
+            .values("feed_id")
+            .annotate(floor=Max("refresh_floor_minutes"))
+            .values_list("feed_id", "floor")
+        )
+        rows = Feed.objects.filter(id__in=ids, lease_owner=owner).values_list(
+            "id",
+            "url",
+            "etag",
+            "last_modified",
+            "error_count",
+            "fetch_interval_minutes",
+            "ttl_minutes",
+        )
+        return [
+            FeedToRefresh(
+                id=feed_id,
+                url=url,
+                etag=etag or None,
+                last_modified=last_modified or None,
+                error_count=error_count,
+                refresh_floor_minutes=floors.get(feed_id) or 0,
+                interval_minutes=interval,
+                ttl_minutes=ttl,
+            )
+            for feed_id, url, etag, last_modified, error_count, interval, ttl in rows
+        ]
+
+
+def release_feeds(owner: str) -> None:
+    """Give back the leases a worker still holds (on a clean stop)."""
+    Feed.objects.filter(lease_owner=owner).update(lease_owner="", lease_until=None)

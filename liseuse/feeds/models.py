@@ -1,0 +1,243 @@
+"""The data model.
+
+A `Feed` is global: one row per URL, fetched once however many people follow it. A person follows
+it through a `Subscription`, reads its `Entry` rows through their own `EntryState` rows (created
+for every follower when an entry arrives), files them under `Category` and `Label`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Feed(models.Model):
+    url = models.URLField(max_length=2048, unique=True)
+    title = models.TextField(blank=True, default="")  # plain text, from the feed
+    site_url = models.URLField(max_length=2048, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    hub_url = models.URLField(max_length=2048, blank=True, default="")  # WebSub hub, if any
+    icon_url = models.URLField(max_length=2048, blank=True, default="")
+    favicon = models.ForeignKey("Favicon", null=True, blank=True, on_delete=models.SET_NULL)
+
+    # Conditional GET: sent back verbatim on the next fetch.
+    etag = models.TextField(blank=True, default="")
+    last_modified = models.TextField(blank=True, default="")
+
+    # Scheduling and health.
+    next_fetch_at = models.DateTimeField(default=timezone.now)
+    last_fetched_at = models.DateTimeField(null=True, blank=True)  # last attempt, any outcome
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")  # readable; empty when healthy
+    error_count = models.PositiveIntegerField(default=0)  # consecutive failures
+    disabled = models.BooleanField(default=False)  # 410 Gone, or disabled by hand
+    ttl_minutes = models.PositiveIntegerField(null=True, blank=True)  # RSS <ttl>
+    # The interval derived from the feed's rhythm at its last successful parse; reused on 304.
+    fetch_interval_minutes = models.PositiveIntegerField(null=True, blank=True)
+
+    # The lease of `feeds.claim`: a worker owns the feed until `lease_until`.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=64, blank=True, default="")
+
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # feeds.claim: "enabled feeds due now", scanned by every worker on every loop.
+            models.Index(
+                fields=["next_fetch_at"], condition=Q(disabled=False), name="feed_due_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.url
+
+
+class Favicon(models.Model):
+    """A site's icon, fetched once, size-capped, and served by liseuse itself."""
+
+    digest = models.CharField(max_length=64, unique=True)  # sha256 of data: shared between feeds
+    content_type = models.CharField(max_length=64)
+    data = models.BinaryField()
+
+    def __str__(self) -> str:
+        return self.digest
+
+
+class Entry(models.Model):
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="entries")
+    # pipeline.decide's identity: hash of guid, else link, else title + content.
+    identity = models.CharField(max_length=64)
+    content_hash = models.CharField(max_length=64)
+    guid = models.TextField(blank=True, default="")
+    url = models.URLField(max_length=2048, blank=True, default="")
+    title = models.TextField(blank=True, default="")  # plain text
+    author = models.TextField(blank=True, default="")  # plain text
+    content = models.TextField(blank=True, default="")  # sanitized HTML, safe to show as is
+    summary = models.TextField(blank=True, default="")  # sanitized HTML
+    categories = models.JSONField(default=list, blank=True)  # plain-text tags from the feed
+    enclosures = models.JSONField(default=list, blank=True)  # [{"url", "type", "length"}]
+    published = models.DateTimeField()  # the feed's date, else first seen; never in the future
+    updated = models.DateTimeField(null=True, blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # The store's upsert key: an entry is stored once per feed, whatever crashes.
+            models.UniqueConstraint(fields=["feed", "identity"], name="entry_identity_uniq"),
+        ]
+        indexes = [
+            # Feed page for anonymous/global views and retention: a feed's entries by date.
+            models.Index(fields=["feed", "published"], name="entry_feed_published_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.url or self.identity
+
+
+class EntryTombstone(models.Model):
+    """A purged entry's identity, so that the feed still listing it never brings it back."""
+
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="tombstones")
+    identity = models.CharField(max_length=64)
+    purged_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["feed", "identity"], name="tombstone_identity_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.identity
+
+
+class Category(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="categories"
+    )
+    name = models.CharField(max_length=255)
+    position = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="category_name_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Subscription(models.Model):
+    class Visibility(models.TextChoices):
+        MAIN = "main", "main stream"  # shown in the main stream and its category
+        CATEGORY = "category", "category only"  # hidden from the main stream
+        HIDDEN = "hidden", "hidden"  # shown only when the feed itself is opened
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="subscriptions")
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="subscriptions"
+    )
+    title = models.TextField(blank=True, default="")  # the person's own name for it; else feed's
+    visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.MAIN)
+    # The person's floor on how often this feed is fetched (minutes); 0 = the default rhythm.
+    refresh_floor_minutes = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "feed"], name="subscription_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_title
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.feed.title or self.feed.url
+
+
+class Label(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="labels"
+    )
+    name = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="label_name_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EntryState(models.Model):
+    """A person's read / starred flags and labels for one entry.
+
+    `feed` and `sort_date` copy the entry's so that every stream query is answered from this
+    table's indexes alone, without sorting a join (the main stream is one index range scan).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="entry_states"
+    )
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="states")
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="+")
+    sort_date = models.DateTimeField()  # = entry.published
+    is_read = models.BooleanField(default=False)
+    is_starred = models.BooleanField(default=False)
+    read_at = models.DateTimeField(null=True, blank=True)
+    starred_at = models.DateTimeField(null=True, blank=True)
+    labels = models.ManyToManyField(Label, blank=True, related_name="entry_states")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "entry"], name="entrystate_uniq"),
+        ]
+        indexes = [
+            # queries.stream: a person's unread entries newest (or oldest) first: the main
+            # stream's default page and the APIs' unread item ids.
+            models.Index(
+                fields=["user", "sort_date", "entry"],
+                condition=Q(is_read=False),
+                name="state_unread_idx",
+            ),
+            # queries.stream with state=all: every entry of a person by date.
+            models.Index(fields=["user", "sort_date", "entry"], name="state_all_idx"),
+            # queries.stream for one feed (and categories, as a list of feeds), and the
+            # sidebar's unread counts grouped by feed.
+            models.Index(fields=["user", "feed", "is_read", "sort_date"], name="state_feed_idx"),
+            # queries.stream state=starred: the favourites, by date.
+            models.Index(
+                fields=["user", "sort_date", "entry"],
+                condition=Q(is_starred=True),
+                name="state_starred_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.entry_id}"
+
+
+class SavedQuery(models.Model):
+    """A named search (FreshRSS's "user queries"), shown in the sidebar."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_queries"
+    )
+    name = models.CharField(max_length=255)
+    query = models.TextField()
+    position = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,194 @@
+"""Apply the pipeline's results to the database: the `pipeline.refresh.Store` protocol.
+
+Each feed's result is written in one short transaction. The store is idempotent: an entry is
+unique per (feed, identity), states per (person, entry), so a worker killed half-way through a
+batch leaves either a feed's whole result or none of it, never a duplicate, and never touches
+anyone's read state except as the pipeline decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import IntegrityError
+from django.db import transaction
+
+from liseuse.feeds.models import Entry
+from liseuse.feeds.models import EntryState
+from liseuse.feeds.models import EntryTombstone
+from liseuse.feeds.models import Feed
+from liseuse.feeds.models import Subscription
+from liseuse.pipeline.decide import EntryDecision
+from liseuse.pipeline.refresh import FeedUpdate
+from liseuse.pipeline.types import FetchResult
+
+# SQLite allows 32766 variables per statement in recent versions but 999 in old ones; PostgreSQL
+# 65535. Chunks of 500 rows keep every statement well under both.
+_CHUNK = 500
+
+
+def _entry_fields(decision: EntryDecision) -> dict[str, object]:
+    entry = decision.entry
+    assert entry.published is not None  # decide gives every entry a date
+    return {
+        "content_hash": decision.content_hash,
+        "guid": (entry.guid or "")[:2048],
+        "url": (entry.link or "")[:2048],
+        "title": entry.title,
+        "author": entry.author,
+        "content": entry.content,
+        "summary": entry.summary,
+        "categories": list(entry.categories),
+        "enclosures": [
+            {"url": e.url, "type": e.mime_type, "length": e.length} for e in entry.enclosures
+        ],
+        "published": entry.published,
+        "updated": entry.updated,
+    }
+
+
+class DjangoStore:
+    def __init__(self, lease_owner: str = "") -> None:
+        self.lease_owner = lease_owner
+
+    def stored_hashes(self, feed_id: int, identities: Sequence[str]) -> Mapping[str, str | None]:
+        known: dict[str, str | None] = {}
+        for start in range(0, len(identities), _CHUNK):
+            chunk = identities[start : start + _CHUNK]
+            known.update(
+                Entry.objects.filter(feed_id=feed_id, identity__in=chunk).values_list(
+                    "identity", "content_hash"
+                )
+            )
+            for identity in EntryTombstone.objects.filter(
+                feed_id=feed_id, identity__in=chunk
+            ).values_list("identity", flat=True):
+                known[identity] = None
+        return known
+
+    def save_update(self, update: FeedUpdate) -> int:
+        with transaction.atomic():
+            new = self._save_entries(update.feed_id, update.decisions, update.fetched_at)
+            parsed = update.feed
+            fields: dict[str, object] = {
+                "etag": update.etag or "",
+                "last_modified": update.last_modified or "",
+                "next_fetch_at": update.next_fetch_at,
+                "last_fetched_at": update.fetched_at,
+                "last_success_at": update.fetched_at,
+                "last_error": "",
+                "error_count": 0,
+                "ttl_minutes": parsed.ttl_minutes,
+                "fetch_interval_minutes": update.interval_minutes,
+                "lease_until": None,
+                "lease_owner": "",
+            }
+            if parsed.title:
+                fields["title"] = parsed.title
+            if parsed.link:
+                fields["site_url"] = parsed.link[:2048]
+            if parsed.description:
+                fields["description"] = parsed.description
+            fields["hub_url"] = (parsed.hub_url or "")[:2048]
+            if parsed.icon_url:
+                fields["icon_url"] = parsed.icon_url[:2048]
+            Feed.objects.filter(id=update.feed_id).update(**fields)
+        if update.permanent_url:
+            self._move_feed(update.feed_id, update.permanent_url)
+        return new
+
+    def _save_entries(self, feed_id: int, decisions: Sequence[EntryDecision], now: datetime) -> int:
+        new = [d for d in decisions if d.kind == "new"]
+        updated = [d for d in decisions if d.kind == "updated"]
+        created = Entry.objects.bulk_create(
+            [
+                Entry(feed_id=feed_id, identity=d.identity, first_seen=now, **_entry_fields(d))
+                for d in new
+            ],
+            batch_size=_CHUNK,
+        )
+        followers = list(
+            Subscription.objects.filter(feed_id=feed_id).values_list("user_id", flat=True)
+        )
+        if created and followers:
+            # One state per follower and new entry, created in batches with the entry itself.
+            EntryState.objects.bulk_create(
+                (
+                    EntryState(
+                        user_id=user_id,
+                        entry_id=entry.pk,
+                        feed_id=feed_id,
+                        sort_date=entry.published,
+                    )
+                    for entry in created
+                    for user_id in followers
+                ),
+                batch_size=_CHUNK,
+            )
+        for decision in updated:
+            fields = _entry_fields(decision)
+            if decision.published_is_first_seen:
+                # Still no date from the feed: keep the first-seen date the entry was stored with.
+                del fields["published"]
+            Entry.objects.filter(feed_id=feed_id, identity=decision.identity).update(**fields)
+            if "published" in fields:
+                EntryState.objects.filter(
+                    entry__feed_id=feed_id, entry__identity=decision.identity
+                ).update(sort_date=fields["published"])
+            # People who asked for it see a changed entry again as unread.
+            EntryState.objects.filter(
+                entry__feed_id=feed_id,
+                entry__identity=decision.identity,
+                user__mark_updated_unread=True,
+            ).update(is_read=False, read_at=None)
+        return len(created)
+
+    def _move_feed(self, feed_id: int, new_url: str) -> None:
+        """Follow a confirmed permanent redirect, unless another feed row has that URL already."""
+        try:
+            with transaction.atomic():
+                Feed.objects.filter(id=feed_id).update(url=new_url[:2048])
+        except IntegrityError:
+            pass  # the target is followed as its own feed: keep both rather than merge blindly
+
+    def save_not_modified(
+        self, feed_id: int, *, fetched_at: datetime, next_fetch_at: datetime, result: FetchResult
+    ) -> None:
+        fields: dict[str, object] = {
+            "next_fetch_at": next_fetch_at,
+            "last_fetched_at": fetched_at,
+            "last_success_at": fetched_at,
+            "last_error": "",
+            "error_count": 0,
+            "lease_until": None,
+            "lease_owner": "",
+        }
+        # A server may hand out new validators with a 304.
+        if result.etag:
+            fields["etag"] = result.etag
+        if result.last_modified:
+            fields["last_modified"] = result.last_modified
+        Feed.objects.filter(id=feed_id).update(**fields)
+
+    def save_error(
+        self,
+        feed_id: int,
+        *,
+        fetched_at: datetime,
+        reason: str,
+        next_fetch_at: datetime,
+        gone: bool,
+    ) -> None:
+        from django.db.models import F
+
+        Feed.objects.filter(id=feed_id).update(
+            next_fetch_at=next_fetch_at,
+            last_fetched_at=fetched_at,
+            last_error=reason[:2000],
+            error_count=F("error_count") + 1,
+            disabled=gone,
+            lease_until=None,
+            lease_owner="",
+        )

@@ -1,0 +1,95 @@
+"""Following a feed: from a URL a person gives (a feed, or a site whose feeds we discover)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from collections.abc import Sequence
+
+from django.db import transaction
+
+from liseuse.accounts.models import User
+from liseuse.feeds.models import Category
+from liseuse.feeds.models import Entry
+from liseuse.feeds.models import EntryState
+from liseuse.feeds.models import Feed
+from liseuse.feeds.models import Subscription
+from liseuse.feeds.urls import FeedUrlError
+from liseuse.feeds.urls import normalize_feed_url
+from liseuse.pipeline.discover import Discovery
+from liseuse.pipeline.discover import discover
+from liseuse.pipeline.fetch import Fetcher
+from liseuse.pipeline.types import PipelineError
+
+# About what a feed document lists at once: what a first fetch would have shown.
+RECENT_ENTRIES_ON_FOLLOW = 100
+
+# Given (url, title) pairs, returns the chosen URL. None: refuse to guess, list them instead.
+Chooser = Callable[[Sequence[tuple[str, str]]], str]
+
+
+class SubscribeError(ValueError):
+    """The URL cannot be followed; the message says why, in words."""
+
+
+def _discover(url: str) -> Discovery:
+    from liseuse.feeds.worker import fetch_config
+
+    async def run() -> Discovery:
+        async with Fetcher(fetch_config()) as fetcher:
+            return await discover(fetcher, url)
+
+    try:
+        return asyncio.run(run())
+    except PipelineError as exc:
+        raise SubscribeError(str(exc)) from None
+
+
+def subscribe_url(
+    user: User,
+    raw_url: str,
+    *,
+    category: str | None = None,
+    title: str = "",
+    choose: Chooser | None = None,
+) -> Subscription:
+    try:
+        url = normalize_feed_url(raw_url)
+    except FeedUrlError as exc:
+        raise SubscribeError(f"{raw_url!r}: {exc}") from None
+    if not Feed.objects.filter(url=url).exists():
+        found = _discover(url)
+        if found.feed is not None:
+            url = found.url
+        elif len(found.candidates) == 1:
+            url = found.candidates[0].url
+        else:
+            options = [(c.url, c.title) for c in found.candidates]
+            if choose is None:
+                listed = ", ".join(c.url for c in found.candidates)
+                raise SubscribeError(f"{raw_url} offers several feeds; add one of: {listed}")
+            url = choose(options)
+    return follow(user, url, category=category, title=title)
+
+
+@transaction.atomic
+def follow(user: User, url: str, *, category: str | None = None, title: str = "") -> Subscription:
+    """Subscribe `user` to the feed at `url` (creating the shared Feed row if needed)."""
+    feed, _ = Feed.objects.get_or_create(url=url)
+    if Subscription.objects.filter(user=user, feed=feed).exists():
+        raise SubscribeError(f"{user.username} already follows {url}")
+    folder = None
+    if category:
+        folder, _ = Category.objects.get_or_create(user=user, name=category.strip()[:255])
+    subscription = Subscription.objects.create(user=user, feed=feed, category=folder, title=title)
+    # A feed others already follow has entries: the newcomer sees its recent ones, as they would
+    # on a first fetch, rather than an empty feed until the next new entry.
+    recent = Entry.objects.filter(feed=feed).order_by("-published")[:RECENT_ENTRIES_ON_FOLLOW]
+    EntryState.objects.bulk_create(
+        [
+            EntryState(user=user, entry_id=e.id, feed=feed, sort_date=e.published)
+            for e in recent.only("id", "published")
+        ],
+        ignore_conflicts=True,
+    )
+    return subscription

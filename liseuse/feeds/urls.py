@@ -1,0 +1,44 @@
+"""Feed URLs as people type them and as files list them."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
+
+# A scheme, but not "host:port" (a colon followed by digits).
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(?!\d)")
+
+
+class FeedUrlError(ValueError):
+    pass
+
+
+def normalize_feed_url(raw: str) -> str:
+    """A clean absolute http(s) URL, or FeedUrlError saying what is wrong with it.
+
+    `example.org/feed` becomes `https://example.org/feed`; `feed://` and `feed:https://`
+    (still sent by some browsers' subscribe buttons) become http(s).
+    """
+    url = raw.strip()
+    if url.startswith("feed:"):
+        url = url[len("feed:") :]
+        url = url[2:] if url.startswith("//") else url
+        if not url.startswith(("http://", "https://")):
+            url = "http://" + url
+    scheme = _SCHEME.match(url)
+    if scheme is None:
+        url = "https://" + url
+    elif scheme.group(1).lower() not in {"http", "https"}:
+        raise FeedUrlError(f"only http and https URLs are followed, not {scheme.group(1)}:")
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise FeedUrlError("the URL names no host")
+    try:
+        parts.port  # noqa: B018  (urlsplit checks the port only when asked)
+    except ValueError:
+        raise FeedUrlError("the URL's port is not a number") from None
+    if len(url) > 2048:
+        raise FeedUrlError("the URL is longer than 2048 characters")
+    path = parts.path or "/"
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))

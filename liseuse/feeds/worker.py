@@ -1,0 +1,181 @@
+"""The refresh loop (`liseuse worker`, and inside `liseuse serve`) and one-off passes.
+
+Wires the pipeline to the real things: the fetcher configured from settings, `DjangoStore`,
+the leases of `claim`. Stops cleanly on SIGTERM / SIGINT, giving its leases back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from types import FrameType
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.db import connection
+from django.utils import timezone
+
+from liseuse.accounts.models import User
+from liseuse.feeds import claim
+from liseuse.feeds.store import DjangoStore
+from liseuse.lib.progress import Progress
+from liseuse.pipeline.decide import ScheduleConfig
+from liseuse.pipeline.fetch import FetchConfig
+from liseuse.pipeline.fetch import Fetcher
+from liseuse.pipeline.refresh import FeedReport
+from liseuse.pipeline.refresh import FeedToRefresh
+from liseuse.pipeline.refresh import RefreshSummary
+from liseuse.pipeline.refresh import refresh_feeds
+
+log = logging.getLogger("liseuse.worker")
+
+# Below this many feeds a batch is parsed in a thread: starting processes would cost more.
+_PROCESS_POOL_THRESHOLD = 50
+
+
+def fetch_config() -> FetchConfig:
+    return FetchConfig(
+        user_agent=settings.LISEUSE_USER_AGENT,
+        allow_private_networks=settings.LISEUSE_ALLOW_PRIVATE_NETWORKS,
+        total_timeout=float(settings.LISEUSE_FETCH_TIMEOUT),
+        max_body_bytes=settings.LISEUSE_FETCH_MAX_BYTES,
+        global_concurrency=settings.LISEUSE_FETCH_CONCURRENCY,
+        per_host_concurrency=settings.LISEUSE_FETCH_PER_HOST,
+    )
+
+
+def schedule_config() -> ScheduleConfig:
+    return ScheduleConfig(
+        min_interval=timedelta(minutes=settings.LISEUSE_REFRESH_MIN_MINUTES),
+        max_interval=timedelta(minutes=settings.LISEUSE_REFRESH_MAX_MINUTES),
+    )
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _run_in_store_thread_then_close(executor: ThreadPoolExecutor) -> None:
+    # The store thread owns a database connection of its own; close it with the batch.
+    # (looked up inside the thread: `connection` is a per-thread proxy)
+    executor.submit(lambda: connection.close()).result()
+    executor.shutdown()
+
+
+def refresh_batch(
+    feeds: Sequence[FeedToRefresh],
+    *,
+    owner: str,
+    progress: Progress | None = None,
+    cpu_executor: Executor | None = None,
+) -> RefreshSummary:
+    store_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liseuse-store")
+
+    def report(result: FeedReport) -> None:
+        if progress is not None:
+            progress.advance(note=result.url)
+
+    async def run() -> RefreshSummary:
+        async with Fetcher(fetch_config()) as fetcher:
+            return await refresh_feeds(
+                feeds,
+                fetcher=fetcher,
+                store=DjangoStore(owner),
+                store_executor=store_executor,
+                cpu_executor=cpu_executor,
+                now=timezone.now,
+                schedule=schedule_config(),
+                on_report=report,
+            )
+
+    try:
+        return asyncio.run(run())
+    finally:
+        _run_in_store_thread_then_close(store_executor)
+
+
+def _cpu_pool(size: int) -> Executor | None:
+    """A process pool for parsing when there is a core to spare and work to fill it."""
+    cores = os.cpu_count() or 1
+    if size < _PROCESS_POOL_THRESHOLD or cores < 2:
+        return None
+    return ProcessPoolExecutor(max_workers=max(1, min(cores - 1, 4)))
+
+
+def refresh_once(
+    *, all_feeds: bool = False, user: User | None = None, progress: bool = False
+) -> RefreshSummary:
+    """One pass over the due feeds (or all of them), in batches, then return."""
+    owner = worker_id()
+    total = RefreshSummary()
+    lease = timedelta(seconds=settings.LISEUSE_LEASE_SECONDS)
+    batch_size = settings.LISEUSE_REFRESH_BATCH
+    last_id: int | None = None
+    bar: Progress | None = None
+    pool: Executor | None = None
+    try:
+        while True:
+            now = timezone.now()
+            feeds = claim.claim_feeds(
+                owner=owner,
+                now=now,
+                lease=lease,
+                limit=batch_size,
+                due_only=not all_feeds,
+                user=user,
+                after_id=last_id,
+            )
+            if not feeds:
+                break
+            last_id = max(f.id for f in feeds)
+            if progress and bar is None:
+                bar = Progress(len(feeds), "refreshing")
+            elif bar is not None:
+                bar.total += len(feeds)
+            if pool is None:
+                pool = _cpu_pool(len(feeds))
+            summary = refresh_batch(feeds, owner=owner, progress=bar, cpu_executor=pool)
+            total.reports.extend(summary.reports)
+            total.seconds += summary.seconds
+    finally:
+        if bar is not None:
+            bar.close()
+        if pool is not None:
+            pool.shutdown()
+        claim.release_feeds(owner)
+    return total
+
+
+def run_forever(*, idle_seconds: float = 30.0) -> None:
+    """Claim and refresh due feeds until SIGTERM / SIGINT or the parent process goes away."""
+    stop = threading.Event()
+    parent = os.getppid()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("stopping after this batch (signal %s)", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("refresh loop started")
+    while not stop.is_set():
+        close_old_connections()
+        summary = refresh_once()
+        if summary.reports:
+            log.info(summary.describe())
+        # Started by `liseuse serve`: leave with it, even if it was killed without a word.
+        if os.getppid() != parent:
+            log.info("parent process gone; stopping")
+            break
+        stop.wait(idle_seconds if not summary.reports else 1.0)
+    log.info("refresh loop stopped")

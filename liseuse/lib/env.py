@@ -1,0 +1,85 @@
+"""Read configuration from `LISEUSE_…` environment variables, with types and clear errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote
+from urllib.parse import urlsplit
+
+PREFIX = "LISEUSE_"
+
+
+class ConfigError(ValueError):
+    """A `LISEUSE_…` variable holds a value we cannot use; the message names it."""
+
+
+def env_str(name: str, default: str = "") -> str:
+    """The variable's value; `NAME_FILE` (a path, as Docker secrets give) takes precedence."""
+    file_path = os.environ.get(PREFIX + name + "_FILE")
+    if file_path:
+        return Path(file_path).read_text(encoding="utf-8").strip()
+    return os.environ.get(PREFIX + name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = env_str(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{PREFIX}{name}={raw!r} is not a yes/no value (use 1/0, true/false, yes/no)")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = env_str(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not a whole number") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{PREFIX}{name}={value} is below the minimum of {minimum}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = env_str(name, "")
+    if raw.strip() == "":
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def database_from_url(url: str) -> dict[str, object]:
+    """Django's DATABASES entry for a `postgresql://user:pass@host:port/name` URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ConfigError(
+            f"{PREFIX}DATABASE_URL must start with postgresql:// (got {parts.scheme or 'nothing'}://); "
+            "leave it unset to use SQLite"
+        )
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise ConfigError(f"{PREFIX}DATABASE_URL names no database (postgresql://host/NAME)")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        # Keep connections for a minute: the web workers and the refresh loop reconnect less.
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+    }
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """`host:port` (or `[v6]:port`) → (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError(f"{PREFIX}LISTEN={value!r} must be host:port, such as 127.0.0.1:8000")
+    return host.strip("[]"), int(port)

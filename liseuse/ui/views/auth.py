@@ -1,0 +1,94 @@
+"""First run, log in, log out.
+
+The first visit to a fresh instance creates the first account, which becomes the admin; from
+then on `setup` is gone for good (404) and the login page stands in its place.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import authenticate
+from django.contrib.auth import login
+from django.contrib.auth import logout
+from django.contrib.auth import password_validation
+from django.db import transaction
+from django.http import Http404
+from django.http import HttpRequest
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_POST
+
+from liseuse.accounts import services
+from liseuse.accounts.models import User
+
+
+class SetupForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput)
+    password_again = forms.CharField(label=_("Password (again)"), widget=forms.PasswordInput)
+
+    def clean_username(self) -> str:
+        name: str = self.cleaned_data["username"]
+        services.validate_username(name)
+        return name
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("password") != data.get("password_again"):
+            raise forms.ValidationError(_("The two passwords differ."))
+        password = data.get("password")
+        if isinstance(password, str):
+            password_validation.validate_password(password)
+        return data
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput)
+
+
+@require_http_methods(["GET", "POST"])
+def setup(request: HttpRequest) -> HttpResponse:
+    if User.objects.exists():
+        raise Http404("already set up")
+    form = SetupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            # Re-checked inside the transaction: two first visitors racing get one admin.
+            if User.objects.select_for_update().exists():
+                raise Http404("already set up")
+            user = services.create_user(
+                form.cleaned_data["username"], form.cleaned_data["password"], admin=True
+            )
+        login(request, user)
+        return redirect("ui:home")
+    return render(request, "ui/setup.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    if not User.objects.exists():
+        return redirect("ui:setup")
+    form = LoginForm(request.POST or None)
+    error: str = ""
+    if request.method == "POST" and form.is_valid():
+        user = authenticate(
+            request,
+            username=form.cleaned_data["username"],
+            password=form.cleaned_data["password"],
+        )
+        if user is not None:
+            login(request, user)
+            return redirect("ui:home")
+        error = str(_("Wrong username or password."))
+    status = 400 if error or (request.method == "POST" and not form.is_valid()) else 200
+    return render(request, "ui/login.html", {"form": form, "error": error}, status=status)
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("ui:login")

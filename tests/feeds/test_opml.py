@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from liseuse.accounts.models import User
+from liseuse.feeds import opml
+from liseuse.feeds.models import Category
+from liseuse.feeds.models import Feed
+from liseuse.feeds.models import Subscription
+
+DATA = Path(__file__).parent.parent / "data" / "opml"
+
+
+def _followed(user: User) -> set[tuple[str, str, str]]:
+    return {
+        (s.feed.url, s.display_title, s.category.name if s.category else "")
+        for s in Subscription.objects.filter(user=user).select_related("feed", "category")
+    }
+
+
+def test_it_imports_a_freshrss_export_whole(alice: User) -> None:
+    report = opml.import_opml(alice, (DATA / "freshrss-export.opml").read_bytes())
+    assert (report.added, report.skipped, report.categories_created) == (5, 0, 3)
+    assert ("https://framablog.org/feed/", "Framablog", "Sans catégorie") in _followed(alice)
+    assert (
+        "https://www.fsf.org/static/fsforg/rss/news.xml",
+        "The FSF & friends",
+        "Logiciel libre",
+    ) in _followed(alice)
+    assert Feed.objects.get(url="https://framablog.org/feed/").site_url == "https://framablog.org/"
+
+
+def test_it_imports_a_miniflux_export_whole(alice: User) -> None:
+    report = opml.import_opml(alice, (DATA / "miniflux-export.opml").read_bytes())
+    assert report.added == 3
+    assert ("https://go.dev/blog/feed.atom", "The Go Blog", "Go") in _followed(alice)
+
+
+@pytest.mark.parametrize("name", ["freshrss-export.opml", "miniflux-export.opml", "nested.opml"])
+def test_export_of_import_keeps_every_url_title_and_category(
+    alice: User, bob: User, name: str
+) -> None:
+    opml.import_opml(alice, (DATA / name).read_bytes())
+    exported = opml.export_opml(alice)
+    opml.import_opml(bob, exported.encode())
+    assert _followed(bob) == _followed(alice)
+    assert len(_followed(bob)) >= 3
+
+
+def test_it_skips_feeds_already_followed_and_shares_the_feed_row(alice: User, bob: User) -> None:
+    data = (DATA / "freshrss-export.opml").read_bytes()
+    opml.import_opml(alice, data)
+    again = opml.import_opml(alice, data)
+    assert (again.added, again.skipped) == (0, 5)
+    opml.import_opml(bob, data)
+    assert Feed.objects.count() == 5  # one row per URL, however many people follow it
+
+
+def test_it_flattens_nested_folders_to_the_innermost(alice: User) -> None:
+    opml.import_opml(alice, (DATA / "nested.opml").read_bytes())
+    assert _followed(alice) == {
+        ("https://deep.example/feed", "Deep feed", "Inner"),
+        ("https://top.example/feed", "Top feed", "Top"),
+        ("https://loose.example/rss", "Loose", "Python"),
+        ("https://nofolder.example/rss", "No folder", ""),
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"this is not xml at all", "not an XML file"),
+        (b"<html><body>hi</body></html>", "not OPML"),
+        (
+            b'<opml version="2.0"><body><outline text="empty folder"/></body></opml>',
+            "lists no feed",
+        ),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 '
+            b'"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><opml><body><outline text="&lol2;" '
+            b'xmlUrl="https://x.example/"/></body></opml>',
+            "entities",
+        ),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+            b'<opml><body><outline text="&xxe;" xmlUrl="https://x.example/"/></body></opml>',
+            "entities",
+        ),
+        (
+            b'<opml><body><outline text="a" xmlUrl="https://ok.example/"/>'
+            b'<outline text="evil" xmlUrl="javascript:alert(1)"/></body></opml>',
+            "bad feed URL",
+        ),
+    ],
+)
+def test_it_refuses_a_bad_file_and_imports_nothing(alice: User, data: bytes, message: str) -> None:
+    with pytest.raises(opml.OpmlError, match=message):
+        opml.import_opml(alice, data)
+    assert not Subscription.objects.exists()
+    assert not Feed.objects.exists()
+    assert not Category.objects.exists()
+
+
+def test_it_refuses_a_50_mb_file(alice: User) -> None:
+    big = (
+        b'<opml><body><outline text="a" xmlUrl="https://a.example/"/>'
+        + b" " * (50 * 1024 * 1024)
+        + b"</body></opml>"
+    )
+    with pytest.raises(opml.OpmlError, match="at most 5 MB"):
+        opml.import_opml(alice, big)
+    assert not Subscription.objects.exists()
+
+
+def test_export_escapes_hostile_names(alice: User) -> None:
+    feed = Feed.objects.create(url="https://x.example/feed")
+    cat = Category.objects.create(user=alice, name='"><script>alert(1)</script>')
+    Subscription.objects.create(user=alice, feed=feed, category=cat, title="a & <b>")
+    exported = opml.export_opml(alice)
+    assert "<script>" not in exported
+    assert opml.parse_opml(exported.encode())[0].title == "a & <b>"
+    assert opml.parse_opml(exported.encode())[0].category == '"><script>alert(1)</script>'

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from liseuse.lib import env
+
+
+def test_booleans_and_numbers_are_read_or_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LISEUSE_X", "yes")
+    assert env.env_bool("X") is True
+    monkeypatch.setenv("LISEUSE_X", "perhaps")
+    with pytest.raises(env.ConfigError, match="LISEUSE_X='perhaps' is not a yes/no value"):
+        env.env_bool("X")
+    monkeypatch.setenv("LISEUSE_N", "12")
+    assert env.env_int("N", 3) == 12
+    monkeypatch.setenv("LISEUSE_N", "0")
+    with pytest.raises(env.ConfigError, match="below the minimum"):
+        env.env_int("N", 3, minimum=1)
+    monkeypatch.delenv("LISEUSE_N")
+    assert env.env_int("N", 3) == 3
+
+
+def test_a_secret_can_come_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "s").write_text("from-file\n")
+    monkeypatch.setenv("LISEUSE_SECRET_KEY", "from-env")
+    monkeypatch.setenv("LISEUSE_SECRET_KEY_FILE", str(tmp_path / "s"))
+    assert env.env_str("SECRET_KEY") == "from-file"
+
+
+def test_database_urls() -> None:
+    db = env.database_from_url("postgresql://me:p%40ss@db.example:5433/liseuse")
+    assert (db["ENGINE"], db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
+        "django.db.backends.postgresql", "liseuse", "me", "p@ss", "db.example", "5433",
+    )
+    with pytest.raises(env.ConfigError, match="must start with postgresql://"):
+        env.database_from_url("mysql://x/y")
+    with pytest.raises(env.ConfigError, match="names no database"):
+        env.database_from_url("postgresql://host/")
+
+
+def test_listen_addresses() -> None:
+    assert env.listen_address("0.0.0.0:80") == ("0.0.0.0", 80)
+    assert env.listen_address("[::1]:8000") == ("::1", 8000)
+    with pytest.raises(env.ConfigError, match="must be host:port"):
+        env.listen_address("8000")
