@@ -1,0 +1,270 @@
+"""The pipeline's decisions, as pure functions: which entries to store, when to fetch again.
+
+Nothing here does I/O or reads the clock: the caller passes `now` and what the store knows,
+and gets plain data back. That keeps the rules that are easy to get subtly wrong (duplicate
+guids, feeds that only bump their dates, back-off) testable in isolation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+from collections import Counter
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Literal
+
+from liseuse.pipeline.types import ParsedEntry
+
+# A publisher's clock may run a little ahead of ours; beyond this, a future date is a mistake
+# (or a trick to stay on top of the list) and is replaced by the time we saw the entry.
+FUTURE_TOLERANCE = timedelta(minutes=10)
+
+_HASH_LENGTH = 32  # hex digits: 128 bits, plenty to tell entries apart within one feed
+
+
+def _digest(*parts: str) -> str:
+    # JSON keeps the parts apart: ("ab", "c") and ("a", "bc") never hash alike.
+    data = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LENGTH]
+
+
+# Identity
+
+
+def _identity_key(entry: ParsedEntry) -> tuple[str, ...]:
+    guid = (entry.guid or "").strip()
+    if guid:
+        return ("guid", guid)
+    link = (entry.link or "").strip()
+    if link:
+        return ("link", link)
+    return ("text", entry.title, entry.content or entry.summary)
+
+
+def entry_identities(entries: Sequence[ParsedEntry]) -> list[str]:
+    """A stable identity for each entry of one document, in the same order.
+
+    From the guid, else the link, else the title and content. When several entries share
+    a guid (or link), the first keeps the plain identity and each later one is told apart by
+    its content; exact copies are numbered in document order. Parsing the same document again
+    gives the same identities, and no entry is lost to a publisher's copy-paste.
+    """
+    seen_keys: Counter[tuple[str, ...]] = Counter()
+    seen_copies: Counter[tuple[str, ...]] = Counter()
+    identities = []
+    for entry in entries:
+        key = _identity_key(entry)
+        seen_keys[key] += 1
+        if seen_keys[key] == 1:
+            identities.append(_digest("entry", *key))
+            continue
+        copy_key = (*key, content_hash(entry))
+        seen_copies[copy_key] += 1
+        identities.append(_digest("repeat", *copy_key, str(seen_copies[copy_key])))
+    return identities
+
+
+def content_hash(entry: ParsedEntry) -> str:
+    """A hash of what a reader sees of the entry; its dates are left out on purpose.
+
+    Feeds that rewrite every `updated` or `lastBuildDate` on each build would otherwise
+    look changed at every fetch. Categories are a set: their order does not matter.
+    """
+    enclosures = [
+        [e.url, e.mime_type, "" if e.length is None else str(e.length)] for e in entry.enclosures
+    ]
+    return _digest(
+        "content",
+        entry.title,
+        entry.link or "",
+        entry.content,
+        entry.summary,
+        entry.author,
+        json.dumps(enclosures, ensure_ascii=False),
+        json.dumps(sorted(entry.categories), ensure_ascii=False),
+    )
+
+
+# Which entries to store
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDecision:
+    """An entry to write: a new one, or a new version of one already stored."""
+
+    identity: str
+    content_hash: str
+    kind: Literal["new", "updated"]
+    entry: ParsedEntry  # with its dates fixed (see `fix_dates`)
+    # True when the feed gave no usable date and `published` is the time we first saw the entry.
+    # For an update, the store should then keep the published date it already has.
+    published_is_first_seen: bool = False
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # types.py promises aware datetimes; a naive one slipping through would make every
+    # comparison below raise, so it is read as UTC rather than trusted to never happen.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _not_future(moment: datetime | None, now: datetime) -> datetime | None:
+    if moment is None:
+        return None
+    moment = _as_utc(moment)
+    return now if moment > now + FUTURE_TOLERANCE else moment
+
+
+def fix_dates(entry: ParsedEntry, *, now: datetime) -> tuple[ParsedEntry, bool]:
+    """`entry` with dates a list can be sorted by, and whether `published` is a guess.
+
+    Dates further in the future than FUTURE_TOLERANCE become `now`. A missing `published`
+    is taken from `updated` (Atom only requires the latter), else it is `now`: first seen.
+    """
+    now = _as_utc(now)
+    updated = _not_future(entry.updated, now)
+    published = _not_future(entry.published, now) or updated
+    guessed = published is None
+    fixed = dataclasses.replace(entry, published=published or now, updated=updated)
+    return fixed, guessed
+
+
+def decide_entries(
+    entries: Sequence[ParsedEntry], stored: Mapping[str, str | None], *, now: datetime
+) -> list[EntryDecision]:
+    """The entries of one fetched document that must be written, in document order.
+
+    `stored` maps the identity of each entry the store has for this feed to its content hash,
+    or to None for a tombstone: an entry purged on purpose, which must never come back.
+    Unchanged and tombstoned entries are left out.
+    """
+    _check_aware(now)
+    decisions = []
+    for identity, entry in zip(entry_identities(entries), entries, strict=True):
+        new_hash = content_hash(entry)
+        if identity in stored:
+            old_hash = stored[identity]
+            if old_hash is None or old_hash == new_hash:
+                continue
+            kind: Literal["new", "updated"] = "updated"
+        else:
+            kind = "new"
+        fixed, guessed = fix_dates(entry, now=now)
+        decisions.append(EntryDecision(identity, new_hash, kind, fixed, guessed))
+    return decisions
+
+
+# When to fetch again
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleConfig:
+    min_interval: timedelta = timedelta(minutes=15)
+    max_interval: timedelta = timedelta(hours=24)
+    # A feed with no rhythm to read yet (fewer than two dated entries).
+    default_interval: timedelta = timedelta(hours=1)
+    error_base: timedelta = timedelta(minutes=15)
+    error_cap: timedelta = timedelta(hours=24)
+    # The most a server's own "not before" (Cache-Control, Expires, ttl, Retry-After) can
+    # delay us: a misconfigured "max-age=31536000" must not silence a feed for a year.
+    server_delay_cap: timedelta = timedelta(days=7)
+    # How many of the newest entries make up the feed's current rhythm.
+    rhythm_window: int = 20
+    # Up to this share of the interval is added, derived from `jitter_key`, so that feeds
+    # added together (an OPML import) do not stay due together forever.
+    jitter_ratio: float = 0.1
+    manual_refresh_gap: timedelta = timedelta(minutes=1)
+
+
+def _check_aware(now: datetime) -> None:
+    if now.tzinfo is None:
+        raise ValueError("`now` must be timezone-aware")
+
+
+def _rhythm(now: datetime, entry_times: Sequence[datetime], config: ScheduleConfig) -> timedelta:
+    """How often this feed seems to publish, slowed down once it has gone quiet."""
+    times = sorted({t for t in map(_as_utc, entry_times) if t <= now + FUTURE_TOLERANCE})
+    times = times[-config.rhythm_window :]
+    if not times:
+        return config.default_interval
+    # A feed silent for longer than its usual gap is probably slowing down or dead: waiting
+    # half of the silence keeps a dead feed near max_interval without missing its return long.
+    silence = (now - times[-1]) / 2
+    if len(times) < 2:
+        return max(config.default_interval, silence)
+    gaps = sorted(later - earlier for earlier, later in itertools.pairwise(times))
+    middle = len(gaps) // 2
+    median = gaps[middle] if len(gaps) % 2 else (gaps[middle - 1] + gaps[middle]) / 2
+    return max(median, silence)
+
+
+def _jitter(interval: timedelta, key: str | None, ratio: float) -> timedelta:
+    if not key or ratio <= 0:
+        return timedelta(0)
+    # A fraction in [0, 1) that depends on the key only, never on a random source or the clock.
+    fraction = int(hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:8], 16)
+    return interval * ratio * (fraction / 0x1_0000_0000)
+
+
+def error_backoff(error_count: int, config: ScheduleConfig) -> timedelta:
+    """The wait after `error_count` failures in a row: base, 2·base, 4·base… up to the cap."""
+    if error_count < 1:
+        return timedelta(0)
+    # Doubling past the cap is pointless, and timedelta overflows not far beyond it.
+    factor: int = 1 << min(error_count - 1, 20)
+    return min(config.error_base * factor, config.error_cap)
+
+
+def next_fetch_at(
+    *,
+    now: datetime,
+    entry_times: Sequence[datetime],
+    ttl_minutes: int | None,
+    not_before: datetime | None,
+    retry_after: datetime | None,
+    error_count: int,
+    config: ScheduleConfig,
+    jitter_key: str | None = None,
+) -> datetime:
+    """When this feed should be fetched next.
+
+    Healthy feed: its own rhythm (the median gap between its newest entries' dates, longer if it
+    has gone quiet), plus a little jitter, bounded to [min_interval, max_interval]. After
+    failures: an exponential back-off instead. Either way, never before what the server asked
+    for (Cache-Control / Expires as `not_before`, RSS ttl, Retry-After), up to server_delay_cap.
+    """
+    _check_aware(now)
+    now = _as_utc(now)
+    if error_count >= 1:
+        wait = error_backoff(error_count, config)
+    else:
+        rhythm = _rhythm(now, entry_times, config)
+        wait = rhythm + _jitter(rhythm, jitter_key, config.jitter_ratio)
+        wait = min(max(wait, config.min_interval), config.max_interval)
+    earliest = [now + wait]
+    if ttl_minutes is not None and ttl_minutes > 0:
+        earliest.append(now + timedelta(minutes=ttl_minutes))
+    earliest.extend(_as_utc(t) for t in (not_before, retry_after) if t is not None)
+    latest_allowed = now + max(wait, config.server_delay_cap)
+    return min(max(earliest), latest_allowed)
+
+
+def manual_refresh_allowed(
+    *, last_fetch: datetime | None, now: datetime, config: ScheduleConfig
+) -> bool:
+    """Whether a person may ask for this feed now: at most one manual fetch per gap.
+
+    A `last_fetch` in the future (a worker's clock running ahead) does not block anyone.
+    """
+    if last_fetch is None:
+        return True
+    elapsed = _as_utc(now) - _as_utc(last_fetch)
+    return elapsed < timedelta(0) or elapsed >= config.manual_refresh_gap
