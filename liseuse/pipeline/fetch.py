@@ -1,0 +1,507 @@
+"""The fetch step: the one outbound HTTP client of liseuse.
+
+Everything the project downloads (feeds, discovery pages, favicons, full text, OPML by URL) goes
+through `Fetcher`, so the rules live in one place:
+
+- http and https only; conditional GET (ETag / Last-Modified) for feeds, answered 304 → empty body;
+- gzip, deflate and br; a size cap counted after decompression, read in chunks so a compression
+  bomb is stopped as soon as it passes the cap;
+- at most five redirects, followed here rather than by aiohttp so each hop is checked;
+- a connect time-out, and a total time-out for the whole fetch (all hops, body included);
+- a global and a per-host concurrency limit;
+- the private-network guard (`netguard`), on by default, applied to the address actually
+  connected to: the resolver drops refused addresses before aiohttp sees them (its DNS cache
+  therefore only ever holds checked answers), IP literals, which aiohttp never sends to the
+  resolver, are checked before each hop, and a socket factory checks the final address again as
+  a last line. No proxy from the environment is used: the guard would then check the proxy.
+
+It does not parse, does not decide when to fetch again (it only reports what the server asked
+for: Cache-Control / Expires, Retry-After) and does not touch the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import http
+import ipaddress
+import socket
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+
+import aiohttp
+from aiohappyeyeballs import AddrInfoType
+from aiohttp.abc import AbstractResolver
+from aiohttp.abc import ResolveResult
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from liseuse.pipeline.netguard import AddressPolicy
+from liseuse.pipeline.netguard import parse_host_as_ip
+from liseuse.pipeline.types import BlockedAddressError
+from liseuse.pipeline.types import FetchError
+from liseuse.pipeline.types import FetchRequest
+from liseuse.pipeline.types import FetchResult
+
+DEFAULT_USER_AGENT = "liseuse/0.1 (+https://liseuse.org; feed reader)"
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9,"
+    " application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
+)
+ACCEPT_ENCODING = "gzip, deflate, br"
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECT_STATUSES = frozenset({301, 308})
+
+# A server's caching hint can only delay the next fetch this much: a feed saying
+# "max-age=31536000" must not silence itself for a year.
+MAX_CACHE_HINT = timedelta(hours=24)
+# Same for Retry-After; the decide step may bound it further.
+MAX_RETRY_AFTER = timedelta(days=7)
+
+_READ_CHUNK = 64 * 1024
+# aiohttp's DNS cache does not follow the records' TTL; a minute keeps a batch of a thousand
+# feeds over fifty hosts to about fifty lookups while still noticing moves within a refresh cycle.
+_DNS_CACHE_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    """How the fetcher behaves; built from settings by the caller (no Django here)."""
+
+    user_agent: str = DEFAULT_USER_AGENT
+    allow_private_networks: bool = False
+    # Private networks let through although the guard is on, e.g. ("192.168.1.10/32",).
+    allowed_networks: tuple[str, ...] = ()
+    connect_timeout: float = 10.0
+    # For one whole fetch: every redirect hop and the body. Time spent waiting for a free
+    # concurrency slot before the first hop does not count.
+    total_timeout: float = 30.0
+    max_body_bytes: int = 15 * 1024 * 1024
+    max_redirects: int = 5
+    global_concurrency: int = 64
+    per_host_concurrency: int = 2
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Fetcher:
+    """Async context manager owning one aiohttp session (one connection pool) for a batch.
+
+    `resolver` replaces the DNS resolver (tests use a fake one); the guard wraps whatever
+    resolver is used. `clock` gives the current time for Retry-After and caching hints.
+    """
+
+    def __init__(
+        self,
+        config: FetchConfig | None = None,
+        *,
+        resolver: AbstractResolver | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.config = config or FetchConfig()
+        self._policy = AddressPolicy.build(
+            allow_private_networks=self.config.allow_private_networks,
+            allowed_networks=self.config.allowed_networks,
+        )
+        self._given_resolver = resolver
+        self._clock = clock
+        self._session: aiohttp.ClientSession | None = None
+        self._own_resolver: AbstractResolver | None = None
+        self._all_slots: asyncio.Semaphore | None = None
+        self._host_slots = _HostSlots(self.config.per_host_concurrency)
+
+    async def __aenter__(self) -> Fetcher:
+        resolver = self._given_resolver
+        if resolver is None:
+            resolver = self._own_resolver = aiohttp.DefaultResolver()
+        guarded = not self.config.allow_private_networks
+        connector = aiohttp.TCPConnector(
+            resolver=GuardedResolver(resolver, self._policy) if guarded else resolver,
+            socket_factory=_guarded_socket_factory(self._policy) if guarded else None,
+            limit=self.config.global_concurrency,
+            limit_per_host=0,  # per host is limited by hostname in `_HostSlots`, not by port
+            ttl_dns_cache=_DNS_CACHE_SECONDS,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=None,  # enforced over all hops in `_get`
+                connect=self.config.connect_timeout,
+                sock_connect=self.config.connect_timeout,
+            ),
+            headers={"User-Agent": self.config.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+            # No cookies: they would travel from one feed to another on a shared host.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,  # no proxy from the environment (see the module docstring)
+        )
+        self._all_slots = asyncio.Semaphore(self.config.global_concurrency)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._own_resolver is not None:
+            await self._own_resolver.close()
+            self._own_resolver = None
+
+    async def fetch_feed(self, request: FetchRequest) -> FetchResult:
+        """Fetch a feed, conditionally if we hold validators. Raises FetchError."""
+        headers = {"Accept": FEED_ACCEPT}
+        if request.etag:
+            headers["If-None-Match"] = request.etag
+        if request.last_modified:
+            headers["If-Modified-Since"] = request.last_modified
+        result = await self._get(request.url, headers, self.config.max_body_bytes)
+        if result.not_modified:
+            # Many servers leave the validators out of a 304: the ones we sent still hold.
+            return dataclasses.replace(
+                result,
+                etag=result.etag or request.etag,
+                last_modified=result.last_modified or request.last_modified,
+            )
+        return result
+
+    async def fetch(
+        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*"
+    ) -> FetchResult:
+        """A plain GET for anything that is not a known feed: same guard, same limits."""
+        cap = self.config.max_body_bytes if max_bytes is None else max_bytes
+        return await self._get(url, {"Accept": accept}, cap)
+
+    async def _get(self, url: str, headers: Mapping[str, str], max_bytes: int) -> FetchResult:
+        if self._session is None or self._all_slots is None:
+            raise RuntimeError("use `async with Fetcher(...)` before fetching")
+        session = self._session
+        current = _parse_url(url)
+        seen = {current}
+        hops: list[int] = []  # the status of each redirect followed
+        loop = asyncio.get_running_loop()
+        try:
+            async with self._all_slots, asyncio.timeout(None) as deadline:
+                while True:
+                    self._check_ip_literal(current)
+                    assert current.host is not None  # `_parse_url` saw to it
+                    async with self._host_slots.hold(current.host):
+                        if deadline.when() is None:
+                            deadline.reschedule(loop.time() + self.config.total_timeout)
+                        async with session.get(
+                            current, headers=headers, allow_redirects=False
+                        ) as response:
+                            if response.status not in REDIRECT_STATUSES:
+                                return await self._answer(response, hops, max_bytes)
+                            target = _redirect_target(response)
+                    hops.append(response.status)
+                    if target in seen:
+                        raise FetchError(f"redirect loop: back to {target}")
+                    if len(hops) > self.config.max_redirects:
+                        raise FetchError(
+                            f"too many redirects (more than {self.config.max_redirects})"
+                        )
+                    seen.add(target)
+                    current = target
+        except TimeoutError as exc:
+            if isinstance(exc, aiohttp.ConnectionTimeoutError):
+                raise FetchError(
+                    f"could not connect to {current.host} within {self.config.connect_timeout:g} s"
+                ) from exc
+            raise FetchError(
+                f"timed out after {self.config.total_timeout:g} s at {current}"
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise _describe_client_error(exc, current) from exc
+
+    def _check_ip_literal(self, url: URL) -> None:
+        host = url.raw_host or ""
+        ip = parse_host_as_ip(host)
+        if ip is None:
+            return  # a name: the guarded resolver checks what it resolves to
+        refusal = self._policy.refusal(ip, host=host)
+        if refusal is not None:
+            raise BlockedAddressError(refusal)
+        if isinstance(ip, ipaddress.IPv4Address) and host.rstrip(".") != str(ip):
+            # aiohttp refuses these spellings anyway; say why in words.
+            raise FetchError(f"refused: {host} is an unusual way of writing {ip}; use {ip}")
+
+    async def _answer(
+        self, response: aiohttp.ClientResponse, hops: list[int], max_bytes: int
+    ) -> FetchResult:
+        now = self._clock()
+        status = response.status
+        if not (200 <= status < 300 or status == 304):
+            raise _status_error(status, response.headers, now)
+        body = b"" if status in (204, 304) else await _read_capped(response, max_bytes)
+        permanent = bool(hops) and all(hop in PERMANENT_REDIRECT_STATUSES for hop in hops)
+        final_url = str(response.url)
+        return FetchResult(
+            url=final_url,
+            status=status,
+            body=body,
+            content_type=response.headers.get("Content-Type"),
+            etag=response.headers.get("ETag"),
+            last_modified=response.headers.get("Last-Modified"),
+            permanent_url=final_url if permanent else None,
+            not_before=cache_hint(response.headers, now),
+        )
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves with `inner`, then keeps only the addresses the guard allows.
+
+    aiohttp connects only to addresses returned here, and caches only what is returned here,
+    so a name that answers differently each time (DNS rebinding) is checked on the very answer
+    used to connect.
+    """
+
+    def __init__(self, inner: AbstractResolver, policy: AddressPolicy) -> None:
+        self._inner = inner
+        self._policy = policy
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        literal = parse_host_as_ip(host)
+        if literal is not None:
+            # aiohttp keeps canonical IP literals from the resolver; other spellings must not
+            # reach a resolver that might read them its own way.
+            refusal = self._policy.refusal(literal, host=host)
+            if refusal is not None:
+                raise BlockedAddressError(refusal)
+            family = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
+            return [
+                ResolveResult(
+                    hostname=host, host=str(literal), port=port, family=family, proto=0, flags=0
+                )
+            ]
+        answers = await self._inner.resolve(host, port, family)
+        allowed = []
+        refusals = []
+        for answer in answers:
+            refusal = self._policy.refusal(ipaddress.ip_address(answer["host"]), host=host)
+            if refusal is None:
+                allowed.append(answer)
+            else:
+                refusals.append(refusal)
+        if not allowed and refusals:
+            raise BlockedAddressError(refusals[0])
+        return allowed
+
+    async def close(self) -> None:
+        """The inner resolver belongs to whoever made it."""
+
+
+class _RefusedConnection(OSError):
+    """Raised by the socket factory; an OSError so aiohttp and aiohappyeyeballs pass it on."""
+
+
+def _guarded_socket_factory(policy: AddressPolicy) -> Callable[[AddrInfoType], socket.socket]:
+    def make_socket(addr_info: AddrInfoType) -> socket.socket:
+        family, kind, proto, _, address = addr_info
+        refusal = policy.refusal(ipaddress.ip_address(address[0]))
+        if refusal is not None:
+            raise _RefusedConnection(refusal)
+        return socket.socket(family=family, type=kind, proto=proto)
+
+    return make_socket
+
+
+class _HostSlots:
+    """One semaphore per hostname, dropped when nobody holds or awaits it."""
+
+    def __init__(self, per_host: int) -> None:
+        self._per_host = per_host
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._users: dict[str, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, host: str) -> AsyncIterator[None]:
+        semaphore = self._semaphores.setdefault(host, asyncio.Semaphore(self._per_host))
+        self._users[host] = self._users.get(host, 0) + 1
+        try:
+            async with semaphore:
+                yield
+        finally:
+            self._users[host] -= 1
+            if self._users[host] == 0:
+                del self._users[host], self._semaphores[host]
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        parsed = URL(url.strip())
+    except (ValueError, TypeError) as exc:
+        raise FetchError(f"invalid URL: {url!r}") from exc
+    return _checked_url(parsed, url)
+
+
+def _checked_url(parsed: URL, shown: str) -> URL:
+    if parsed.scheme not in ("http", "https"):
+        scheme = parsed.scheme or "none"
+        raise FetchError(
+            f"refused: only http and https URLs can be fetched (got {scheme}: {shown})"
+        )
+    if not parsed.raw_host:
+        raise FetchError(f"invalid URL, it has no host: {shown}")
+    return parsed.with_fragment(None)
+
+
+def _redirect_target(response: aiohttp.ClientResponse) -> URL:
+    status = f"HTTP {response.status} {_phrase(response.status)}"
+    location = response.headers.get("Location")
+    if not location:
+        raise FetchError(f"{status} without a Location header", status=response.status)
+    try:
+        target = response.url.join(URL(location))
+    except (ValueError, TypeError) as exc:
+        raise FetchError(f"{status} to an invalid URL: {location!r}") from exc
+    return _checked_url(target, location)
+
+
+async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    too_large = FetchError(f"response larger than {describe_size(max_bytes)}")
+    # Content-Length counts the compressed size, which is never more than the real one.
+    if response.content_length is not None and response.content_length > max_bytes:
+        raise too_large
+    chunks = []
+    size = 0
+    # aiohttp decompresses as chunks are asked for, so stopping here stops a bomb early.
+    async for chunk in response.content.iter_chunked(_READ_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _status_error(status: int, headers: CIMultiDictProxy[str], now: datetime) -> FetchError:
+    reason = f"HTTP {status} {_phrase(status)}".rstrip()
+    if status == 410:
+        return FetchError(reason, status=status, gone=True)
+    if status in (429, 503):
+        retry_after = parse_retry_after(headers.get("Retry-After"), now)
+        return FetchError(reason, status=status, retry_after=retry_after)
+    return FetchError(reason, status=status)
+
+
+def _phrase(status: int) -> str:
+    # The standard phrase, not the server's: its text would end up on the feed-health page.
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _describe_client_error(exc: aiohttp.ClientError, url: URL) -> FetchError:
+    where = f"{url.host}:{url.port}"
+    if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(
+        exc.os_error, _RefusedConnection
+    ):
+        return BlockedAddressError(str(exc.os_error))
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return FetchError(f"could not resolve the host name {url.host}")
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        problem = getattr(exc.certificate_error, "verify_message", "") or "not trusted"
+        return FetchError(f"invalid TLS certificate for {url.host}: {problem}")
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return FetchError(f"TLS handshake with {where} failed")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return FetchError(f"could not connect to {where} ({exc.os_error.strerror or exc.os_error})")
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return FetchError(f"{url.host} closed the connection without answering")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return FetchError(f"broken response body from {url.host}")
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return FetchError(f"invalid HTTP response from {url.host}")
+    # A safety net: the cases above are those aiohttp raises for a plain GET.
+    return FetchError(f"request to {url.host} failed: {exc.__class__.__name__}")  # pragma: no cover
+
+
+def describe_size(size: int) -> str:
+    """15728640 → "15 MB": sizes in error messages, in the binary units people expect."""
+    for unit, factor in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= factor:
+            return f"{size / factor:.3g} {unit}"
+    return f"{size} bytes"
+
+
+def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
+    """Retry-After as an instant: delay-seconds or an HTTP date; None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        delay = min(timedelta(seconds=int(value[:12])), MAX_RETRY_AFTER)
+        return now + delay
+    when = _parse_http_date(value)
+    if when is None:
+        return None
+    return min(max(when, now), now + MAX_RETRY_AFTER)
+
+
+def cache_hint(
+    headers: Mapping[str, str] | CIMultiDictProxy[str], now: datetime
+) -> datetime | None:
+    """The earliest useful refetch from Cache-Control max-age or Expires, at most a day away."""
+    directives = _cache_control(headers)
+    if "no-cache" in directives or "no-store" in directives:
+        return None
+    lifetime: timedelta | None = None
+    max_age = directives.get("max-age")
+    if max_age is not None:
+        if not (max_age.isascii() and max_age.isdigit()):
+            return None
+        age = headers.get("Age", "0").strip()
+        lifetime = timedelta(seconds=int(max_age[:12])) - timedelta(
+            seconds=int(age[:12]) if age.isascii() and age.isdigit() else 0
+        )
+    elif (expires := _parse_http_date(headers.get("Expires", ""))) is not None:
+        # Counted from the server's own Date so a wrong clock on either side does not matter.
+        sent = _parse_http_date(headers.get("Date", "")) or now
+        lifetime = expires - sent
+    if lifetime is None or lifetime <= timedelta(0):
+        return None
+    return now + min(lifetime, MAX_CACHE_HINT)
+
+
+def _cache_control(headers: Mapping[str, str] | CIMultiDictProxy[str]) -> dict[str, str | None]:
+    if isinstance(headers, CIMultiDictProxy):
+        values = headers.getall("Cache-Control", [])
+    else:
+        values = [headers.get("Cache-Control", "")]
+    directives: dict[str, str | None] = {}
+    for value in values:
+        for item in value.split(","):
+            name, _, argument = item.partition("=")
+            name = name.strip().lower()
+            if name:
+                directives[name] = argument.strip().strip('"') if argument else None
+    return directives
+
+
+def _parse_http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # "-0000" means UTC with no claim about the origin
+    return when.astimezone(UTC)

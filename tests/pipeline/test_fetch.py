@@ -1,0 +1,586 @@
+"""The fetcher against a real local server. The guard is lifted here (everything is on 127.0.0.1);
+test_netguard.py proves it holds when on."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+import ssl
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import brotli  # type: ignore[import-untyped]
+import pytest
+
+from liseuse.pipeline.fetch import FEED_ACCEPT
+from liseuse.pipeline.fetch import FetchConfig
+from liseuse.pipeline.fetch import Fetcher
+from liseuse.pipeline.fetch import cache_hint
+from liseuse.pipeline.fetch import describe_size
+from liseuse.pipeline.fetch import parse_retry_after
+from liseuse.pipeline.types import FetchError
+from liseuse.pipeline.types import FetchRequest
+from liseuse.pipeline.types import FetchResult
+from tests.httpserver import FakeResolver
+from tests.httpserver import LocalServer
+from tests.httpserver import Reply
+from tests.httpserver import SeenRequest
+
+LOCAL = FetchConfig(allow_private_networks=True)
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+
+
+def fetch(url: str, config: FetchConfig = LOCAL, **options: Any) -> FetchResult:
+    async def run() -> FetchResult:
+        async with Fetcher(config, clock=lambda: NOW) as fetcher:
+            return await fetcher.fetch(url, **options)
+
+    return asyncio.run(run())
+
+
+def fetch_feed(request: FetchRequest, config: FetchConfig = LOCAL) -> FetchResult:
+    async def run() -> FetchResult:
+        async with Fetcher(config, clock=lambda: NOW) as fetcher:
+            return await fetcher.fetch_feed(request)
+
+    return asyncio.run(run())
+
+
+def fetch_error(url: str, config: FetchConfig = LOCAL, **options: Any) -> FetchError:
+    with pytest.raises(FetchError) as caught:
+        fetch(url, config, **options)
+    return caught.value
+
+
+def redirect(status: int, location: str) -> Reply:
+    return Reply(status, {"Location": location})
+
+
+# Plain answers and conditional GET
+
+
+def test_it_returns_the_body_and_the_validators() -> None:
+    headers = {"Content-Type": "application/rss+xml", "ETag": '"v1"', "Last-Modified": "x"}
+    with LocalServer({"/feed": Reply(200, headers, RSS)}) as server:
+        result = fetch_feed(FetchRequest(server.url("/feed")))
+    assert result.status == 200
+    assert result.body == RSS
+    assert result.url == server.url("/feed")
+    assert result.content_type == "application/rss+xml"
+    assert result.etag == '"v1"'
+    assert result.last_modified == "x"
+    assert result.permanent_url is None
+    assert result.not_before is None
+
+
+def test_it_names_itself_and_asks_for_feeds_and_compression() -> None:
+    config = FetchConfig(allow_private_networks=True, user_agent="liseuse/9 (+https://x.test)")
+    with LocalServer({"/feed": Reply(body=RSS)}) as server:
+        fetch_feed(FetchRequest(server.url("/feed")), config)
+    headers = server.requests[0].headers
+    assert headers["user-agent"] == "liseuse/9 (+https://x.test)"
+    assert headers["accept-encoding"] == "gzip, deflate, br"
+    assert headers["accept"] == FEED_ACCEPT
+    assert "if-none-match" not in headers
+
+
+def test_the_default_user_agent_names_liseuse_and_its_site() -> None:
+    assert FetchConfig().user_agent.startswith("liseuse/")
+    assert "https://liseuse.org" in FetchConfig().user_agent
+
+
+def test_a_conditional_get_round_trip_ends_in_304_with_an_empty_body() -> None:
+    def feed(request: SeenRequest) -> Reply:
+        if request.headers.get("if-none-match") == '"v1"':
+            return Reply(304, {"ETag": '"v1"'})
+        return Reply(200, {"ETag": '"v1"', "Last-Modified": "Sun, 01 Mar 2026 10:00:00 GMT"}, RSS)
+
+    with LocalServer({"/feed": feed}) as server:
+        first = fetch_feed(FetchRequest(server.url("/feed")))
+        second = fetch_feed(FetchRequest(first.url, first.etag, first.last_modified))
+    assert first.status == 200
+    assert second.status == 304
+    assert second.not_modified
+    assert second.body == b""
+    assert second.etag == '"v1"'
+    assert server.requests[1].headers["if-none-match"] == '"v1"'
+    assert server.requests[1].headers["if-modified-since"] == "Sun, 01 Mar 2026 10:00:00 GMT"
+
+
+def test_a_304_without_validators_keeps_the_ones_sent() -> None:
+    with LocalServer({"/feed": Reply(304)}) as server:
+        result = fetch_feed(FetchRequest(server.url("/feed"), '"old"', "Mon, 02 Feb 2026"))
+    assert result.status == 304
+    assert (result.etag, result.last_modified) == ('"old"', "Mon, 02 Feb 2026")
+
+
+# Compression and the size cap
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compress"),
+    [("gzip", gzip.compress), ("deflate", zlib.compress), ("br", brotli.compress)],
+)
+def test_it_decompresses(encoding: str, compress: Any) -> None:
+    with LocalServer({"/feed": Reply(200, {"Content-Encoding": encoding}, compress(RSS))}) as s:
+        assert fetch(s.url("/feed")).body == RSS
+
+
+def test_a_gzip_bomb_is_stopped_at_the_default_cap_of_15_mb() -> None:
+    # 500 gzip members of 2 MB of zeros: 1 GB once inflated, about 1 MB on the wire.
+    member = gzip.compress(bytes(2 * 1024 * 1024), compresslevel=9)
+    bomb = member * 500
+    started = time.monotonic()
+    with LocalServer({"/bomb": Reply(200, {"Content-Encoding": "gzip"}, bomb)}) as server:
+        error = fetch_error(server.url("/bomb"))
+    assert error.reason == "response larger than 15 MB"
+    assert time.monotonic() - started < 5  # inflating the whole gigabyte would take longer
+
+
+def test_a_body_announced_over_the_cap_is_refused_before_reading() -> None:
+    with LocalServer({"/big": Reply(body=bytes(5000))}) as server:
+        error = fetch_error(
+            server.url("/big"), FetchConfig(allow_private_networks=True, max_body_bytes=4096)
+        )
+    assert error.reason == "response larger than 4 KB"
+
+
+def test_a_streamed_body_is_counted_as_it_arrives() -> None:
+    chunks = [bytes(1000)] * 10  # no Content-Length: only counting can stop it
+    with LocalServer({"/big": lambda _: Reply(body=iter(chunks))}) as server:
+        error = fetch_error(server.url("/big"), max_bytes=2500)
+        assert fetch(server.url("/big"), max_bytes=20_000).body == bytes(10_000)
+    assert error.reason == "response larger than 2.44 KB"
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (15 * 1024 * 1024, "15 MB"),
+        (2 * 1024 * 1024 + 1, "2 MB"),
+        (1536, "1.5 KB"),
+        (1000, "1000 bytes"),
+    ],
+)
+def test_sizes_are_described_for_people(size: int, text: str) -> None:
+    assert describe_size(size) == text
+
+
+# Redirects
+
+
+def test_an_all_permanent_redirect_chain_gives_a_permanent_url() -> None:
+    routes = {"/a": redirect(301, "/b"), "/b": redirect(308, "/c"), "/c": Reply(body=RSS)}
+    with LocalServer(routes) as server:
+        result = fetch_feed(FetchRequest(server.url("/a")))
+    assert result.body == RSS
+    assert result.url == server.url("/c")
+    assert result.permanent_url == server.url("/c")
+    assert server.paths() == ["/a", "/b", "/c"]
+
+
+@pytest.mark.parametrize("temporary", [302, 303, 307])
+def test_one_temporary_hop_means_no_permanent_url(temporary: int) -> None:
+    routes = {"/a": redirect(301, "/b"), "/b": redirect(temporary, "/c"), "/c": Reply(body=RSS)}
+    with LocalServer(routes) as server:
+        result = fetch_feed(FetchRequest(server.url("/a")))
+    assert result.url == server.url("/c")
+    assert result.permanent_url is None
+
+
+def test_it_follows_five_redirects_but_not_six() -> None:
+    routes: dict[str, Reply] = {f"/{n}": redirect(302, f"/{n + 1}") for n in range(6)}
+    routes["/6"] = Reply(body=RSS)
+    with LocalServer(routes) as server:
+        assert fetch(server.url("/1")).body == RSS
+        error = fetch_error(server.url("/0"))
+    assert error.reason == "too many redirects (more than 5)"
+    assert "/6" not in server.paths()[-6:]
+
+
+def test_a_redirect_loop_is_reported() -> None:
+    routes = {"/a": redirect(301, "/b"), "/b": redirect(302, "/a")}
+    with LocalServer(routes) as server:
+        error = fetch_error(server.url("/a"))
+    assert error.reason == f"redirect loop: back to {server.url('/a')}"
+    assert server.paths() == ["/a", "/b"]
+
+
+def test_a_redirect_without_location_is_an_error() -> None:
+    with LocalServer({"/a": Reply(302)}) as server:
+        error = fetch_error(server.url("/a"))
+    assert error.reason == "HTTP 302 Found without a Location header"
+
+
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://example.com/feed", "gopher://x"])
+def test_a_redirect_to_another_scheme_is_refused(target: str) -> None:
+    with LocalServer({"/a": redirect(301, target)}) as server:
+        error = fetch_error(server.url("/a"))
+    assert error.reason.startswith("refused: only http and https URLs can be fetched")
+
+
+# Schemes and URLs
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["file:///etc/passwd", "ftp://example.com/", "javascript:alert(1)", "data:,x", "feed.xml"],
+)
+def test_only_http_and_https_are_fetched(url: str) -> None:
+    assert fetch_error(url).reason.startswith("refused: only http and https URLs can be fetched")
+
+
+@pytest.mark.parametrize("url", ["http:///feed", "http://[::1/feed", "http://x.example:99999/"])
+def test_an_invalid_url_is_refused(url: str) -> None:
+    assert fetch_error(url).reason.startswith("invalid URL")
+
+
+def test_an_odd_spelling_of_an_address_is_refused_even_when_allowed() -> None:
+    # aiohttp would refuse it too; what matters is a reason a person understands.
+    with LocalServer({"/feed": Reply(body=RSS)}) as server:
+        error = fetch_error(server.url("/feed", host="2130706433"))
+    assert (
+        error.reason == "refused: 2130706433 is an unusual way of writing 127.0.0.1; use 127.0.0.1"
+    )
+    assert server.requests == []
+
+
+def test_a_redirect_to_an_invalid_url_is_an_error() -> None:
+    with LocalServer({"/a": redirect(301, "http://[oops/")}) as server:
+        error = fetch_error(server.url("/a"))
+    assert error.reason == "HTTP 301 Moved Permanently to an invalid URL: 'http://[oops/'"
+
+
+def test_fetching_outside_the_context_manager_is_a_programming_error() -> None:
+    with pytest.raises(RuntimeError):
+        asyncio.run(Fetcher(LOCAL).fetch("http://127.0.0.1/"))
+
+
+# Error statuses
+
+
+def test_410_means_the_feed_is_gone() -> None:
+    with LocalServer({"/feed": Reply(410)}) as server:
+        error = fetch_error(server.url("/feed"))
+    assert error.gone
+    assert error.status == 410
+    assert error.reason == "HTTP 410 Gone"
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_too_busy_answers_carry_retry_after_in_seconds(status: int) -> None:
+    with LocalServer({"/feed": Reply(status, {"Retry-After": "120"})}) as server:
+        error = fetch_error(server.url("/feed"))
+    assert error.status == status
+    assert error.retry_after == NOW + timedelta(seconds=120)
+    assert not error.gone
+
+
+def test_retry_after_may_be_an_http_date() -> None:
+    headers = {"Retry-After": "Sun, 01 Mar 2026 13:30:00 GMT"}
+    with LocalServer({"/feed": Reply(429, headers)}) as server:
+        error = fetch_error(server.url("/feed"))
+    assert error.reason == "HTTP 429 Too Many Requests"
+    assert error.retry_after == datetime(2026, 3, 1, 13, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("soon", None),
+        ("0", NOW),
+        ("Sun, 01 Mar 2026 11:00:00 GMT", NOW),  # in the past: now
+        ("99999999999999999999", NOW + timedelta(days=7)),  # absurd: capped
+        ("Fri, 01 Jan 2100 00:00:00 GMT", NOW + timedelta(days=7)),
+        ("Sun, 01 Mar 2026 13:00:00 -0000", NOW + timedelta(hours=1)),
+    ],
+)
+def test_retry_after_is_read_safely(value: str | None, expected: datetime | None) -> None:
+    assert parse_retry_after(value, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(404, "HTTP 404 Not Found"), (500, "HTTP 500 Internal Server Error"), (599, "HTTP 599")],
+)
+def test_other_errors_have_a_readable_reason(status: int, reason: str) -> None:
+    with LocalServer({"/feed": Reply(status, {}, b"<h1>oops</h1>")}) as server:
+        error = fetch_error(server.url("/feed"))
+    assert error.reason == reason
+    assert error.status == status
+    assert error.retry_after is None
+
+
+# Time-outs and connection failures
+
+
+def test_a_dripping_server_is_cut_by_the_total_timeout() -> None:
+    def drip() -> Iterator[bytes]:
+        for _ in range(40):
+            yield b"<"
+            time.sleep(0.1)
+
+    config = FetchConfig(allow_private_networks=True, total_timeout=1)
+    started = time.monotonic()
+    with LocalServer({"/feed": Reply(body=drip())}) as server:
+        error = fetch_error(server.url("/feed"), config)
+    assert error.reason == f"timed out after 1 s at {server.url('/feed')}"
+    assert time.monotonic() - started < 2.5
+
+
+def test_the_total_timeout_covers_every_redirect_hop() -> None:
+    slow = 0.4
+    routes = {
+        "/a": Reply(302, {"Location": "/b"}, delay=slow),
+        "/b": Reply(302, {"Location": "/c"}, delay=slow),
+        "/c": Reply(body=RSS, delay=slow),
+    }
+    config = FetchConfig(allow_private_networks=True, total_timeout=1)
+    with LocalServer(routes) as server:
+        error = fetch_error(server.url("/a"), config)
+    assert error.reason.startswith("timed out after 1 s")
+
+
+@contextmanager
+def unanswering_port() -> Iterator[int]:
+    """A port whose listen queue is full, so new connections hang without an answer."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(listener.getsockname())
+        fillers.append(filler)
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        for sock in [*fillers, listener]:
+            sock.close()
+
+
+def test_a_connect_timeout_is_readable() -> None:
+    config = FetchConfig(allow_private_networks=True, connect_timeout=0.3)
+    started = time.monotonic()
+    with unanswering_port() as port:
+        error = fetch_error(f"http://127.0.0.1:{port}/feed", config)
+    assert error.reason == "could not connect to 127.0.0.1 within 0.3 s"
+    assert time.monotonic() - started < 2
+
+
+def test_a_refused_connection_is_readable() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    error = fetch_error(f"http://127.0.0.1:{port}/feed")
+    assert error.reason.startswith(f"could not connect to 127.0.0.1:{port}")
+
+
+@contextmanager
+def raw_server(answer: bytes) -> Iterator[int]:
+    """A port where each connection gets `answer` (maybe nothing), then is closed.
+
+    Each, not one: aiohttp retries a GET once when the server hangs up without a word.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return  # the listener was closed: the test is over
+            with connection:
+                connection.recv(65536)
+                connection.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(timeout=2)
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (b"", "127.0.0.1 closed the connection without answering"),
+        (b"SPAM SPAM SPAM\r\n\r\n", "invalid HTTP response from 127.0.0.1"),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort",
+            "broken response body from 127.0.0.1",
+        ),
+    ],
+)
+def test_a_misbehaving_server_gets_a_readable_reason(answer: bytes, reason: str) -> None:
+    with raw_server(answer) as port:
+        assert fetch_error(f"http://127.0.0.1:{port}/feed").reason == reason
+
+
+# A throw-away self-signed certificate for 127.0.0.1, made for these tests only.
+SELF_SIGNED = """\
+-----BEGIN CERTIFICATE-----
+MIIBmjCCAUGgAwIBAgIULb2ZrOd5F3s5YpduzCk3V5s6lMQwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyNjAzMjk0MloYDzIxMjYxMTAy
+MDMyOTQyWjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAReWnKBdO30tqoe1Ab9H3W0pGr+tCk/y1/fNG3/t/nynF41yrdjXg/G
+RNab24hD6i9yFTG8062rVINGjLUkv2xMo28wbTAdBgNVHQ4EFgQU0aKYHKHZH4XU
+pWjmu4PAnpwkDiwwHwYDVR0jBBgwFoAU0aKYHKHZH4XUpWjmu4PAnpwkDiwwDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARhwR/AAABgglsb2NhbGhvc3QwCgYIKoZI
+zj0EAwIDRwAwRAIgctPj9+t2kfQRx42rVInhTEz7UDrx79Hexge+IZtTv8sCICvH
+cC8PGfWpQSqxotgfvDsN8oB3rLXVikkUbvv/qslj
+-----END CERTIFICATE-----
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgWPFoFv4l4PuAtBp+
+6qvNBe/caZ1MJE7VJ+3on90AZpyhRANCAAReWnKBdO30tqoe1Ab9H3W0pGr+tCk/
+y1/fNG3/t/nynF41yrdjXg/GRNab24hD6i9yFTG8062rVINGjLUkv2xM
+-----END PRIVATE KEY-----
+"""
+
+
+def test_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:
+    pem = tmp_path / "server.pem"
+    pem.write_text(SELF_SIGNED)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(pem)
+    with LocalServer({"/feed": Reply(body=RSS)}, tls=tls) as server:
+        error = fetch_error(server.url("/feed"))
+    assert error.reason == "invalid TLS certificate for 127.0.0.1: self-signed certificate"
+    assert server.requests == []
+
+
+def test_https_to_a_plain_http_server_is_a_tls_error() -> None:
+    with LocalServer({"/feed": Reply(body=RSS)}) as server:
+        error = fetch_error(f"https://127.0.0.1:{server.port}/feed")
+    assert error.reason == f"TLS handshake with 127.0.0.1:{server.port} failed"
+
+
+def test_an_unknown_host_name_is_readable() -> None:
+    async def run() -> None:
+        async with Fetcher(LOCAL, resolver=FakeResolver({})) as fetcher:
+            await fetcher.fetch("http://nowhere.example/feed")
+
+    with pytest.raises(FetchError) as caught:
+        asyncio.run(run())
+    assert caught.value.reason == "could not resolve the host name nowhere.example"
+
+
+# Caching hints
+
+
+def test_max_age_sets_not_before() -> None:
+    with LocalServer({"/feed": Reply(200, {"Cache-Control": "public, max-age=600"}, RSS)}) as s:
+        assert fetch(s.url("/feed")).not_before == NOW + timedelta(minutes=10)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Cache-Control": "max-age=600"}, timedelta(minutes=10)),
+        ({"Cache-Control": "max-age=600", "Age": "100"}, timedelta(minutes=500 / 60)),
+        ({"Cache-Control": "max-age=31536000"}, timedelta(hours=24)),  # capped
+        ({"Cache-Control": "no-cache, max-age=600"}, None),
+        ({"Cache-Control": "max-age=0"}, None),
+        ({"Cache-Control": "max-age=ten"}, None),
+        (
+            {"Expires": "Sun, 01 Mar 2026 12:30:00 GMT", "Date": "Sun, 01 Mar 2026 12:00:00 GMT"},
+            timedelta(minutes=30),
+        ),
+        (
+            # the server's clock is an hour off: the lifetime still counts from its own Date
+            {"Expires": "Sun, 01 Mar 2026 13:30:00 GMT", "Date": "Sun, 01 Mar 2026 13:00:00 GMT"},
+            timedelta(minutes=30),
+        ),
+        ({"Expires": "Sun, 01 Mar 2026 14:00:00 GMT"}, timedelta(hours=2)),
+        ({"Expires": "0"}, None),
+        ({"Expires": "Fri, 01 Jan 2100 00:00:00 GMT"}, timedelta(hours=24)),  # capped
+        (
+            {"Cache-Control": "max-age=60", "Expires": "Fri, 01 Jan 2100 00:00:00 GMT"},
+            timedelta(minutes=1),
+        ),  # max-age wins
+        ({}, None),
+    ],
+)
+def test_cache_hints(headers: dict[str, str], expected: timedelta | None) -> None:
+    assert cache_hint(headers, NOW) == (None if expected is None else NOW + expected)
+
+
+# Concurrency and connection reuse
+
+
+def fetch_many(urls: list[str], config: FetchConfig, resolver: FakeResolver | None = None) -> None:
+    async def run() -> None:
+        async with Fetcher(config, resolver=resolver) as fetcher:
+            await asyncio.gather(*(fetcher.fetch(url) for url in urls))
+
+    asyncio.run(run())
+
+
+def test_the_per_host_limit_is_honoured() -> None:
+    config = FetchConfig(allow_private_networks=True, per_host_concurrency=2)
+    with LocalServer({"/feed": Reply(body=RSS, delay=0.15)}) as server:
+        fetch_many([server.url(f"/feed?{n}") for n in range(6)], config)
+    assert len(server.requests) == 6
+    assert server.max_active == 2
+
+
+def test_the_per_host_limit_is_counted_per_host_name() -> None:
+    # Two names for the same server: each gets its own slot.
+    config = FetchConfig(allow_private_networks=True, per_host_concurrency=1)
+    resolver = FakeResolver({"a.example": ["127.0.0.1"], "b.example": ["127.0.0.1"]})
+    with LocalServer({"/feed": Reply(body=RSS, delay=0.15)}) as server:
+        urls = [
+            server.url(f"/feed?{n}", host=host)
+            for host in ("a.example", "b.example")
+            for n in range(3)
+        ]
+        fetch_many(urls, config, resolver)
+    assert server.max_active == 2
+    assert resolver.lookups.count("a.example") == 1  # the DNS answer is reused
+
+
+def test_the_global_limit_is_honoured() -> None:
+    config = FetchConfig(allow_private_networks=True, global_concurrency=3, per_host_concurrency=10)
+    with LocalServer({"/feed": Reply(body=RSS, delay=0.15)}) as server:
+        fetch_many([server.url(f"/feed?{n}") for n in range(8)], config)
+    assert len(server.requests) == 8
+    assert server.max_active == 3
+
+
+def fetch_in_turn(url: str, times: int) -> None:
+    async def run() -> None:
+        async with Fetcher(LOCAL) as fetcher:
+            for _ in range(times):
+                await fetcher.fetch(url)
+
+    asyncio.run(run())
+
+
+def test_one_connection_serves_many_fetches() -> None:
+    with LocalServer({"/feed": Reply(body=RSS)}) as server:
+        fetch_in_turn(server.url("/feed"), 5)
+    assert len({request.client_port for request in server.requests}) == 1
+
+
+def test_cookies_are_not_sent_back() -> None:
+    with LocalServer({"/feed": Reply(200, {"Set-Cookie": "session=abc; Path=/"}, RSS)}) as s:
+        fetch_in_turn(s.url("/feed"), 2)
+    assert len(s.requests) == 2
+    assert "cookie" not in s.requests[1].headers
