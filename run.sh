@@ -76,7 +76,7 @@ case "$cmd" in
     ;;
   typing)
     install dev
-    exec "$VENV/bin/mypy" liseuse
+    exec "$VENV/bin/mypy" liseuse tests bench
     ;;
   bench)
     install dev

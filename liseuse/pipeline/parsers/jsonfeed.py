@@ -1,0 +1,138 @@
+"""Read JSON Feed 1.0 and 1.1 documents (https://www.jsonfeed.org/version/1.1/) into `ParsedFeed`.
+
+1.0's singular `author` and 1.1's `authors` list are both read. Plain-text bodies
+(`content_text`) become escaped HTML so that `content` is always HTML. No HTML cleaning here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urljoin
+
+from liseuse.pipeline.parsers.dates import parse_date
+from liseuse.pipeline.parsers.xmlfeeds import plain_text
+from liseuse.pipeline.parsers.xmlfeeds import text_to_html
+from liseuse.pipeline.types import ParsedEnclosure
+from liseuse.pipeline.types import ParsedEntry
+from liseuse.pipeline.types import ParsedFeed
+from liseuse.pipeline.types import ParseError
+
+_VERSION_PREFIX = "https://jsonfeed.org/version/"
+
+
+def parse_json_feed(text: str, url: str) -> ParsedFeed:
+    """The ParsedFeed a JSON Feed document holds; ParseError for other JSON or broken JSON."""
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        raise ParseError("this JSON nests too deeply to be a feed") from None
+    except ValueError as error:
+        raise ParseError(f"this is not valid JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise ParseError("this is JSON but not a JSON Feed (it is not an object)")
+    version = document.get("version")
+    items = document.get("items")
+    if not (isinstance(version, str) and version.startswith(_VERSION_PREFIX)):
+        if not isinstance(items, list) or "title" not in document:
+            raise ParseError("this is JSON but not a JSON Feed (no JSON Feed version)")
+        version = _VERSION_PREFIX + "1"  # a feed that forgot its version but has the shape
+    kind = "json10" if version.rstrip("/").endswith("/1") else "json11"
+    base = _string(document.get("feed_url")) or url
+    hubs = document.get("hubs")
+    hub_url = None
+    if isinstance(hubs, list):
+        for hub in hubs:
+            if isinstance(hub, dict) and _string(hub.get("url")):
+                hub_url = _string(hub.get("url"))
+                break
+    feed_author = _authors(document)
+    entries = tuple(
+        _item(item, base, feed_author)
+        for item in (items if isinstance(items, list) else [])
+        if isinstance(item, dict)
+    )
+    return ParsedFeed(
+        format=kind,
+        title=plain_text(_string(document.get("title")) or ""),
+        link=_absolute(base, document.get("home_page_url")),
+        self_url=_absolute(base, document.get("feed_url")),
+        hub_url=hub_url,
+        description=plain_text(_string(document.get("description")) or ""),
+        icon_url=_absolute(base, document.get("icon") or document.get("favicon")),
+        entries=entries,
+    )
+
+
+def _string(value: Any) -> str | None:
+    """A JSON value that should be a string: numbers are accepted (ids often are), the rest not."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _absolute(base: str, value: Any) -> str | None:
+    text = _string(value)
+    if not text or not text.strip():
+        return None
+    try:
+        return urljoin(base, text.strip()) if base else text.strip()
+    except ValueError:
+        return text.strip()
+
+
+def _authors(document: dict[str, Any]) -> str:
+    people = document.get("authors")
+    if not isinstance(people, list):
+        people = [document.get("author")]
+    names = [
+        plain_text(_string(person.get("name")) or "")
+        for person in people
+        if isinstance(person, dict)
+    ]
+    return ", ".join(name for name in names if name)
+
+
+def _item(item: dict[str, Any], base: str, feed_author: str) -> ParsedEntry:
+    link = _absolute(base, item.get("url")) or _absolute(base, item.get("external_url"))
+    content = _string(item.get("content_html")) or ""
+    text = _string(item.get("content_text"))
+    if not content and text:
+        content = text_to_html(text)
+    summary = _string(item.get("summary")) or ""
+    summary = text_to_html(summary) if summary else ""
+    enclosures = []
+    attachments = item.get("attachments")
+    for attachment in attachments if isinstance(attachments, list) else []:
+        if not isinstance(attachment, dict):
+            continue
+        href = _absolute(base, attachment.get("url"))
+        if href:
+            size = attachment.get("size_in_bytes")
+            enclosures.append(
+                ParsedEnclosure(
+                    url=href,
+                    mime_type=_string(attachment.get("mime_type")) or "",
+                    length=int(size) if isinstance(size, int | float) and size >= 0 else None,
+                )
+            )
+    tags = item.get("tags")
+    categories = tuple(
+        plain_text(tag) for tag in (tags if isinstance(tags, list) else []) if isinstance(tag, str)
+    )
+    guid = _string(item.get("id"))
+    return ParsedEntry(
+        guid=guid or None,
+        link=link,
+        title=plain_text(_string(item.get("title")) or ""),
+        content=content,
+        summary=summary or content,
+        author=_authors(item) or feed_author,
+        published=parse_date(_string(item.get("date_published"))),
+        updated=parse_date(_string(item.get("date_modified"))),
+        categories=tuple(category for category in categories if category),
+        enclosures=tuple(enclosures),
+        base_url=link or base or None,
+    )
