@@ -155,7 +155,7 @@ LISEUSE_FETCH_MAX_BYTES = env_int("FETCH_MAX_BYTES", 15 * 1024 * 1024, minimum=1
 LISEUSE_REFRESH_MIN_MINUTES = env_int("REFRESH_MIN_MINUTES", 15, minimum=1)
 LISEUSE_REFRESH_MAX_MINUTES = env_int("REFRESH_MAX_MINUTES", 24 * 60, minimum=1)
 LISEUSE_REFRESH_BATCH = env_int("REFRESH_BATCH", 200, minimum=1)
-LISEUSE_LEASE_SECONDS = env_int("LEASE_SECONDS", 600, minimum=10)
+LISEUSE_LEASE_SECONDS = env_int("LEASE_SECONDS", 600, minimum=1)
 LISEUSE_USER_AGENT = env_str(
     "USER_AGENT", "liseuse/0.1 (+https://liseuse.org; self-hosted feed reader)"
 )

@@ -16,7 +16,10 @@ DATA = Path(__file__).parent / "data" / "opml"
 
 
 def run(
-    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, stdin: str = ""
+    args: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    stdin: str = "",
 ) -> tuple[int, str, str]:
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     try:
@@ -31,54 +34,82 @@ def run(
 pytestmark = pytest.mark.django_db
 
 
-def test_user_add_reads_the_password_from_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    code, out, _ = run(["user", "add", "alice", "--admin", "--language", "fr", "--timezone", "Europe/Paris"], capsys, monkeypatch, "a long enough password\n")
+def test_user_add_reads_the_password_from_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run(
+        ["user", "add", "alice", "--admin", "--language", "fr", "--timezone", "Europe/Paris"],
+        capsys,
+        monkeypatch,
+        "a long enough password\n",
+    )
     assert code == 0, out
     user = User.objects.get(username="alice")
     assert user.is_superuser and user.language == "fr" and user.timezone == "Europe/Paris"
     assert user.check_password("a long enough password")
 
 
-def test_user_add_refuses_a_weak_password_in_one_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_user_add_refuses_a_weak_password_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, _, err = run(["user", "add", "alice"], capsys, monkeypatch, "123\n")
     assert code == 1
     assert err.startswith("liseuse: error: ") and err.count("\n") == 1
     assert not User.objects.exists()
 
 
-def test_user_add_refuses_a_taken_name(alice: User, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_user_add_refuses_a_taken_name(
+    alice: User, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, _, err = run(["user", "add", "Alice"], capsys, monkeypatch, "a long enough password\n")
     assert code == 1 and "taken" in err
 
 
-def test_user_list_passwd_api_password_and_delete(alice: User, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_user_list_passwd_api_password_and_delete(
+    alice: User, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert run(["user", "list"], capsys, monkeypatch)[1] == "alice\t\n"
     assert run(["user", "passwd", "alice"], capsys, monkeypatch, "another fine password\n")[0] == 0
     alice.refresh_from_db()
     assert alice.check_password("another fine password")
     assert run(["user", "api-password", "alice"], capsys, monkeypatch, "api-secret-1\n")[0] == 0
     alice.refresh_from_db()
-    assert alice.check_api_password("api-secret-1") and not alice.check_api_password("another fine password")
+    assert alice.check_api_password("api-secret-1") and not alice.check_api_password(
+        "another fine password"
+    )
     assert "api" in run(["user", "list"], capsys, monkeypatch)[1]
     assert run(["user", "delete", "alice"], capsys, monkeypatch)[0] == 0
     assert not User.objects.exists()
 
 
-def test_commands_name_an_unknown_user(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_commands_name_an_unknown_user(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, _, err = run(["opml", "export", "--user", "nobody"], capsys, monkeypatch)
     assert (code, err) == (1, "liseuse: error: no user named 'nobody'\n")
 
 
 def test_opml_import_then_export_gives_back_the_same_feeds_and_categories(
-    alice: User, bob: User, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    alice: User,
+    bob: User,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    code, out, _ = run(["opml", "import", str(DATA / "freshrss-export.opml"), "--user", "alice"], capsys, monkeypatch)
+    code, out, _ = run(
+        ["opml", "import", str(DATA / "freshrss-export.opml"), "--user", "alice"],
+        capsys,
+        monkeypatch,
+    )
     assert code == 0
     assert out == "imported 5 feed(s), skipped 0 already followed, created 3 categories\n"
     code, exported, _ = run(["opml", "export", "--user", "alice"], capsys, monkeypatch)
     assert code == 0
     (tmp_path / "out.opml").write_text(exported)
-    assert run(["opml", "import", str(tmp_path / "out.opml"), "--user", "bob"], capsys, monkeypatch)[0] == 0
+    assert (
+        run(["opml", "import", str(tmp_path / "out.opml"), "--user", "bob"], capsys, monkeypatch)[0]
+        == 0
+    )
 
     def followed(user: User) -> set[tuple[str, str, str]]:
         return {
@@ -89,13 +120,21 @@ def test_opml_import_then_export_gives_back_the_same_feeds_and_categories(
     assert followed(bob) == followed(alice) and len(followed(alice)) == 5
 
 
-def test_opml_import_of_a_missing_file_says_so(alice: User, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    code, _, err = run(["opml", "import", "/nonexistent/x.opml", "--user", "alice"], capsys, monkeypatch)
+def test_opml_import_of_a_missing_file_says_so(
+    alice: User, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = run(
+        ["opml", "import", "/nonexistent/x.opml", "--user", "alice"], capsys, monkeypatch
+    )
     assert code == 1 and "cannot read /nonexistent/x.opml" in err
 
 
-def test_feed_list_and_remove(alice: User, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    feed = Feed.objects.create(url="https://a.example/feed", title="A", last_error="HTTP 404 Not Found", error_count=2)
+def test_feed_list_and_remove(
+    alice: User, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = Feed.objects.create(
+        url="https://a.example/feed", title="A", last_error="HTTP 404 Not Found", error_count=2
+    )
     Subscription.objects.create(user=alice, feed=feed)
     out = run(["feed", "list", "--user", "alice"], capsys, monkeypatch)[1]
     assert out == f"{feed.id}\tA\thttps://a.example/feed\terror (2×): HTTP 404 Not Found\n"
@@ -106,7 +145,16 @@ def test_feed_list_and_remove(alice: User, capsys: pytest.CaptureFixture[str], m
     assert run(["feed", "remove", "999"], capsys, monkeypatch)[0] == 1
 
 
-def test_every_command_has_help(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    for args in (["--help"], ["serve", "--help"], ["user", "add", "--help"], ["feed", "add", "--help"], ["opml", "import", "--help"], ["refresh", "--help"]):
+def test_every_command_has_help(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for args in (
+        ["--help"],
+        ["serve", "--help"],
+        ["user", "add", "--help"],
+        ["feed", "add", "--help"],
+        ["opml", "import", "--help"],
+        ["refresh", "--help"],
+    ):
         code, out, _ = run(args, capsys, monkeypatch)
         assert code == 0 and "usage: liseuse" in out

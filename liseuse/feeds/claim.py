@@ -24,6 +24,9 @@ from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
 from liseuse.pipeline.refresh import FeedToRefresh
 
+# A site without an icon is asked again after this long, not on every fetch.
+ICON_RECHECK = timedelta(days=7)
+
 
 def claim_feeds(
     *,
@@ -74,7 +77,10 @@ def claim_feeds(
             "error_count",
             "fetch_interval_minutes",
             "ttl_minutes",
+            "favicon_id",
+            "favicon_checked_at",
         )
+        icon_recheck = now - ICON_RECHECK
         return [
             FeedToRefresh(
                 id=feed_id,
@@ -85,8 +91,20 @@ def claim_feeds(
                 refresh_floor_minutes=floors.get(feed_id) or 0,
                 interval_minutes=interval,
                 ttl_minutes=ttl,
+                wants_icon=icon_id is None
+                and (icon_checked is None or icon_checked < icon_recheck),
             )
-            for feed_id, url, etag, last_modified, error_count, interval, ttl in rows
+            for (
+                feed_id,
+                url,
+                etag,
+                last_modified,
+                error_count,
+                interval,
+                ttl,
+                icon_id,
+                icon_checked,
+            ) in rows
         ]
 
 

@@ -21,6 +21,7 @@ class Feed(models.Model):
     hub_url = models.URLField(max_length=2048, blank=True, default="")  # WebSub hub, if any
     icon_url = models.URLField(max_length=2048, blank=True, default="")
     favicon = models.ForeignKey("Favicon", null=True, blank=True, on_delete=models.SET_NULL)
+    favicon_checked_at = models.DateTimeField(null=True, blank=True)  # last look for an icon
 
     # Conditional GET: sent back verbatim on the next fetch.
     etag = models.TextField(blank=True, default="")

@@ -8,6 +8,7 @@ anyone's read state except as the pipeline decided.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,9 +19,11 @@ from django.db import transaction
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import EntryTombstone
+from liseuse.feeds.models import Favicon
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
 from liseuse.pipeline.decide import EntryDecision
+from liseuse.pipeline.favicon import Icon
 from liseuse.pipeline.refresh import FeedUpdate
 from liseuse.pipeline.types import FetchResult
 
@@ -170,6 +173,19 @@ class DjangoStore:
             fields["etag"] = result.etag
         if result.last_modified:
             fields["last_modified"] = result.last_modified
+        Feed.objects.filter(id=feed_id).update(**fields)
+
+    def save_icon(self, feed_id: int, icon: Icon | None, *, checked_at: datetime) -> None:
+        favicon_id = None
+        if icon is not None:
+            digest = hashlib.sha256(icon.data).hexdigest()
+            favicon, _ = Favicon.objects.get_or_create(
+                digest=digest, defaults={"content_type": icon.content_type, "data": icon.data}
+            )
+            favicon_id = favicon.pk
+        fields: dict[str, object] = {"favicon_checked_at": checked_at}
+        if favicon_id is not None:
+            fields["favicon_id"] = favicon_id
         Feed.objects.filter(id=feed_id).update(**fields)
 
     def save_error(

@@ -12,13 +12,17 @@ def test_deploy_check_reports_debug_hosts_and_https() -> None:
     with override_settings(DEBUG=True, ALLOWED_HOSTS=["127.0.0.1"], SESSION_COOKIE_SECURE=False):
         ids = {p.id for p in checks.check_deployment(None)}
     assert ids == {"liseuse.W001", "liseuse.W002", "liseuse.W004"}
-    with override_settings(DEBUG=False, ALLOWED_HOSTS=["news.example.org"], SESSION_COOKIE_SECURE=True):
+    with override_settings(
+        DEBUG=False, ALLOWED_HOSTS=["news.example.org"], SESSION_COOKIE_SECURE=True
+    ):
         assert checks.check_deployment(None) == []
     with override_settings(ALLOWED_HOSTS=["*"]):
         assert "liseuse.W003" in {p.id for p in checks.check_deployment(None)}
 
 
-def test_sqlite_on_a_network_filesystem_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_sqlite_on_a_network_filesystem_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     db = {"ENGINE": "django.db.backends.sqlite3", "NAME": tmp_path / "x.sqlite3"}
     monkeypatch.setattr(checks, "_filesystem_type", lambda path: "nfs4")
     errors = checks.sqlite_problems(db)

@@ -1,0 +1,104 @@
+"""A site's icon: found once, size-capped, checked to be an image, then served by liseuse itself
+(so that the reader's browser never asks the site for it).
+
+    the feed's own icon (atom:icon, JSON Feed favicon…) → the site page's <link rel="icon"> →
+    /favicon.ico, first that answers with an image of at most MAX_ICON_BYTES.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urljoin
+from urllib.parse import urlsplit
+
+import lxml.html
+from lxml import etree
+
+from liseuse.pipeline.types import FetchResult
+from liseuse.pipeline.types import PipelineError
+
+MAX_ICON_BYTES = 256 * 1024
+MAX_PAGE_BYTES = 1024 * 1024
+
+# Recognised by their first bytes, whatever the server's Content-Type says.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x00\x00\x01\x00", "image/x-icon"),
+    (b"RIFF", "image/webp"),  # checked further below
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Icon:
+    content_type: str
+    data: bytes
+
+
+class IconFetcher(Protocol):
+    async def fetch(
+        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*"
+    ) -> FetchResult: ...
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The image type of `data` from its first bytes, or None if it is not an image we serve."""
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            if kind == "image/webp" and data[8:12] != b"WEBP":
+                return None
+            return kind
+    head = data[:512].lstrip().lower()
+    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head):
+        return "image/svg+xml"  # served under a sandboxing CSP (see ui's favicon view)
+    return None
+
+
+def icon_links(html: bytes, base_url: str) -> list[str]:
+    """The icons a page declares, most specific first."""
+    try:
+        document = lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError):
+        return []
+    found: list[str] = []
+    for link in document.iter("link"):
+        rel = {part.lower() for part in (link.get("rel") or "").split()}
+        href = (link.get("href") or "").strip()
+        if href and rel & {"icon", "apple-touch-icon"}:
+            url = urljoin(base_url, href)
+            if urlsplit(url).scheme in {"http", "https"} and url not in found:
+                found.append(url)
+    return found
+
+
+async def _icon_at(fetcher: IconFetcher, url: str) -> Icon | None:
+    try:
+        result = await fetcher.fetch(url, max_bytes=MAX_ICON_BYTES, accept="image/*")
+    except PipelineError:
+        return None
+    kind = sniff_image(result.body)
+    return Icon(kind, result.body) if kind and result.body else None
+
+
+async def find_icon(
+    fetcher: IconFetcher, *, site_url: str | None, icon_url: str | None
+) -> Icon | None:
+    candidates: list[str] = []
+    if icon_url:
+        candidates.append(icon_url)
+    if site_url and urlsplit(site_url).scheme in {"http", "https"}:
+        try:
+            page = await fetcher.fetch(site_url, max_bytes=MAX_PAGE_BYTES, accept="text/html")
+            candidates.extend(u for u in icon_links(page.body, page.url) if u not in candidates)
+        except PipelineError:
+            pass
+        parts = urlsplit(site_url)
+        candidates.append(f"{parts.scheme}://{parts.netloc}/favicon.ico")
+    for url in candidates[:4]:  # a few requests at most, however many icons a page lists
+        icon = await _icon_at(fetcher, url)
+        if icon is not None:
+            return icon
+    return None

@@ -1,0 +1,303 @@
+"""The one orchestrator: refresh a batch of feeds, top to bottom.
+
+    for each feed, concurrently (the fetcher bounds the concurrency, globally and per host):
+        fetch  ─ 304 ───────────────────────────────→ store.save_not_modified
+           │  ─ error ─────────────────────────────→ store.save_error (backs off)
+           └→ parse + sanitize (CPU, off the network loop)
+                  └→ store.stored_hashes → decide → store.save_update
+
+The store is passed in, shaped by the `Store` protocol, so that this module imports no ORM and
+tests drive it with fakes. Store calls run on one thread of their own (`store_executor`): the
+database sees one writer, and the network loop never waits on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
+from datetime import datetime
+from datetime import timedelta
+from typing import Protocol
+from typing import TypeVar
+
+from liseuse.pipeline.decide import EntryDecision
+from liseuse.pipeline.decide import ScheduleConfig
+from liseuse.pipeline.decide import decide_entries
+from liseuse.pipeline.decide import entry_identities
+from liseuse.pipeline.decide import next_fetch_at
+from liseuse.pipeline.favicon import Icon
+from liseuse.pipeline.favicon import find_icon
+from liseuse.pipeline.parse import parse_feed
+from liseuse.pipeline.sanitize import sanitize_feed
+from liseuse.pipeline.types import FetchError
+from liseuse.pipeline.types import FetchRequest
+from liseuse.pipeline.types import FetchResult
+from liseuse.pipeline.types import ParsedFeed
+from liseuse.pipeline.types import PipelineError
+
+log = logging.getLogger("liseuse.refresh")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedToRefresh:
+    """What the store tells the pipeline about a feed it claimed."""
+
+    id: int
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    error_count: int = 0
+    # The followers' floor on the fetch interval, in minutes (0: none).
+    refresh_floor_minutes: int = 0
+    # The interval last derived from the feed's rhythm, reused when it answers 304.
+    interval_minutes: int | None = None
+    ttl_minutes: int | None = None
+    # No icon yet, and none looked for lately: look for one after a successful fetch.
+    wants_icon: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FeedUpdate:
+    """Everything the store writes after a successful fetch and parse of one feed."""
+
+    feed_id: int
+    fetched_at: datetime
+    feed: ParsedFeed  # sanitized; `entries` is what the document listed
+    decisions: tuple[EntryDecision, ...]  # only new and changed entries
+    identities: tuple[str, ...]  # every entry the document lists, for retention
+    etag: str | None
+    last_modified: str | None
+    permanent_url: str | None
+    next_fetch_at: datetime
+    interval_minutes: int
+
+
+class Store(Protocol):
+    def stored_hashes(self, feed_id: int, identities: Sequence[str]) -> Mapping[str, str | None]:
+        """identity → stored content hash, or None for a tombstone, for those already known."""
+
+    def save_update(self, update: FeedUpdate) -> int:
+        """Write entries, states and feed metadata in one transaction; returns new entries."""
+
+    def save_not_modified(
+        self, feed_id: int, *, fetched_at: datetime, next_fetch_at: datetime, result: FetchResult
+    ) -> None: ...
+
+    def save_error(
+        self,
+        feed_id: int,
+        *,
+        fetched_at: datetime,
+        reason: str,
+        next_fetch_at: datetime,
+        gone: bool,
+    ) -> None: ...
+
+    def save_icon(self, feed_id: int, icon: Icon | None, *, checked_at: datetime) -> None:
+        """Keep the feed's icon (None: none found; look again some days later)."""
+
+
+class Fetcher(Protocol):
+    async def fetch_feed(self, request: FetchRequest) -> FetchResult: ...
+
+    async def fetch(
+        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*"
+    ) -> FetchResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FeedReport:
+    feed_id: int
+    url: str
+    outcome: str  # "updated", "not-modified", "error"
+    new_entries: int = 0
+    error: str = ""
+    duration_ms: int = 0
+
+
+@dataclass
+class RefreshSummary:
+    reports: list[FeedReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for r in self.reports if r.outcome == outcome)
+
+    @property
+    def new_entries(self) -> int:
+        return sum(r.new_entries for r in self.reports)
+
+    def describe(self) -> str:
+        return (
+            f"refreshed {len(self.reports)} feed(s) in {self.seconds:.1f} s: "
+            f"{self.count('updated')} fetched, {self.count('not-modified')} unchanged, "
+            f"{self.count('error')} in error; {self.new_entries} new entries"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    feed: ParsedFeed
+    identities: tuple[str, ...]
+
+
+def parse_and_sanitize(body: bytes, url: str, content_type: str | None) -> _Parsed:
+    """The CPU part of a refresh, in one picklable call so it can run in another process."""
+    parsed = sanitize_feed(parse_feed(body, url=url, content_type=content_type), feed_url=url)
+    return _Parsed(parsed, tuple(entry_identities(parsed.entries)))
+
+
+async def refresh_feeds(
+    feeds: Sequence[FeedToRefresh],
+    *,
+    fetcher: Fetcher,
+    store: Store,
+    store_executor: Executor,
+    cpu_executor: Executor | None = None,
+    now: Callable[[], datetime],
+    schedule: ScheduleConfig,
+    on_report: Callable[[FeedReport], None] | None = None,
+    max_in_flight: int = 64,
+) -> RefreshSummary:
+    """Refresh `feeds`; at most `max_in_flight` are between fetch and store at any time.
+
+    That bound is what keeps memory flat however many feeds a batch holds: a fetched body waits
+    for the parser only while fewer than `max_in_flight` others do.
+    """
+    loop = asyncio.get_running_loop()
+    in_flight = asyncio.Semaphore(max_in_flight)
+    started = time.monotonic()
+
+    async def in_store(call: Callable[[], T]) -> T:
+        return await loop.run_in_executor(store_executor, call)
+
+    def minutes_floor(feed: FeedToRefresh) -> ScheduleConfig:
+        if feed.refresh_floor_minutes <= 0:
+            return schedule
+        floor = timedelta(minutes=feed.refresh_floor_minutes)
+        return replace(schedule, min_interval=max(schedule.min_interval, floor))
+
+    async def refresh_one(feed: FeedToRefresh) -> FeedReport:
+        t0 = time.monotonic()
+        config = minutes_floor(feed)
+
+        def elapsed() -> int:
+            return int((time.monotonic() - t0) * 1000)
+
+        async def failed(reason: str, *, gone: bool, retry_after: datetime | None) -> FeedReport:
+            fetched_at = now()
+            when = next_fetch_at(
+                now=fetched_at,
+                entry_times=(),
+                ttl_minutes=feed.ttl_minutes,
+                not_before=None,
+                retry_after=retry_after,
+                error_count=feed.error_count + 1,
+                config=config,
+            )
+            await in_store(
+                lambda: store.save_error(
+                    feed.id, fetched_at=fetched_at, reason=reason, next_fetch_at=when, gone=gone
+                )
+            )
+            log.info(
+                "feed failed", extra={"feed_id": feed.id, "feed_url": feed.url, "error": reason}
+            )
+            return FeedReport(feed.id, feed.url, "error", error=reason, duration_ms=elapsed())
+
+        try:
+            result = await fetcher.fetch_feed(FetchRequest(feed.url, feed.etag, feed.last_modified))
+        except FetchError as exc:
+            return await failed(exc.reason, gone=exc.gone, retry_after=exc.retry_after)
+
+        if result.not_modified:
+            fetched_at = now()
+            when = next_fetch_at(
+                now=fetched_at,
+                entry_times=(),
+                ttl_minutes=feed.ttl_minutes,
+                not_before=result.not_before,
+                retry_after=None,
+                error_count=0,
+                # Nothing new to read the rhythm from: keep the interval found last time.
+                config=replace(config, default_interval=timedelta(minutes=feed.interval_minutes))
+                if feed.interval_minutes
+                else config,
+                jitter_key=feed.url,
+            )
+            await in_store(
+                lambda: store.save_not_modified(
+                    feed.id, fetched_at=fetched_at, next_fetch_at=when, result=result
+                )
+            )
+            return FeedReport(feed.id, feed.url, "not-modified", duration_ms=elapsed())
+
+        try:
+            parsed = await loop.run_in_executor(
+                cpu_executor, parse_and_sanitize, result.body, result.url, result.content_type
+            )
+        except PipelineError as exc:
+            return await failed(str(exc), gone=False, retry_after=None)
+        except Exception as exc:  # a parser bug must mark this feed, never stop the batch
+            log.exception("parser crashed", extra={"feed_id": feed.id, "feed_url": feed.url})
+            return await failed(
+                f"could not read the feed ({type(exc).__name__})", gone=False, retry_after=None
+            )
+
+        stored = await in_store(lambda: store.stored_hashes(feed.id, parsed.identities))
+        fetched_at = now()
+        decisions = decide_entries(parsed.feed.entries, stored, now=fetched_at)
+        entry_times = [e.published or e.updated for e in parsed.feed.entries]
+        when = next_fetch_at(
+            now=fetched_at,
+            entry_times=[t for t in entry_times if t is not None],
+            ttl_minutes=parsed.feed.ttl_minutes,
+            not_before=result.not_before,
+            retry_after=None,
+            error_count=0,
+            config=config,
+            jitter_key=feed.url,
+        )
+        update = FeedUpdate(
+            feed_id=feed.id,
+            fetched_at=fetched_at,
+            feed=parsed.feed,
+            decisions=tuple(decisions),
+            identities=parsed.identities,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            permanent_url=result.permanent_url,
+            next_fetch_at=when,
+            interval_minutes=max(1, int((when - fetched_at).total_seconds() // 60)),
+        )
+        new = await in_store(lambda: store.save_update(update))
+        if feed.wants_icon:
+            icon = await find_icon(
+                fetcher, site_url=parsed.feed.link, icon_url=parsed.feed.icon_url
+            )
+            checked_at = now()
+            await in_store(lambda: store.save_icon(feed.id, icon, checked_at=checked_at))
+        return FeedReport(feed.id, feed.url, "updated", new_entries=new, duration_ms=elapsed())
+
+    async def bounded(feed: FeedToRefresh) -> FeedReport:
+        async with in_flight:
+            return await refresh_one(feed)
+
+    summary = RefreshSummary()
+    for next_done in asyncio.as_completed([bounded(feed) for feed in feeds]):
+        report = await next_done
+        summary.reports.append(report)
+        if on_report is not None:
+            on_report(report)
+    summary.seconds = time.monotonic() - started
+    return summary

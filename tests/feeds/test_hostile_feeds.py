@@ -1,0 +1,130 @@
+"""Hostile and broken feeds, all in one refresh beside a good one: each gets its own readable
+error, the good one is stored, nothing else is touched."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.test import override_settings
+
+from liseuse.accounts.models import User
+from liseuse.feeds import worker
+from liseuse.feeds.models import Entry
+from liseuse.feeds.models import Feed
+from liseuse.feeds.subscribe import follow
+from tests.httpserver import LocalServer
+from tests.httpserver import Reply
+from tests.httpserver import Route
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+GOOD = b'<rss version="2.0"><channel><title>Bon</title><item><guid>ok</guid><title>Fine</title></item></channel></rss>'
+
+
+def drip() -> Iterator[bytes]:
+    for byte in b'<rss version="2.0"><channel>':
+        time.sleep(0.5)
+        yield bytes([byte])
+
+
+def gzip_bomb() -> bytes:
+    # 40 MB of spaces inside a valid feed, compressed to about 40 KB.
+    return gzip.compress(
+        b'<rss version="2.0"><channel><title>'
+        + b" " * (40 * 1024 * 1024)
+        + b"</title></channel></rss>"
+    )
+
+
+def many_entries(count: int) -> bytes:
+    items = "".join(f"<item><guid>{i}</guid><title>n°{i}</title></item>" for i in range(count))
+    return f'<rss version="2.0"><channel><title>Big</title>{items}</channel></rss>'.encode()
+
+
+HOSTILE = {
+    "/xxe-file": b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    b'<rss version="2.0"><channel><title>&x;</title><item><guid>x</guid><title>&x;</title></item></channel></rss>',
+    "/xxe-http": b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "http://127.0.0.1:1/secret">]>'
+    b'<rss version="2.0"><channel><title>&x;</title></channel></rss>',
+    "/laughs": b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY a "lollollollollollollollollollol">'
+    + b"".join(
+        f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">'.encode() for i in range(9)
+    )
+    + b']><rss version="2.0"><channel><title>&j;</title></channel></rss>',
+    "/deep": b"<rss>" + b"<a>" * 100_000 + b"</a>" * 100_000 + b"</rss>",
+    "/html": b"<!DOCTYPE html><html><head><title>Not a feed</title></head><body></body></html>",
+    "/empty": b"",
+    "/notjsonfeed": b'{"version": "1.0", "items": "nope"}',
+    "/latin1-as-utf8": '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Été</title>'
+    "<item><guid>é</guid><title>Déjà vu</title></item></channel></rss>".encode("latin-1"),
+}
+
+
+@pytest.fixture(autouse=True)
+def _settings() -> Iterator[None]:
+    with override_settings(
+        LISEUSE_ALLOW_PRIVATE_NETWORKS=True,
+        LISEUSE_FETCH_TIMEOUT=2,
+        LISEUSE_FETCH_MAX_BYTES=1024 * 1024,
+    ):
+        yield
+
+
+def test_each_hostile_feed_gets_its_own_error_and_the_good_one_is_stored(alice: User) -> None:
+    routes: dict[str, Route] = {path: Reply(body=body) for path, body in HOSTILE.items()}
+    routes["/good"] = Reply(body=GOOD)
+    routes["/drip"] = Reply(body=drip())
+    routes["/bomb"] = Reply(headers={"Content-Encoding": "gzip"}, body=gzip_bomb())
+    routes["/too-big"] = Reply(
+        body=b"<rss><channel><title>" + b"x" * (2 * 1024 * 1024) + b"</title></channel></rss>"
+    )
+    routes["/loop"] = Reply(status=302, headers={"Location": "/loop"})
+    routes["/404"] = Reply(status=404)
+    routes["/410"] = Reply(status=410)
+    routes["/500"] = Reply(status=500)
+    routes["/10k"] = Reply(body=many_entries(10_000))
+    with LocalServer(routes) as server:
+        for path in routes:
+            follow(alice, server.url(path))
+        started = time.monotonic()
+        summary = worker.refresh_once(all_feeds=True)
+        assert time.monotonic() - started < 30
+    feeds = {f.url.rsplit("/", 1)[1]: f for f in Feed.objects.all()}
+    assert len(summary.reports) == len(routes)
+
+    # The good ones are whole.
+    assert feeds["good"].last_error == "" and Entry.objects.filter(feed=feeds["good"]).count() == 1
+    assert Entry.objects.filter(feed=feeds["10k"]).count() == 10_000
+    # Never an entity's expansion, never a file's content.
+    assert not Entry.objects.filter(title__contains="root:").exists()
+    assert not Feed.objects.filter(title__contains="root:").exists()
+    assert not Feed.objects.filter(title__contains="lollollol").exists()
+    # Bad input: a readable reason, on that feed only.
+    for name in (
+        "drip",
+        "bomb",
+        "too-big",
+        "loop",
+        "404",
+        "410",
+        "500",
+        "html",
+        "empty",
+        "notjsonfeed",
+        "deep",
+    ):
+        assert feeds[name].last_error, f"{name} has no error"
+        assert feeds[name].error_count == 1, name
+        assert "Traceback" not in feeds[name].last_error and len(feeds[name].last_error) < 300, name
+    assert "time" in feeds["drip"].last_error.lower()
+    assert (
+        "larger than" in feeds["bomb"].last_error and "larger than" in feeds["too-big"].last_error
+    )
+    assert "redirect" in feeds["loop"].last_error.lower()
+    assert feeds["410"].disabled
+    # A mis-declared encoding is recovered, not refused.
+    latin = feeds["latin1-as-utf8"]
+    assert latin.last_error == "" and Entry.objects.get(feed=latin).title == "Déjà vu"

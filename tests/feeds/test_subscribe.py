@@ -1,0 +1,150 @@
+"""Following a URL a person gives: a feed, or a site whose feeds are discovered."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from collections.abc import Sequence
+
+import pytest
+from django.test import override_settings
+
+from liseuse.accounts.models import User
+from liseuse.cli import main
+from liseuse.feeds.models import EntryState
+from liseuse.feeds.models import Feed
+from liseuse.feeds.models import Subscription
+from liseuse.feeds.subscribe import SubscribeError
+from liseuse.feeds.subscribe import follow
+from liseuse.feeds.subscribe import subscribe_url
+from tests.httpserver import LocalServer
+from tests.httpserver import Reply
+
+pytestmark = pytest.mark.django_db
+
+RSS = b'<rss version="2.0"><channel><title>Le flux</title><item><guid>1</guid><title>Un</title></item></channel></rss>'
+ATOM = b'<feed xmlns="http://www.w3.org/2005/Atom"><title>Atom du site</title><id>x</id></feed>'
+
+
+def page(*links: str) -> Reply:
+    head = "".join(links)
+    return Reply(
+        headers={"Content-Type": "text/html"},
+        body=f"<html><head>{head}</head><body>Bonjour</body></html>".encode(),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _allow_loopback() -> Iterator[None]:
+    with override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True):
+        yield
+
+
+def test_a_feed_url_is_followed_as_is(alice: User) -> None:
+    with LocalServer({"/rss": Reply(body=RSS)}) as server:
+        sub = subscribe_url(alice, server.url("/rss"), category="Libre")
+    assert (
+        sub.feed.url == server.url("/rss")
+        and sub.category is not None
+        and sub.category.name == "Libre"
+    )
+
+
+def test_a_page_with_one_feed_link_follows_it(alice: User) -> None:
+    routes = {
+        "/": page('<link rel="alternate" type="application/rss+xml" title="RSS" href="/rss">'),
+        "/rss": Reply(body=RSS),
+    }
+    with LocalServer(routes) as server:
+        sub = subscribe_url(alice, server.url("/"))
+    assert sub.feed.url == server.url("/rss")
+
+
+def test_a_page_with_several_feeds_asks_which(alice: User) -> None:
+    routes = {
+        "/blog": page(
+            '<link rel="alternate" type="application/rss+xml" title="Articles" href="/rss">',
+            '<link rel="alternate" type="application/atom+xml" title="Commentaires" href="comments.atom">',
+        ),
+        "/rss": Reply(body=RSS),
+        "/comments.atom": Reply(body=ATOM),
+    }
+    offered: list[Sequence[tuple[str, str]]] = []
+
+    def choose(options: Sequence[tuple[str, str]]) -> str:
+        offered.append(options)
+        return options[1][0]
+
+    with LocalServer(routes) as server:
+        with pytest.raises(SubscribeError, match="offers several feeds"):
+            subscribe_url(alice, server.url("/blog"))
+        sub = subscribe_url(alice, server.url("/blog"), choose=choose)
+    assert offered == [
+        [(server.url("/rss"), "Articles"), (server.url("/comments.atom"), "Commentaires")]
+    ]
+    assert sub.feed.url == server.url("/comments.atom")
+
+
+def test_a_page_without_links_is_searched_at_the_common_paths(alice: User) -> None:
+    with LocalServer({"/": page(), "/feed": Reply(body=RSS)}) as server:
+        sub = subscribe_url(alice, server.url("/"))
+    assert sub.feed.url == server.url("/feed")
+
+
+def test_a_page_without_any_feed_says_so(alice: User) -> None:
+    with LocalServer({"/": page()}) as server, pytest.raises(SubscribeError, match="no feed"):
+        subscribe_url(alice, server.url("/"))
+    assert not Subscription.objects.exists()
+
+
+def test_bad_urls_and_private_addresses_are_refused_in_words(alice: User) -> None:
+    with pytest.raises(SubscribeError, match="only http and https"):
+        subscribe_url(alice, "javascript:alert(1)")
+    with (
+        LocalServer({"/rss": Reply(body=RSS)}) as server,
+        override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=False),
+    ):
+        with pytest.raises(SubscribeError, match="refused"):
+            subscribe_url(alice, server.url("/rss"))
+        assert server.requests == []
+
+
+def test_following_twice_is_refused(alice: User) -> None:
+    follow(alice, "https://a.example/feed")
+    with pytest.raises(SubscribeError, match="already follows"):
+        subscribe_url(alice, "https://a.example/feed")
+
+
+def test_a_newcomer_to_a_shared_feed_sees_its_recent_entries(alice: User, bob: User) -> None:
+    from django.utils import timezone
+
+    from liseuse.feeds.models import Entry
+
+    feed = Feed.objects.create(url="https://a.example/feed")
+    Entry.objects.create(
+        feed=feed, identity="i1", content_hash="h", title="Un", published=timezone.now()
+    )
+    follow(alice, feed.url)
+    follow(bob, feed.url)
+    assert EntryState.objects.filter(user=bob, is_read=False).count() == 1
+
+
+def test_feed_add_on_the_command_line(
+    alice: User, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    routes = {
+        "/": page(
+            '<link rel="alternate" type="application/rss+xml" href="/a.rss">',
+            '<link rel="alternate" type="application/rss+xml" href="/b.rss">',
+        ),
+        "/a.rss": Reply(body=RSS),
+    }
+    with LocalServer(routes) as server:
+        with pytest.raises(SystemExit):
+            main(["feed", "add", server.url("/"), "--user", "alice"])
+        err = capsys.readouterr().err
+        assert "offers several feeds" in err and server.url("/a.rss") in err
+        main(["feed", "add", server.url("/a.rss"), "--user", "alice", "--category", "Tech"])
+    assert "following " + server.url("/a.rss") in capsys.readouterr().out
+    assert Subscription.objects.get().category.name == "Tech"  # type: ignore[union-attr]

@@ -1,0 +1,112 @@
+"""`liseuse serve` as a person runs it: a real gunicorn answering, the refresh loop beside it."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tests.process import free_port
+from tests.process import liseuse_env
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def _get(url: str) -> tuple[int, dict[str, str], bytes]:
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(url, timeout=5) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.append(int(status.parent.name))
+    return found
+
+
+def _is_refresh_loop(pid: int) -> bool:
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return b"liseuse.cli" in argv and b"worker" in argv
+
+
+def test_serve_migrates_answers_with_the_first_account_page_and_stops_with_its_worker(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "liseuse.cli", "serve"],
+        env=liseuse_env(tmp_path, LISEUSE_LISTEN=f"127.0.0.1:{port}"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, headers, _ = _get(base + "/")
+                break
+            except OSError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                assert time.monotonic() < deadline, "liseuse serve did not answer within 60 s"
+                time.sleep(0.2)
+        assert (status, headers["Location"]) == (302, "/setup/")
+        assert headers["Server"].startswith("gunicorn")  # not Django's runserver
+        status, _, body = _get(base + "/setup/")
+        assert status == 200 and b"Welcome to liseuse" in body
+        status, _, body = _get(base + "/static/ui/liseuse.css")
+        assert status == 200 and b"color-scheme" in body
+        assert (tmp_path / "liseuse.sqlite3").exists() and (tmp_path / "secret_key").exists()
+        workers = [pid for pid in _children(process.pid) if _is_refresh_loop(pid)]
+        assert len(workers) == 1, "the refresh loop runs beside the web server"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    time.sleep(0.5)
+    assert (
+        not Path(f"/proc/{workers[0]}").exists()
+        or b"zombie" in Path(f"/proc/{workers[0]}/status").read_bytes().lower()
+    ), "the refresh loop outlived the server"
+
+
+def test_serve_no_worker_runs_no_refresh_loop(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "liseuse.cli", "serve", "--no-worker"],
+        env=liseuse_env(tmp_path, LISEUSE_LISTEN=f"127.0.0.1:{port}"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert _get(f"http://127.0.0.1:{port}/setup/")[0] == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        children = _children(process.pid)
+        assert children, "gunicorn's web workers are there"
+        assert not any(_is_refresh_loop(pid) for pid in children)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
