@@ -27,9 +27,11 @@ from django.utils import timezone
 
 from liseuse.accounts.models import User
 from liseuse.feeds import claim
+from liseuse.feeds.models import Feed
 from liseuse.feeds.store import DjangoStore
 from liseuse.lib.progress import Progress
 from liseuse.pipeline.decide import ScheduleConfig
+from liseuse.pipeline.decide import manual_refresh_allowed
 from liseuse.pipeline.fetch import FetchConfig
 from liseuse.pipeline.fetch import Fetcher
 from liseuse.pipeline.refresh import FeedReport
@@ -154,6 +156,35 @@ def refresh_once(
             pool.shutdown()
         claim.release_feeds(owner)
     return total
+
+
+class RefreshRefused(Exception):
+    """A manual refresh that cannot happen now; the message says why."""
+
+
+def refresh_feed_now(user: User, feed_id: int) -> FeedReport:
+    """A person's "refresh this feed now": allowed once per `manual_refresh_gap` per feed, so
+    that a button pressed in a loop never becomes a way to hammer a site."""
+    feed = Feed.objects.filter(id=feed_id, subscriptions__user=user).first()
+    if feed is None:
+        raise RefreshRefused("you do not follow this feed")
+    now = timezone.now()
+    config = schedule_config()
+    if not manual_refresh_allowed(last_fetch=feed.last_fetched_at, now=now, config=config):
+        wait = int(config.manual_refresh_gap.total_seconds())
+        raise RefreshRefused(f"this feed was fetched less than {wait} seconds ago; try again soon")
+    owner = worker_id()
+    claimed = claim.claim_feeds(
+        owner=owner,
+        now=now,
+        lease=timedelta(seconds=settings.LISEUSE_LEASE_SECONDS),
+        limit=1,
+        due_only=False,
+        feed_ids=[feed_id],
+    )
+    if not claimed:
+        raise RefreshRefused("this feed is being refreshed right now")
+    return refresh_batch(claimed, owner=owner).reports[0]
 
 
 def run_forever(*, idle_seconds: float = 30.0) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from tests.httpserver import Reply
 from tests.httpserver import Route
 from tests.httpserver import SeenRequest
 
-FRAMABLOG = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "framablog.rss"
+FRAMABLOG = Path(__file__).resolve().parents[1] / "data" / "feeds" / "framablog.rss"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -182,9 +183,6 @@ def test_the_refresh_loop_refuses_loopback_by_default(alice: User) -> None:
     assert "private" in Feed.objects.get().last_error or "loopback" in Feed.objects.get().last_error
 
 
-@pytest.mark.skipif(
-    not FRAMABLOG.exists(), reason="shared/reference/framablog.rss is not beside the repository"
-)
 def test_the_reference_feed_is_stored_once(alice: User) -> None:
     with LocalServer({"/framablog.rss": Reply(body=FRAMABLOG.read_bytes())}) as server:
         follow(alice, server.url("/framablog.rss"))
@@ -231,3 +229,17 @@ def test_a_site_without_icon_is_not_asked_on_every_fetch(alice: User) -> None:
         worker.refresh_once(all_feeds=True)
         assert server.paths().count("/favicon.ico") == 1
     assert Feed.objects.get().favicon is None
+
+
+def test_a_manual_refresh_is_allowed_but_rate_limited(alice: User, bob: User) -> None:
+    with LocalServer({"/feed": Reply(body=rss(("a", "Un")))}) as server:
+        sub = follow(alice, server.url("/feed"))
+        report = worker.refresh_feed_now(alice, sub.feed_id)
+        assert report.outcome == "updated" and report.new_entries == 1
+        with pytest.raises(worker.RefreshRefused, match="less than 60 seconds ago"):
+            worker.refresh_feed_now(alice, sub.feed_id)
+        with pytest.raises(worker.RefreshRefused, match="do not follow"):
+            worker.refresh_feed_now(bob, sub.feed_id)
+        Feed.objects.update(last_fetched_at=timezone.now() - timedelta(minutes=2))
+        assert worker.refresh_feed_now(alice, sub.feed_id).outcome == "updated"
+        assert len(server.requests) == 2
