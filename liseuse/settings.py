@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "liseuse.accounts",
     "liseuse.feeds",
     "liseuse.ui",
+    "liseuse.greader",
+    "liseuse.fever",
 ]
 
 MIDDLEWARE = [

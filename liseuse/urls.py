@@ -4,5 +4,8 @@ from django.urls import include
 from django.urls import path
 
 urlpatterns = [
+    # Fever and Google Reader first: their paths are what apps set up for FreshRSS expect.
+    path("api/fever.php", include("liseuse.fever.urls")),
+    path("", include("liseuse.greader.urls")),
     path("", include("liseuse.ui.urls")),
 ]

@@ -1,0 +1,1 @@
+"""The Fever API at /api/fever.php, for apps that speak it."""

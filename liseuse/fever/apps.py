@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FeverConfig(AppConfig):
+    name = "liseuse.fever"
+    label = "fever"

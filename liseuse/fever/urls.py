@@ -1,0 +1,7 @@
+"""The Fever route (one endpoint that dispatches on its parameters)."""
+
+from django.urls import URLPattern
+
+app_name = "fever"
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GreaderConfig(AppConfig):
+    name = "liseuse.greader"
+    label = "greader"
