@@ -8,11 +8,16 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+import django_stubs_ext
+
 from liseuse.lib.env import database_from_url
 from liseuse.lib.env import env_bool
 from liseuse.lib.env import env_int
 from liseuse.lib.env import env_list
 from liseuse.lib.env import env_str
+
+# Lets typed code write `ModelForm[Subscription]`, `QuerySet[Entry]` at run time as mypy sees them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -55,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "liseuse.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
