@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 from typing import Literal
 
 from django.db import transaction
 from django.db.models import Count
+from django.db.models import Max
 from django.db.models import Q
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -25,8 +27,11 @@ from django.utils import timezone
 from liseuse.accounts.models import User
 from liseuse.feeds.models import Category
 from liseuse.feeds.models import EntryState
+from liseuse.feeds.models import Favicon
 from liseuse.feeds.models import Label
+from liseuse.feeds.models import SavedQuery
 from liseuse.feeds.models import Subscription
+from liseuse.feeds.search import SearchError as SearchError
 
 State = Literal["unread", "all", "starred", "read"]
 
@@ -53,6 +58,10 @@ class StreamFilter:
     # Only entries whose id is above / at most this (Fever's since_id / max_id).
     min_id: int | None = None
     max_id: int | None = None
+    # A query in FreshRSS's search syntax (`liseuse.feeds.search`); a bad one raises SearchError.
+    search: str | None = None
+    # Only starred entries, on top of the state (Google Reader's starred stream with `xt=read`).
+    starred_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +103,16 @@ def states(user: User, flt: StreamFilter) -> QuerySet[EntryState]:
         qs = qs.filter(sort_date__gte=flt.since)
     if flt.exclude_starred:
         qs = qs.filter(is_starred=False)
+    if flt.starred_only:
+        qs = qs.filter(is_starred=True)
     if flt.exclude_label_id is not None:
         qs = qs.exclude(labels__id=flt.exclude_label_id)
     if flt.min_id is not None:
         qs = qs.filter(entry_id__gt=flt.min_id)
     if flt.max_id is not None:
         qs = qs.filter(entry_id__lte=flt.max_id)
+    if flt.search:
+        qs = qs.filter(search_q(user, flt.search))
     return qs
 
 
@@ -238,3 +251,261 @@ def set_label(user: User, entry_ids: Sequence[int], label: Label, on: bool) -> i
         entrystate_id__in=[row.pk for row in rows], label_id=label.pk
     ).delete()
     return deleted
+
+
+# --- for the reading pages: what arrived since a page was loaded --------------------------------
+
+
+def newest_state_id() -> int:
+    """The highest entry-state id of anyone, one primary-key lookup. A page keeps it as its
+    watermark: states are numbered as entries arrive, so a higher id arrived after the page."""
+    newest = EntryState.objects.order_by("-id").values_list("id", flat=True).first()
+    return newest or 0
+
+
+def arrived_after(user: User, flt: StreamFilter, watermark: int) -> int:
+    """How many entries of a stream (in its state) arrived after the watermark.
+
+    "Arrived", not "dated": a feed may deliver today an entry it dates last week, and the page
+    loaded before it never showed it.
+    """
+    return states(user, flt).filter(id__gt=watermark).count()
+
+
+def mark_stream_read_up_to(user: User, flt: StreamFilter, watermark: int) -> int:
+    """Mark a stream read, but only the entries that had arrived by the watermark: "mark all
+    as read" from a page never touches what the page did not show (FreshRSS's idMax).
+    `flt.until` still bounds the entries' dates ("older than one day")."""
+    qs = states(user, replace(flt, state="unread")).filter(id__lte=watermark)
+    return qs.update(is_read=True, read_at=timezone.now())
+
+
+# --- for the client APIs ------------------------------------------------------------------------
+
+
+def unread_by_feed_with_newest(user: User) -> dict[int, tuple[int, datetime]]:
+    """Per feed: (unread count, date of the newest unread entry), in one grouped index scan."""
+    rows = (
+        EntryState.objects.filter(user=user, is_read=False)
+        .values("feed_id")
+        .annotate(n=Count("id"), newest=Max("sort_date"))
+        .order_by()
+    )
+    return {row["feed_id"]: (row["n"], row["newest"]) for row in rows}
+
+
+def unread_by_label(user: User) -> dict[int, tuple[int, datetime]]:
+    """Per label of the person: (unread count, date of the newest unread entry)."""
+    through = EntryState.labels.through
+    rows = (
+        through.objects.filter(label__user=user, entrystate__is_read=False)
+        .values("label_id")
+        .annotate(n=Count("id"), newest=Max("entrystate__sort_date"))
+        .order_by()
+    )
+    return {row["label_id"]: (row["n"], row["newest"]) for row in rows}
+
+
+def label_names_of(state_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The label names of each of these states (by state id), in one query."""
+    through = EntryState.labels.through
+    names: dict[int, list[str]] = {}
+    pairs = (
+        through.objects.filter(entrystate_id__in=list(state_ids))
+        .order_by("label__name")
+        .values_list("entrystate_id", "label__name")
+    )
+    for state_id, name in pairs:
+        names.setdefault(state_id, []).append(name)
+    return names
+
+
+# --- for Fever: every followed feed, in the order entries arrived -------------------------------
+# Fever has no streams, visibility or dates to page by: it pages by item id and expects the ids
+# to grow as entries arrive, which `Entry.id` does. Its clients sync everything a person follows,
+# so these read all of the person's states, whatever each feed's visibility.
+
+
+def states_by_entry_id(
+    user: User,
+    *,
+    above: int | None = None,
+    below: int | None = None,
+    ids: Sequence[int] | None = None,
+    feed_ids: Sequence[int] | None = None,
+    newest_first: bool = False,
+    limit: int = 50,
+) -> list[EntryState]:
+    """Up to `limit` of the person's states, entry ids strictly between `above` and `below` (or
+    among `ids`), in entry-id order, with their entries loaded."""
+    qs = EntryState.objects.filter(user=user)
+    if ids is not None:
+        qs = qs.filter(entry_id__in=list(ids)[:MAX_PAGE])
+    if above is not None:
+        qs = qs.filter(entry_id__gt=above)
+    if below is not None:
+        qs = qs.filter(entry_id__lt=below)
+    if feed_ids is not None:
+        qs = qs.filter(feed_id__in=list(feed_ids))
+    order = "-entry_id" if newest_first else "entry_id"
+    limit = max(1, min(limit, MAX_PAGE))
+    return list(qs.select_related("entry").order_by(order)[:limit])
+
+
+def entry_ids_in_state(user: User, state: Literal["unread", "starred"]) -> list[int]:
+    """Every entry id of the person's that is unread (or starred), ascending, unbounded: a Fever
+    client takes an id missing from this list as read (or not saved)."""
+    flag = Q(is_read=False) if state == "unread" else Q(is_starred=True)
+    # Unordered, the rows come straight from the partial unread (starred) index, which holds
+    # the entry id; sorting them here is twice as fast as the database walking every state of
+    # the person in id order (measured: bench/fever_speed.py).
+    return sorted(
+        EntryState.objects.filter(flag, user=user).order_by().values_list("entry_id", flat=True)
+    )
+
+
+def entry_count(user: User) -> int:
+    return EntryState.objects.filter(user=user).count()
+
+
+def category_feed_ids(user: User, category_ids: Sequence[int]) -> list[int]:
+    """The feeds the person files under these categories of theirs (another's category: none)."""
+    return sorted(
+        Subscription.objects.filter(user=user, category_id__in=list(category_ids)).values_list(
+            "feed_id", flat=True
+        )
+    )
+
+
+def mark_feeds_read_arrived_by(
+    user: User, feed_ids: Sequence[int] | None, arrived_by: datetime | None
+) -> int:
+    """Mark read the person's unread entries of these feeds (None: of every feed) that had
+    arrived by `arrived_by` (None: all). Arrival, not the feed's date: the moment a client gives
+    is when it last synced, and an entry that arrived later, whatever its date, it never saw."""
+    qs = EntryState.objects.filter(user=user, is_read=False)
+    if feed_ids is not None:
+        qs = qs.filter(feed_id__in=list(feed_ids))
+    if arrived_by is not None:
+        qs = qs.filter(entry__first_seen__lte=arrived_by)
+    return qs.update(is_read=True, read_at=timezone.now())
+
+
+def last_refreshed(user: User) -> datetime | None:
+    """When a feed the person follows was last fetched successfully."""
+    found: datetime | None = Subscription.objects.filter(user=user).aggregate(
+        at=Max("feed__last_success_at")
+    )["at"]
+    return found
+
+
+def favicons_of(user: User) -> list[Favicon]:
+    """The icons of the feeds the person follows, each once however many feeds share it."""
+    return list(Favicon.objects.filter(feed__subscriptions__user=user).distinct().order_by("pk"))
+
+
+# --- search and saved queries -------------------------------------------------------------------
+
+
+def search_q(user: User, query: str) -> Q:
+    """The filter of a search over the person's entry states; raises `SearchError` (readable)
+    when the query cannot be understood. Dates in the query are in the person's time zone."""
+    import zoneinfo
+
+    from liseuse.feeds.search import compile_query
+
+    try:
+        tz: zoneinfo.ZoneInfo = zoneinfo.ZoneInfo(user.timezone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = zoneinfo.ZoneInfo("UTC")
+    return compile_query(query, user_id=user.pk, tz=tz)
+
+
+def saved_queries(user: User) -> list[SavedQuery]:
+    """The person's saved searches, in sidebar order."""
+    return list(SavedQuery.objects.filter(user=user))
+
+
+def stream_rows(
+    user: User,
+    flt: StreamFilter,
+    fields: Sequence[str],
+    *,
+    limit: int = 50,
+    after: tuple[datetime, int] | None = None,
+) -> tuple[list[dict[str, Any]], tuple[datetime, int] | None]:
+    """`stream`, as plain rows of these EntryState fields (`entry__title`…) and its next page.
+
+    For the APIs, which serialise up to a thousand entries per call: building three model
+    objects per row costs more than the query itself.
+    """
+    limit = max(1, min(limit, MAX_PAGE))
+    qs = _after(states(user, flt), after, flt.oldest_first)
+    wanted = list(dict.fromkeys(["entry_id", "sort_date", *fields]))
+    rows = list(qs.order_by(*_order(flt.oldest_first)).values(*wanted)[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_after = (rows[-1]["sort_date"], rows[-1]["entry_id"]) if more and rows else None
+    return rows, next_after
+
+
+def rows_by_ids(
+    user: User, entry_ids: Iterable[int], fields: Sequence[str]
+) -> list[dict[str, Any]]:
+    """`by_ids`, as plain rows of these EntryState fields, in the order asked."""
+    ids = list(dict.fromkeys(entry_ids))[:MAX_PAGE]
+    wanted = list(dict.fromkeys(["entry_id", *fields]))
+    found = {
+        row["entry_id"]: row
+        for row in EntryState.objects.filter(user=user, entry_id__in=ids).values(*wanted)
+    }
+    return [found[i] for i in ids if i in found]
+
+
+SUBSCRIPTION_ROW_FIELDS = (
+    "feed_id",
+    "title",
+    "visibility",
+    "created_at",
+    "category__name",
+    "feed__title",
+    "feed__url",
+    "feed__site_url",
+    "feed__favicon_id",
+)
+
+
+def subscription_rows(user: User) -> list[dict[str, Any]]:
+    """`subscriptions` as plain rows of SUBSCRIPTION_ROW_FIELDS, for APIs that list hundreds
+    of feeds on every call (a whole Feed object per row costs more than the query)."""
+    return list(
+        Subscription.objects.filter(user=user)
+        .order_by("category__position", "category__name", "title", "feed__title", "feed_id")
+        .values(*SUBSCRIPTION_ROW_FIELDS)
+    )
+
+
+def stream_entry_ids(
+    user: User,
+    flt: StreamFilter,
+    *,
+    limit: int = MAX_PAGE,
+    after: tuple[datetime, int] | None = None,
+) -> tuple[list[int], tuple[datetime, int] | None]:
+    """The entry ids of a stream and where the next page starts (None at the end).
+
+    Only the ids are read (tens of thousands of dates cost more to convert than to find); the
+    last row's date is looked up on its own when there is a next page.
+    """
+    limit = max(1, min(limit, 100_000))
+    qs = _after(states(user, flt), after, flt.oldest_first)
+    found = list(
+        qs.order_by(*_order(flt.oldest_first)).values_list("entry_id", flat=True)[: limit + 1]
+    )
+    if len(found) <= limit:
+        return found, None
+    found = found[:limit]
+    last = EntryState.objects.filter(user=user, entry_id=found[-1]).values_list(
+        "sort_date", flat=True
+    )
+    return found, (last[0], found[-1])
