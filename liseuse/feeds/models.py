@@ -212,9 +212,15 @@ class EntryState(models.Model):
             ),
             # queries.stream with state=all: every entry of a person by date.
             models.Index(fields=["user", "sort_date", "entry"], name="state_all_idx"),
-            # queries.stream for one feed (and categories, as a list of feeds), and the
-            # sidebar's unread counts grouped by feed.
+            # queries.stream for one feed (and categories, as a list of feeds).
             models.Index(fields=["user", "feed", "is_read", "sort_date"], name="state_feed_idx"),
+            # The sidebar's and the APIs' unread counts grouped by feed (with the newest unread
+            # date for Google Reader's unread-count): a scan of the unread rows only.
+            models.Index(
+                fields=["user", "feed", "sort_date"],
+                condition=Q(is_read=False),
+                name="state_unread_feed_idx",
+            ),
             # queries.stream state=starred: the favourites, by date.
             models.Index(
                 fields=["user", "sort_date", "entry"],
