@@ -107,11 +107,16 @@ def refresh_batch(
 
 
 def _cpu_pool(size: int) -> Executor | None:
-    """A process pool for parsing when there is a core to spare and work to fill it."""
-    cores = os.cpu_count() or 1
+    """A process pool for parsing when there are several cores and work to fill them.
+
+    As many processes as cores: the main process mostly waits on the network and the
+    database, so parsing may take every core (measured in docs/benchmarks.md).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
     if size < _PROCESS_POOL_THRESHOLD or cores < 2:
         return None
-    return ProcessPoolExecutor(max_workers=max(1, min(cores - 1, 4)))
+    return ProcessPoolExecutor(max_workers=min(cores, 4))
 
 
 def refresh_once(

@@ -138,18 +138,28 @@ def fix_dates(entry: ParsedEntry, *, now: datetime) -> tuple[ParsedEntry, bool]:
 
 
 def decide_entries(
-    entries: Sequence[ParsedEntry], stored: Mapping[str, str | None], *, now: datetime
+    entries: Sequence[ParsedEntry],
+    stored: Mapping[str, str | None],
+    *,
+    now: datetime,
+    identities: Sequence[str] | None = None,
+    hashes: Sequence[str] | None = None,
 ) -> list[EntryDecision]:
     """The entries of one fetched document that must be written, in document order.
 
     `stored` maps the identity of each entry the store has for this feed to its content hash,
     or to None for a tombstone: an entry purged on purpose, which must never come back.
-    Unchanged and tombstoned entries are left out.
+    Unchanged and tombstoned entries are left out. `identities` and `hashes`, when given, are
+    `entry_identities(entries)` and each entry's `content_hash`, computed beforehand (the
+    refresh computes them beside the parser, off the network loop).
     """
     _check_aware(now)
+    if identities is None:
+        identities = entry_identities(entries)
+    if hashes is None:
+        hashes = [content_hash(entry) for entry in entries]
     decisions = []
-    for identity, entry in zip(entry_identities(entries), entries, strict=True):
-        new_hash = content_hash(entry)
+    for identity, new_hash, entry in zip(identities, hashes, entries, strict=True):
         if identity in stored:
             old_hash = stored[identity]
             if old_hash is None or old_hash == new_hash:

@@ -30,6 +30,7 @@ from typing import TypeVar
 
 from liseuse.pipeline.decide import EntryDecision
 from liseuse.pipeline.decide import ScheduleConfig
+from liseuse.pipeline.decide import content_hash
 from liseuse.pipeline.decide import decide_entries
 from liseuse.pipeline.decide import entry_identities
 from liseuse.pipeline.decide import next_fetch_at
@@ -149,12 +150,17 @@ class RefreshSummary:
 class _Parsed:
     feed: ParsedFeed
     identities: tuple[str, ...]
+    hashes: tuple[str, ...]
 
 
 def parse_and_sanitize(body: bytes, url: str, content_type: str | None) -> _Parsed:
     """The CPU part of a refresh, in one picklable call so it can run in another process."""
     parsed = sanitize_feed(parse_feed(body, url=url, content_type=content_type), feed_url=url)
-    return _Parsed(parsed, tuple(entry_identities(parsed.entries)))
+    return _Parsed(
+        parsed,
+        tuple(entry_identities(parsed.entries)),
+        tuple(content_hash(entry) for entry in parsed.entries),
+    )
 
 
 async def refresh_feeds(
@@ -256,7 +262,13 @@ async def refresh_feeds(
 
         stored = await in_store(lambda: store.stored_hashes(feed.id, parsed.identities))
         fetched_at = now()
-        decisions = decide_entries(parsed.feed.entries, stored, now=fetched_at)
+        decisions = decide_entries(
+            parsed.feed.entries,
+            stored,
+            now=fetched_at,
+            identities=parsed.identities,
+            hashes=parsed.hashes,
+        )
         entry_times = [e.published or e.updated for e in parsed.feed.entries]
         when = next_fetch_at(
             now=fetched_at,

@@ -19,6 +19,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from contextvars import ContextVar
+from functools import lru_cache
 from html import unescape
 
 import nh3
@@ -28,11 +29,12 @@ from liseuse.pipeline.types import ParsedEntry
 from liseuse.pipeline.types import ParsedFeed
 from liseuse.pipeline.urls import LINK_SCHEMES
 from liseuse.pipeline.urls import WEB_SCHEMES
+from liseuse.pipeline.urls import BaseURL
 from liseuse.pipeline.urls import absolutize
+from liseuse.pipeline.urls import has_web_scheme
 from liseuse.pipeline.urls import host_of
 from liseuse.pipeline.urls import safe_url
 from liseuse.pipeline.urls import scheme_of
-from liseuse.pipeline.urls import strip_tracking_params
 
 ALLOWED_TAGS = frozenset(
     {
@@ -127,7 +129,94 @@ TRACKER_URL_PREFIXES = (
     "medium.com/_/stat",
 )
 
-_current_base: ContextVar[str | None] = ContextVar("_current_base", default=None)
+
+class _Document:
+    """What the attribute filter needs while nh3 cleans one document, and what it noticed.
+
+    nh3 calls the filter for each attribute of an element in order, then for the forced one
+    (set_tag_attribute_values) last: that call marks the end of each img and iframe. So the
+    filter can count them, and the imgs that end with a usable source and no 1-pixel size.
+    When there is no iframe and every img is clean, the output needs no second look
+    (_drop_empty_media) and is not even searched for them. Whether this nh3 behaves so is
+    checked once, at import (_FILTER_SEES_EVERY_MEDIA_ELEMENT); if not, the second look is
+    always taken.
+    """
+
+    __slots__ = ("_img_has_source", "_img_is_pixel", "base", "clean_images", "iframes", "images")
+
+    def __init__(self, base: str | None) -> None:
+        self.base = BaseURL(base)
+        self.images = 0
+        self.clean_images = 0
+        self.iframes = 0
+        self._img_has_source = False
+        self._img_is_pixel = False
+
+    def url(self, tag: str, attribute: str, value: str) -> str | None:
+        """A URL attribute resolved and checked (see _filter_attribute)."""
+        if attribute == "href":
+            if self.base.url is None and value.strip().startswith("#"):
+                return value.strip()  # an in-entry anchor (footnotes) needs no base
+            return self.base.safe(value, LINK_SCHEMES, strip_tracking=True)
+        url = self.base.safe(value, WEB_SCHEMES)
+        if url is None:
+            return None
+        if tag == "iframe":
+            return _iframe_src(url)
+        if tag == "img" and is_tracker_url(url):
+            # The element itself cannot be removed from here; an img left without a src is
+            # removed by _drop_empty_media afterwards.
+            return None
+        return url
+
+    def srcset(self, value: str) -> str | None:
+        kept = []
+        for url, descriptor in _srcset_candidates(value):
+            absolute = self.base.safe(url, WEB_SCHEMES)
+            if absolute is None or is_tracker_url(absolute):
+                continue
+            # A descriptor is "640w", "2x" (or the rare "480h"); anything else is dropped.
+            if descriptor and _SRCSET_DESCRIPTOR.fullmatch(descriptor):
+                kept.append(f"{absolute} {descriptor}")
+            else:
+                kept.append(absolute)
+        return ", ".join(kept) or None
+
+    def note(self, tag: str, attribute: str, value: str | None) -> None:
+        """Keep count of imgs and iframes, from what the filter is about to return."""
+        if tag == "img":
+            if attribute == _NH3_FORCED_NAME["img"]:  # the img's last attribute
+                self.images += 1
+                if self._img_has_source and not self._img_is_pixel:
+                    self.clean_images += 1
+                self._img_has_source = self._img_is_pixel = False
+            elif attribute in ("src", "srcset"):
+                self._img_has_source |= value is not None
+            elif attribute in ("width", "height"):
+                self._img_is_pixel |= _is_pixel(value)
+        elif tag == "iframe" and attribute == _NH3_FORCED_NAME["iframe"]:
+            self.iframes += 1
+
+    def needs_second_look(self) -> bool:
+        return (
+            not _FILTER_SEES_EVERY_MEDIA_ELEMENT
+            or self.iframes > 0
+            or self.clean_images != self.images
+        )
+
+
+# nh3 gets one forced attribute per tag: given several, it sets them in an order that changes
+# from one process to the next, and the same entry would get a new content hash. The others
+# (only the iframe has any) are added by _iframe_or_nothing.
+_NH3_FORCED = {tag: dict([next(iter(forced.items()))]) for tag, forced in FORCED_ATTRIBUTES.items()}
+_NH3_FORCED_NAME = {tag: next(iter(forced)) for tag, forced in _NH3_FORCED.items()}
+# What _filter_attribute has anything to do with: URLs, and what _Document.note looks at.
+_FILTERED_ATTRIBUTES = URL_ATTRIBUTES | {
+    *("srcset", "width", "height"),
+    *(_NH3_FORCED_NAME["img"], _NH3_FORCED_NAME["iframe"]),
+}
+_TRACKER_PREFIX_HOSTS = frozenset(prefix.split("/", 1)[0] for prefix in TRACKER_URL_PREFIXES)
+_current_document: ContextVar[_Document | None] = ContextVar("_current_document", default=None)
 
 
 def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
@@ -136,26 +225,21 @@ def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
     nh3 has already dropped attributes outside the allow-list and URLs with a forbidden scheme,
     but lets relative URLs through; they are resolved here against the current base.
     """
-    if attribute == "srcset":
-        return _clean_srcset(value)
-    if attribute not in URL_ATTRIBUTES:
+    # Called for every attribute, the forced ones too: let the many that need nothing through
+    # first (a link's target and rel, an image's alt…).
+    if attribute not in _FILTERED_ATTRIBUTES:
         return value
-    base = _current_base.get()
-    if attribute == "href" and base is None and value.strip().startswith("#"):
-        return value.strip()  # an in-entry anchor (footnotes) needs no base
-    schemes = LINK_SCHEMES if attribute == "href" else WEB_SCHEMES
-    url = safe_url(value, base=base, schemes=schemes)
-    if url is None:
-        return None
-    if attribute == "href":
-        return strip_tracking_params(url)
-    if tag == "iframe":
-        return _iframe_src(url)
-    if tag == "img" and is_tracker_url(url):
-        # The element itself cannot be removed from here; an img left without a src is
-        # removed by _drop_empty_media afterwards.
-        return None
-    return url
+    document = _current_document.get() or _Document(None)
+    result: str | None
+    if attribute == "srcset":
+        result = document.srcset(value)
+    elif attribute in URL_ATTRIBUTES:
+        result = document.url(tag, attribute, value)
+    else:
+        result = value
+    if tag in ("img", "iframe"):
+        document.note(tag, attribute, result)
+    return result
 
 
 def _iframe_src(url: str) -> str | None:
@@ -169,16 +253,30 @@ def _iframe_src(url: str) -> str | None:
 
 def is_tracker_url(url: str) -> bool:
     """True for the URL of a known tracking image."""
-    labels = host_of(url).split(".")
-    # The host itself or any domain above it ("a.b.c" → "a.b.c", "b.c", "c").
-    if any(".".join(labels[i:]) in TRACKER_HOSTS for i in range(len(labels))):
+    host = host_of(url)
+    if _is_tracker_host(host):
         return True
+    if host not in _TRACKER_PREFIX_HOSTS and url.startswith(("https://", "http://")):
+        return False  # what follows "://" is the host, which no prefix begins with
     without_scheme = url.split("://", 1)[-1].lower()
     return without_scheme.startswith(TRACKER_URL_PREFIXES)
 
 
+@lru_cache(maxsize=1024)  # a feed's images come from a few hosts
+def _is_tracker_host(host: str) -> bool:
+    labels = host.split(".")
+    # The host itself or any domain above it ("a.b.c" → "a.b.c", "b.c", "c").
+    return any(".".join(labels[i:]) in TRACKER_HOSTS for i in range(len(labels)))
+
+
 _SRCSET_SPACE = " \t\n\r\f"
 _SRCSET_DESCRIPTOR = re.compile(r"\d+(\.\d+)?[wxh]")
+# One candidate of a srcset without parentheses: blanks and commas, then the URL (everything up
+# to the next blank) and the descriptor up to the next comma; or a URL that ends with a comma,
+# which has no descriptor (the lookahead keeps the first branch from taking part of it).
+_SRCSET_CANDIDATE = re.compile(
+    r"[ \t\n\r\f,]*(?:([^ \t\n\r\f]*[^ \t\n\r\f,])(?![^ \t\n\r\f])([^,]*)|([^ \t\n\r\f]+))"
+)
 
 
 def _srcset_candidates(value: str) -> Iterator[tuple[str, str]]:
@@ -187,6 +285,10 @@ def _srcset_candidates(value: str) -> Iterator[tuple[str, str]]:
     A URL runs up to the next blank (it may contain commas); a trailing comma ends it. The
     descriptor runs up to the next comma outside parentheses.
     """
+    if "(" not in value:  # the common case, in one regex
+        for url, descriptor, comma_ended in _SRCSET_CANDIDATE.findall(value):
+            yield (url, descriptor.strip()) if url else (comma_ended.rstrip(","), "")
+        return
     pos, end = 0, len(value)
     while True:
         while pos < end and (value[pos] in _SRCSET_SPACE or value[pos] == ","):
@@ -210,21 +312,6 @@ def _srcset_candidates(value: str) -> Iterator[tuple[str, str]]:
         yield url, value[start:pos].strip()
 
 
-def _clean_srcset(value: str) -> str | None:
-    base = _current_base.get()
-    kept = []
-    for url, descriptor in _srcset_candidates(value):
-        absolute = safe_url(url, base=base, schemes=WEB_SCHEMES)
-        if absolute is None or is_tracker_url(absolute):
-            continue
-        # A descriptor is "640w", "2x" (or the rare "480h"); anything else is dropped.
-        if descriptor and _SRCSET_DESCRIPTOR.fullmatch(descriptor):
-            kept.append(f"{absolute} {descriptor}")
-        else:
-            kept.append(absolute)
-    return ", ".join(kept) or None
-
-
 _CLEANER = nh3.Cleaner(
     tags=set(ALLOWED_TAGS),
     clean_content_tags=set(DROPPED_WITH_CONTENT_TAGS),
@@ -232,8 +319,7 @@ _CLEANER = nh3.Cleaner(
     attribute_filter=_filter_attribute,
     strip_comments=True,
     link_rel=LINK_REL,
-    # One forced attribute per tag at most here (see _iframe_or_nothing for the iframe's two).
-    set_tag_attribute_values={t: a for t, a in FORCED_ATTRIBUTES.items() if t != "iframe"},
+    set_tag_attribute_values=_NH3_FORCED,
     url_schemes=set(URL_SCHEMES),
 )
 
@@ -248,10 +334,13 @@ def _attributes(text: str) -> dict[str, str]:
     return {m["name"]: m["value"] or "" for m in _ATTR.finditer(text)}
 
 
+_LEADING_NUMBER = re.compile(r"\s*(\d+)")
+
+
 def _is_pixel(size: str | None) -> bool:
     if size is None:
         return False
-    match = re.match(r"\s*(\d+)", size)
+    match = _LEADING_NUMBER.match(size)
     return match is not None and int(match[1]) <= 1
 
 
@@ -264,26 +353,62 @@ def _img_or_nothing(match: re.Match[str]) -> str:
     return match[0]
 
 
+# The iframe's forced attributes that nh3 did not set (it set the first, last of the element's).
 _IFRAME_FORCED = "".join(
-    f' {name}="{value}"' for name, value in FORCED_ATTRIBUTES["iframe"].items()
+    f' {name}="{value}"'
+    for name, value in FORCED_ATTRIBUTES["iframe"].items()
+    if name not in _NH3_FORCED["iframe"]
 )
 
 
 def _iframe_or_nothing(match: re.Match[str]) -> str:
     if "src" not in _attributes(match["attrs"]):
         return ""
-    # Added here rather than by nh3, which sets several forced attributes in an order that
-    # changes from one process to the next: the same entry would get a new content hash.
     return f"<iframe{match['attrs']}{_IFRAME_FORCED}></iframe>"
 
 
-def _drop_empty_media(cleaned: str) -> str:
-    """Remove iframes without a src (refused host), the inside of the others, and pixel images."""
+def _drop_empty_media(cleaned: str, clean_images: int | None = None) -> str:
+    """Remove iframes without a src (refused host), the inside of the others, and pixel images.
+
+    `clean_images` is how many imgs the attribute filter saw kept (see _Document): when all of
+    the output's imgs are, they need no second look.
+    """
     if "<iframe" in cleaned:
         cleaned = _IFRAME.sub(_iframe_or_nothing, cleaned)
-    if "<img" in cleaned:
+    if "<img" in cleaned and cleaned.count("<img") != clean_images:
         cleaned = _IMG.sub(_img_or_nothing, cleaned)
     return cleaned
+
+
+def _clean(html: str, document: _Document) -> str:
+    token = _current_document.set(document)
+    try:
+        return _CLEANER.clean(html)
+    finally:
+        _current_document.reset(token)
+
+
+def _filter_sees_every_media_element() -> bool:
+    """Whether nh3 calls the filter for each img and iframe, their forced attribute last.
+
+    Forced attributes last is what makes the count of clean imgs right: were they first, each
+    img would be judged on the attributes of the one before, and this sample would tell.
+    """
+    document = _Document(None)
+    _clean(
+        '<img src="https://a.example/1.png"><img alt="no source"><img src="https://a.example/2.png">'
+        '<p><iframe></iframe><iframe src="https://a.example/"></iframe></p>',
+        document,
+    )
+    return (document.images, document.clean_images, document.iframes) == (3, 2, 2)
+
+
+_FILTER_SEES_EVERY_MEDIA_ELEMENT = _filter_sees_every_media_element()
+
+# Text that nh3 gives back unchanged: no markup, no entity, and none of the characters its
+# parser or serializer rewrite (CR, NUL, no-break space as &nbsp;; lone surrogates, which
+# it refuses, are left to it too).
+_TEXT_NH3_KEEPS = re.compile(r"[^<>&\r\x00\xa0\ud800-\udfff]*")
 
 
 def sanitize_html(html: str, *, base_url: str | None) -> str:
@@ -294,13 +419,14 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
     """
     if not html or html.isspace():
         return ""
-    base = base_url if base_url and scheme_of(base_url) in WEB_SCHEMES else None
-    token = _current_base.set(base)
-    try:
-        cleaned = _CLEANER.clean(html)
-    finally:
-        _current_base.reset(token)
-    return _drop_empty_media(cleaned).strip()
+    if _TEXT_NH3_KEEPS.fullmatch(html):
+        return html.strip()  # what nh3 would give back (many summaries are plain text)
+    base = base_url if base_url and has_web_scheme(base_url) else None
+    document = _Document(base)
+    cleaned = _clean(html, document)
+    if document.needs_second_look():
+        cleaned = _drop_empty_media(cleaned, document.clean_images)
+    return cleaned.strip()
 
 
 _TAG_OR_COMMENT = re.compile(
@@ -363,7 +489,7 @@ def sanitize_entry(entry: ParsedEntry, *, feed_link: str | None) -> ParsedEntry:
     else the feed's own URL). HTML resolves against xml:base, else the entry link, else it.
     """
     base_url = absolutize(entry.base_url, feed_link) if entry.base_url else None
-    if base_url is not None and scheme_of(base_url) not in WEB_SCHEMES:
+    if base_url is not None and not has_web_scheme(base_url):
         base_url = None
     link = _clean_link(entry.link, base_url or feed_link)
     html_base = base_url or link or feed_link

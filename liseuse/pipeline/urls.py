@@ -70,6 +70,32 @@ def clean_url_text(url: str) -> str:
     return url.replace("\\", "/").replace(" ", "%20")
 
 
+# Fast paths. Sanitizing meets tens of URLs per entry and urllib's parsing is most of its cost,
+# yet most URLs in feeds are plain: an ASCII host name, no blanks, controls or backslashes, no
+# ";params" in the path. For those, what the general code below would return is known without
+# urllib (tests/pipeline/test_urls.py checks that both ways agree); anything else takes the
+# general way. The classes exclude every character clean_url_text would change.
+_PLAIN_NETLOC = r"[A-Za-z0-9.\-]+(?::[0-9]*)?"
+_PLAIN_ABSOLUTE = re.compile(
+    r"https?://(?P<host>[A-Za-z0-9.\-]+)(?::[0-9]*)?(?:[/?#][^\x00-\x20\\]*)?"
+)
+_PLAIN_BASE = re.compile(
+    rf"(?P<scheme>https?)://(?P<netloc>{_PLAIN_NETLOC})"
+    r"(?P<path>/[^?#;\x00-\x20\\]*)?"
+    r"(?:\?(?P<query>[^#\x00-\x20\\]+))?"  # a "?" or "#" with nothing after it is not plain
+    r"(?:#[^\x00-\x20\\]+)?"
+)
+# An absolute http(s) URL or a reference, in groups: scheme, netloc, path, query, fragment.
+_PLAIN_URL = re.compile(
+    r"(?:(https?):(?=//))?"
+    rf"(?://({_PLAIN_NETLOC})(?=[/?#]|\Z))?"  # a netloc ends at / ? or #
+    r"(?!//)(?![A-Za-z][A-Za-z0-9+.\-]*:)"  # not a netloc that is not plain, nor another scheme
+    r"([^?#;\x00-\x20\\]*)"
+    r"(?:\?([^#\x00-\x20\\]+))?"
+    r"(?:#([^\x00-\x20\\]+))?"
+)
+
+
 def absolutize(url: str | None, base: str | None) -> str | None:
     """`url` made absolute against `base`; None if it is empty or cannot be made absolute.
 
@@ -78,6 +104,8 @@ def absolutize(url: str | None, base: str | None) -> str | None:
     """
     if url is None:
         return None
+    if _PLAIN_ABSOLUTE.fullmatch(url):
+        return url  # nothing to clean, nothing to join, and it has a host
     url = clean_url_text(url)
     if not url:
         return None
@@ -122,8 +150,18 @@ def scheme_of(url: str) -> str:
         return ""
 
 
+def has_web_scheme(url: str) -> bool:
+    """True if the URL's scheme is http or https: `scheme_of(url) in WEB_SCHEMES`, faster."""
+    if url.startswith(("https://", "http://")) and _PLAIN_ABSOLUTE.fullmatch(url):
+        return True
+    return scheme_of(url) in WEB_SCHEMES
+
+
 def host_of(url: str) -> str:
     """The URL's host name in lower case, without port or trailing dot; "" if none."""
+    plain = _PLAIN_ABSOLUTE.fullmatch(url)
+    if plain:
+        return plain["host"].lower().rstrip(".")
     try:
         host = urlsplit(url).hostname or ""
     except ValueError:
@@ -142,12 +180,115 @@ def safe_url(
 
     With `strip_tracking`, tracking parameters are removed from the query as well.
     """
-    absolute = absolutize(url, base)
-    if absolute is None or scheme_of(absolute) not in schemes:
+    return _allowed(absolutize(url, base), schemes, strip_tracking)
+
+
+def _allowed(absolute: str | None, schemes: frozenset[str], strip_tracking: bool) -> str | None:
+    if absolute is None:
+        return None
+    if absolute.startswith("https://"):  # what scheme_of says, without parsing again
+        scheme = "https"
+    elif absolute.startswith("http://"):
+        scheme = "http"
+    else:
+        scheme = scheme_of(absolute)
+    if scheme not in schemes:
         return None
     if strip_tracking:
         absolute = strip_tracking_params(absolute)
     return absolute
+
+
+class BaseURL:
+    """A base URL read once, to resolve the many URLs of one document against it.
+
+    `resolve(url)` is `absolutize(url, base)` and `safe(url, …)` is `safe_url(url, base=base, …)`;
+    plain relative URLs ("../tags/x", "/img/a.png", "?page=2", "#fn1", "//cdn/a.png") are
+    joined here without urllib, the way urljoin joins them, dot segments included.
+    """
+
+    __slots__ = ("_directory", "_path", "_query", "_root", "_scheme", "url")
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+        plain = _PLAIN_BASE.fullmatch(url) if url else None
+        self._scheme = plain["scheme"] if plain else ""  # "" when the slow way is needed
+        self._root = f"{plain['scheme']}://{plain['netloc']}" if plain else ""
+        self._path = (plain["path"] or "") if plain else ""
+        self._query = (plain["query"] or "") if plain else ""
+        directory = self._path.split("/")
+        if directory[-1]:
+            del directory[-1]  # the base's last segment is a file name, not a folder
+        self._directory = directory
+
+    def safe(
+        self, url: str, schemes: frozenset[str] = WEB_SCHEMES, *, strip_tracking: bool = False
+    ) -> str | None:
+        if url.startswith(("https://", "http://")) and _PLAIN_ABSOLUTE.fullmatch(url):
+            # Already absolute, and nothing to clean (the simpler pattern is faster).
+            if ("https" if url[4] == "s" else "http") not in schemes:
+                return None
+            return _strip_plain_tracking_params(url) if strip_tracking else url
+        plain = _PLAIN_URL.fullmatch(url) if url else None
+        if plain is None:
+            return _allowed(absolutize(url, self.url), schemes, strip_tracking)
+        scheme, netloc, path, query, fragment = plain.groups()
+        if scheme is not None:  # already absolute, and nothing to clean
+            absolute = url
+        elif self._scheme:
+            absolute = self._join(url, netloc, path, query, fragment)
+            scheme = self._scheme
+        else:
+            return _allowed(absolutize(url, self.url), schemes, strip_tracking)
+        if scheme not in schemes:
+            return None
+        # A plain URL joined to a plain base is plain: _PLAIN_ABSOLUTE matches it.
+        return _strip_plain_tracking_params(absolute) if strip_tracking else absolute
+
+    def resolve(self, url: str) -> str | None:
+        plain = _PLAIN_URL.fullmatch(url) if url else None
+        if plain is None:
+            return absolutize(url, self.url)
+        scheme, netloc, path, query, fragment = plain.groups()
+        if scheme is not None:
+            return url
+        if not self._scheme:
+            return absolutize(url, self.url)
+        return self._join(url, netloc, path, query, fragment)
+
+    def _join(
+        self,
+        url: str,
+        netloc: str | None,
+        path: str,
+        query: str | None,
+        fragment: str | None,
+    ) -> str:
+        """A plain reference (the groups of _PLAIN_URL) joined to the plain base."""
+        if netloc is not None:
+            return f"{self._scheme}:{url}"
+        fragment = "#" + fragment if fragment else ""
+        if not path:  # "?query" or "#fragment": the base's path, and its query if none given
+            query = query or self._query
+            return self._root + self._path + ("?" + query if query else "") + fragment
+        if path[0] == "/":
+            segments = path.split("/")
+        else:
+            segments = [*self._directory, *path.split("/")]
+            segments[1:-1] = [segment for segment in segments[1:-1] if segment]
+        resolved: list[str] = []
+        for segment in segments:
+            if segment == "..":
+                if resolved:
+                    resolved.pop()
+            elif segment != ".":
+                resolved.append(segment)
+        if segments[-1] in (".", ".."):
+            resolved.append("")  # "a/.." names a folder: keep the trailing slash
+        joined = "/".join(resolved)
+        if not joined.startswith("/"):
+            joined = "/" + joined
+        return self._root + joined + ("?" + query if query else "") + fragment
 
 
 def is_tracking_param(name: str) -> bool:
@@ -161,6 +302,16 @@ def strip_tracking_params(url: str) -> str:
     The query is split by hand rather than parsed and re-encoded, so that the remaining
     parameters keep their order, their encoding and their duplicates: some servers care.
     """
+    query_start = url.find("?")
+    if query_start < 0:
+        return url
+    fragment_start = url.find("#")
+    if 0 <= fragment_start < query_start:
+        return url  # the "?" is in the fragment: there is no query
+    # For a plain URL without an empty "#", urlsplit and urlunsplit would give every byte
+    # around the query back as it was: cut it out by hand, faster.
+    if _PLAIN_ABSOLUTE.fullmatch(url) and fragment_start != len(url) - 1:
+        return _strip_plain_tracking_params(url)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -172,3 +323,20 @@ def strip_tracking_params(url: str) -> str:
     if len(kept) == len(pairs):
         return url
     return urlunsplit(parts._replace(query="&".join(p for p in kept if p)))
+
+
+def _strip_plain_tracking_params(url: str) -> str:
+    """strip_tracking_params for a URL that _PLAIN_ABSOLUTE matches."""
+    query_start = url.find("?")
+    if query_start < 0:
+        return url
+    fragment_start = url.find("#")
+    if 0 <= fragment_start < query_start or fragment_start == len(url) - 1:
+        return strip_tracking_params(url)  # no query, or an empty fragment urlunsplit drops
+    query_end = fragment_start if fragment_start >= 0 else len(url)
+    pairs = url[query_start + 1 : query_end].split("&")
+    kept = [p for p in pairs if not is_tracking_param(p.split("=", 1)[0])]
+    if len(kept) == len(pairs):
+        return url
+    query = "&".join(p for p in kept if p)
+    return url[:query_start] + ("?" + query if query else "") + url[query_end:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -11,6 +12,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from liseuse.pipeline import sanitize as sanitize_module
 from liseuse.pipeline.sanitize import ALLOWED_ATTRIBUTES
 from liseuse.pipeline.sanitize import ALLOWED_TAGS
 from liseuse.pipeline.sanitize import FORCED_ATTRIBUTES
@@ -513,3 +515,49 @@ def test_the_output_holds_only_allow_listed_markup_and_safe_urls(
                     assert candidate.startswith(("http://", "https://")), (value, out)
         if tag == "iframe" and attrs:
             assert dict(attrs).get("sandbox") == IFRAME_SANDBOX
+
+
+# Fast paths: what they skip must never have changed the output
+
+
+def test_nh3_still_shows_the_filter_every_img_and_iframe() -> None:
+    # If an nh3 upgrade changes this, sanitizing stays right but loses its main shortcut.
+    assert sanitize_module._FILTER_SEES_EVERY_MEDIA_ELEMENT
+
+
+def test_plain_text_html_comes_out_as_nh3_would_give_it() -> None:
+    assert clean("  Un résumé sans balise, déjà propre.\n") == "Un résumé sans balise, déjà propre."
+    assert clean("a > b & c\u00a0d") == "a &gt; b &amp; c&nbsp;d"
+    assert clean("ligne\r\nsuivante") == "ligne\nsuivante"
+
+
+def test_images_are_judged_one_by_one_among_clean_ones() -> None:
+    out = clean(
+        '<img src="a.png" width="1"><img src="b.png"><img alt="no source">'
+        '<img src="https://pixel.wp.com/g.gif"><img srcset="c.png 2x" height="0"><img src="d.png">'
+    )
+    assert out == (
+        '<img src="https://example.com/blog/post/b.png" loading="lazy">'
+        '<img src="https://example.com/blog/post/d.png" loading="lazy">'
+    )
+
+
+_IFRAME_CONTENT = re.compile(r"<iframe[^>]*>(.*?)</iframe>", re.DOTALL)
+
+
+@settings(max_examples=200, deadline=None)
+@given(html=_HTMLISH, base=st.sampled_from([BASE, None]))
+def test_no_empty_or_pixel_image_and_no_iframe_content_is_left(html: str, base: str | None) -> None:
+    out = sanitize_html(html, base_url=base)
+    parser = _Collector()
+    parser.feed(out)
+    parser.close()
+    for tag, attrs in parser.tags:
+        if tag == "img":
+            values = dict(attrs)
+            assert "src" in values or "srcset" in values, out
+            for size in (values.get("width"), values.get("height")):
+                assert not (size or "").strip().isdigit() or int(size or "") > 1, out
+        if tag == "iframe" and attrs:
+            assert dict(attrs).get("loading") == "lazy", out
+    assert all(content == "" for content in _IFRAME_CONTENT.findall(out)), out

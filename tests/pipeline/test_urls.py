@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
+
 import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from liseuse.pipeline.urls import LINK_SCHEMES
+from liseuse.pipeline.urls import WEB_SCHEMES
+from liseuse.pipeline.urls import BaseURL
 from liseuse.pipeline.urls import absolutize
+from liseuse.pipeline.urls import has_web_scheme
 from liseuse.pipeline.urls import host_of
 from liseuse.pipeline.urls import is_tracking_param
 from liseuse.pipeline.urls import safe_url
+from liseuse.pipeline.urls import scheme_of
 from liseuse.pipeline.urls import strip_tracking_params
 
 BASE = "https://example.com/blog/2024/post.html"
@@ -124,3 +135,101 @@ def test_host_of_is_lower_case_without_port_or_trailing_dot() -> None:
     assert host_of("https://WWW.Example.COM.:8443/x") == "www.example.com"
     assert host_of("mailto:a@b") == ""
     assert host_of("http://[::1") == ""
+
+
+# The fast paths (BaseURL, plain URLs) must agree with the general code, which uses urllib.
+
+_PLAIN_BASES = [
+    BASE,
+    "https://example.com",
+    "http://example.com:8080/a/b/?q=1#top",
+    "https://example.com//double//slashes/",
+    "https://example.com/a;params/b",
+    "https://example.com/a?",
+    "javascript:alert(1)//",
+    "https://[broken/",
+]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "../tags/libre",
+        "../../../../x",
+        "a/./b/../c",
+        "..",
+        ".",
+        "./",
+        "a//b",
+        "/root//path/../x",
+        "?page=2",
+        "?",
+        "#fn1",
+        "#",
+        "?utm_source=x#f",
+        "//cdn.example.net/a.png",
+        "//cdn.example.net:8443",
+        "//cdn.example.net:80x/a",
+        "//[::1]/a",
+        "https://other.example/x?utm_medium=rss&id=1",
+        "HTTPS://Other.example/x",
+        "http:page.html",
+        "mailto:a@example.com",
+        "java\tscript:alert(1)",
+        "a;p/..;q",
+        "/with space",
+        "",
+    ],
+)
+@pytest.mark.parametrize("base", _PLAIN_BASES)
+def test_a_base_url_resolves_like_absolutize(url: str, base: str) -> None:
+    assert BaseURL(base).resolve(url) == absolutize(url, base)
+    for schemes in (WEB_SCHEMES, LINK_SCHEMES):
+        assert BaseURL(base).safe(url, schemes, strip_tracking=True) == safe_url(
+            url, base=base, schemes=schemes, strip_tracking=True
+        )
+
+
+def test_a_base_url_joins_plain_references_as_urljoin_does() -> None:
+    base = "https://example.com/blog/2024/post.html?lang=fr"
+    for url in ("../img/a.png", "x/../../y", "/a/./b", "?p=2", "#fn", "//cdn.example/a"):
+        assert BaseURL(base).resolve(url) == urljoin(base, url)
+
+
+_URL_PIECES = st.sampled_from(
+    [
+        *("https://", "http://", "//", "/", "../", "./", "..", ".", "?", "#", "&", "=", ";"),
+        *("utm_source=x", "fbclid=1", "id=3", "a", "b.c", "x.png", "HTTPS://", "h.example"),
+        *(":80", ":", "[", "]", "@", "%5F", " ", "\t", "\\", "é", "mailto:a@b", "javascript:"),
+    ]
+)
+_URLS = st.one_of(st.lists(_URL_PIECES, max_size=8).map("".join), st.text(max_size=12))
+
+
+@settings(max_examples=500, deadline=None)
+@given(url=_URLS, base=st.one_of(st.sampled_from(_PLAIN_BASES), _URLS))
+def test_the_fast_paths_agree_with_urllib(url: str, base: str) -> None:
+    assert BaseURL(base).resolve(url) == absolutize(url, base)
+    assert BaseURL(base).safe(url, LINK_SCHEMES, strip_tracking=True) == safe_url(
+        url, base=base, schemes=LINK_SCHEMES, strip_tracking=True
+    )
+    assert has_web_scheme(url) == (scheme_of(url) in WEB_SCHEMES)
+    assert strip_tracking_params(url) == _strip_tracking_params_with_urllib(url)
+    try:
+        hostname = urlsplit(url).hostname or ""
+    except ValueError:
+        hostname = ""
+    assert host_of(url) == hostname.rstrip(".")
+
+
+def _strip_tracking_params_with_urllib(url: str) -> str:
+    """What strip_tracking_params does, the slow and obvious way."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    pairs = parts.query.split("&")
+    kept = [p for p in pairs if not is_tracking_param(p.split("=", 1)[0])]
+    if not parts.query or len(kept) == len(pairs):
+        return url
+    return urlunsplit(parts._replace(query="&".join(p for p in kept if p)))
