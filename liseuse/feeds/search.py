@@ -27,6 +27,7 @@ from typing import cast
 
 from dateutil.relativedelta import relativedelta
 from django.db import connection
+from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.db.models import BooleanField
@@ -760,3 +761,43 @@ def compile_query(
     if tree is None:
         return Q()
     return _Compiler(user_id, tz, now).q(tree)
+
+
+# --- keeping the SQLite index up to date ---------------------------------------------------------
+# New entries are queued by a trigger (migration 0004) and indexed here, after the refresh that
+# stored them: indexing costs more than the rest of a refresh, and readers should not wait for it.
+
+# A search indexes at most this many queued entries first (a fraction of a second), so that what
+# was just stored is found; the refresh loop indexes the rest in the background.
+INDEX_ON_SEARCH = 2000
+INDEX_BATCH = 5000
+
+
+def index_pending(limit: int | None = None) -> int:
+    """Index queued entries (all of them, or up to `limit`); returns how many. SQLite only:
+    PostgreSQL keeps its index in step within the write."""
+    if connection.vendor != "sqlite":
+        return 0
+    done = 0
+    while limit is None or done < limit:
+        batch = INDEX_BATCH if limit is None else min(INDEX_BATCH, limit - done)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT max(entry_id), count(*) FROM (SELECT entry_id FROM "
+                "liseuse_entry_fts_pending ORDER BY entry_id LIMIT %s)",
+                [batch],
+            )
+            last, count = cursor.fetchone()
+            if not count:
+                break
+            cursor.execute(
+                "INSERT INTO liseuse_entry_fts(rowid, title, content, author, tags) "
+                "SELECT e.id, e.title, e.content, e.author, "
+                "(SELECT group_concat(value, ' ') FROM json_each(e.categories)) "
+                "FROM liseuse_entry_fts_pending p JOIN feeds_entry e ON e.id = p.entry_id "
+                "WHERE p.entry_id <= %s",
+                [last],
+            )
+            cursor.execute("DELETE FROM liseuse_entry_fts_pending WHERE entry_id <= %s", [last])
+        done += count
+    return done

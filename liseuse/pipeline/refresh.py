@@ -46,6 +46,9 @@ from liseuse.pipeline.types import PipelineError
 
 log = logging.getLogger("liseuse.refresh")
 
+# Writes of this many feeds at most share one transaction: few commits, short lock holds.
+MAX_WRITES_TOGETHER = 50
+
 T = TypeVar("T")
 
 
@@ -106,6 +109,10 @@ class Store(Protocol):
 
     def save_icon(self, feed_id: int, icon: Icon | None, *, checked_at: datetime) -> None:
         """Keep the feed's icon (None: none found; look again some days later)."""
+
+    def write_together(self, calls: Sequence[Callable[[], object]]) -> list[object]:
+        """Run these writes in one transaction, each isolated (a savepoint): the result of each
+        call, or the exception it raised (its own changes undone, the others kept)."""
 
 
 class Fetcher(Protocol):
@@ -187,6 +194,35 @@ async def refresh_feeds(
     async def in_store(call: Callable[[], T]) -> T:
         return await loop.run_in_executor(store_executor, call)
 
+    # Writes wait in a queue while the store thread is busy, then go together, each in a
+    # savepoint of one transaction (`Store.write_together`): one commit for many feeds instead
+    # of one each, and a feed whose write fails still fails alone.
+    queued: list[tuple[Callable[[], object], asyncio.Future[object]]] = []
+    writer: asyncio.Task[None] | None = None
+
+    async def drain_writes() -> None:
+        while queued:
+            batch = queued[:MAX_WRITES_TOGETHER]
+            del queued[:MAX_WRITES_TOGETHER]
+            calls = [call for call, _ in batch]
+            try:
+                results = await loop.run_in_executor(store_executor, store.write_together, calls)
+            except Exception as exc:  # the transaction itself failed: each write fails
+                results = [exc] * len(batch)
+            for (_, future), result in zip(batch, results, strict=True):
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+    async def write(call: Callable[[], T]) -> T:
+        nonlocal writer
+        future: asyncio.Future[object] = loop.create_future()
+        queued.append((call, future))
+        if writer is None or writer.done():
+            writer = loop.create_task(drain_writes())
+        return await future  # type: ignore[return-value]
+
     def minutes_floor(feed: FeedToRefresh) -> ScheduleConfig:
         if feed.refresh_floor_minutes <= 0:
             return schedule
@@ -211,7 +247,7 @@ async def refresh_feeds(
                 error_count=feed.error_count + 1,
                 config=config,
             )
-            await in_store(
+            await write(
                 lambda: store.save_error(
                     feed.id, fetched_at=fetched_at, reason=reason, next_fetch_at=when, gone=gone
                 )
@@ -241,7 +277,7 @@ async def refresh_feeds(
                 else config,
                 jitter_key=feed.url,
             )
-            await in_store(
+            await write(
                 lambda: store.save_not_modified(
                     feed.id, fetched_at=fetched_at, next_fetch_at=when, result=result
                 )
@@ -292,13 +328,19 @@ async def refresh_feeds(
             next_fetch_at=when,
             interval_minutes=max(1, int((when - fetched_at).total_seconds() // 60)),
         )
-        new = await in_store(lambda: store.save_update(update))
+        try:
+            new = await write(lambda: store.save_update(update))
+        except Exception as exc:  # a database refusal must mark this feed, never stop the batch
+            log.exception("could not store", extra={"feed_id": feed.id, "feed_url": feed.url})
+            return await failed(
+                f"could not store its entries ({type(exc).__name__})", gone=False, retry_after=None
+            )
         if feed.wants_icon:
             icon = await find_icon(
                 fetcher, site_url=parsed.feed.link, icon_url=parsed.feed.icon_url
             )
             checked_at = now()
-            await in_store(lambda: store.save_icon(feed.id, icon, checked_at=checked_at))
+            await write(lambda: store.save_icon(feed.id, icon, checked_at=checked_at))
         return FeedReport(feed.id, feed.url, "updated", new_entries=new, duration_ms=elapsed())
 
     async def bounded(feed: FeedToRefresh) -> FeedReport:

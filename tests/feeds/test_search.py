@@ -380,3 +380,51 @@ def test_the_index_triggers_survive_every_migration() -> None:
             )
             expected = {"liseuse_entry_search"}
         assert expected <= {row[0] for row in cursor.fetchall()}
+
+
+@pytest.mark.django_db
+def test_new_entries_wait_for_the_index_and_a_search_takes_them_in(
+    alice: User, library: dict[str, Entry], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import connection
+
+    from liseuse.feeds import search
+
+    feed = library["ete"].feed
+    add_entry(feed, [alice], "Printemps", "<p>Les bourgeons éclosent.</p>")
+    if connection.vendor != "sqlite":
+        # PostgreSQL indexes within the write: nothing is queued, found at once.
+        assert search.index_pending() == 0
+        assert found(alice, "bourgeons") == {"Printemps"}
+        return
+
+    def pending() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM liseuse_entry_fts_pending")
+            return int(cursor.fetchone()[0])
+
+    assert pending() == 4  # stored, readable, not yet searchable
+    monkeypatch.setattr(search, "INDEX_ON_SEARCH", 1)
+    found(alice, "bourgeons")  # a search indexes a bounded bite first
+    assert pending() == 3
+    assert search.index_pending() == 3 and pending() == 0
+    assert found(alice, "bourgeons") == {"Printemps"}
+
+
+@pytest.mark.django_db
+def test_changing_or_deleting_an_entry_keeps_the_index_right_before_and_after_indexing(
+    alice: User, library: dict[str, Entry]
+) -> None:
+    from liseuse.feeds import search
+
+    queued = add_entry(library["ete"].feed, [alice], "Brouillon", "<p>ancien mot</p>")
+    Entry.objects.filter(pk=queued.pk).update(title="Version finale", content="<p>nouveau</p>")
+    search.index_pending()
+    assert found(alice, "finale") == {"Version finale"} and found(alice, "ancien") == set()
+    Entry.objects.filter(pk=queued.pk).update(title="Retouchée")
+    assert found(alice, "retouchee") == {"Retouchée"} and found(alice, "finale") == set()
+    Entry.objects.filter(pk=queued.pk).delete()
+    gone = add_entry(library["ete"].feed, [alice], "Éphémère", "<p>bientôt parti</p>")
+    gone.delete()  # deleted while still queued
+    assert search.index_pending() == 0
+    assert found(alice, "retouchee") == set() and found(alice, "ephemere") == set()
