@@ -54,6 +54,11 @@ install() {
     fi
     touch "$stamp"
   fi
+  # axe-core, injected into pages by the browser tests to check accessibility (from npm).
+  if [[ $mode == dev && ! -f tests/ui/.axe/node_modules/axe-core/axe.min.js ]] &&
+    command -v npm >/dev/null 2>&1; then
+    npm install --prefix tests/ui/.axe --no-audit --no-fund --silent axe-core@4
+  fi
 }
 
 cmd=${1:-help}

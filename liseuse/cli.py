@@ -10,6 +10,7 @@ import argparse
 import getpass
 import os
 import sys
+import time
 from collections.abc import Callable
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,12 +77,18 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 
 def cmd_refresh(args: argparse.Namespace) -> None:
+    from liseuse.feeds import search
     from liseuse.feeds import worker
 
     _migrate()
     user = _get_user(args.user) if args.user else None
     summary = worker.refresh_once(all_feeds=args.all, user=user, progress=True)
-    print(summary.describe())
+    print(summary.describe(), flush=True)
+    # Entries are readable now; making them searchable comes after (feeds/search.py).
+    started = time.monotonic()
+    indexed = search.index_pending()
+    if indexed:
+        print(f"indexed {indexed} new entries for search in {time.monotonic() - started:.1f} s")
 
 
 def cmd_check(args: argparse.Namespace) -> None:
@@ -142,9 +149,25 @@ def cmd_user_api_password(args: argparse.Namespace) -> None:
     print(f"API password of {args.name} set")
 
 
+def cmd_user_disable(args: argparse.Namespace) -> None:
+    from liseuse.accounts import services
+
+    services.set_active(_get_user(args.name), False)
+    print(f"user {args.name} disabled (sessions ended, API passwords refused)")
+
+
+def cmd_user_enable(args: argparse.Namespace) -> None:
+    from liseuse.accounts import services
+
+    services.set_active(_get_user(args.name), True)
+    print(f"user {args.name} enabled")
+
+
 def cmd_user_delete(args: argparse.Namespace) -> None:
+    from liseuse.accounts import services
+
     user = _get_user(args.name)
-    user.delete()
+    services.delete_user(user)
     print(f"user {args.name} deleted")
 
 
@@ -282,6 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument("name")
     api = add(users, "api-password", cmd_user_api_password, "Set the password apps use (APIs).")
     api.add_argument("name")
+    disable = add(users, "disable", cmd_user_disable, "Stop an account from logging in.")
+    disable.add_argument("name")
+    enable = add(users, "enable", cmd_user_enable, "Let a disabled account log in again.")
+    enable.add_argument("name")
     delete = add(users, "delete", cmd_user_delete, "Delete an account and all its data.")
     delete.add_argument("name")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.http import HttpResponse
 
@@ -45,5 +46,30 @@ class SecurityHeadersMiddleware:
         # A view may set a stricter one (the favicon view sandboxes SVG): keep it.
         response.headers.setdefault("Content-Security-Policy", self.policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+
+class RequestSizeMiddleware:
+    """Refuse a request body over `LISEUSE_MAX_REQUEST_BYTES` (413) before anything reads it.
+
+    Django caps form fields in memory but lets file uploads spill to disk without a limit; the
+    biggest thing liseuse takes is an OPML file (5 MB), so a larger body is refused whole.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = int(getattr(settings, "LISEUSE_MAX_REQUEST_BYTES", 20 * 1024 * 1024))
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return HttpResponse("Bad Content-Length.", status=400, content_type="text/plain")
+        if length > limit:
+            return HttpResponse(
+                f"The request is too large ({length} bytes; at most {limit}).",
+                status=413,
+                content_type="text/plain; charset=utf-8",
+            )
+        return self.get_response(request)

@@ -56,11 +56,13 @@ INSTALLED_APPS = [
     "liseuse.ui",
     "liseuse.greader",
     "liseuse.fever",
+    "liseuse.ops",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "liseuse.middleware.SecurityHeadersMiddleware",
+    "liseuse.middleware.RequestSizeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -137,11 +139,17 @@ STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Database sessions that know their person (the "your sessions" page lists and ends them).
+SESSION_ENGINE = "liseuse.accounts.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
+# A session ends this many days after the login.
+SESSION_COOKIE_AGE = env_int("SESSION_DAYS", 30, minimum=1) * 24 * 3600
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# Not "no-referrer": under it a browser posts forms with "Origin: null" (the Fetch standard says
+# so), which Django's CSRF check rightly refuses. "same-origin" still sends nothing to other
+# sites, and links in entries carry rel="noreferrer" besides.
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 _https = env_bool("HTTPS", False)
 SESSION_COOKIE_SECURE = _https
@@ -150,10 +158,20 @@ if _https:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024  # OPML uploads of big FreshRSS exports
+# Any request body over this is refused with 413 before it is read (file uploads included).
+LISEUSE_MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 20 * 1024 * 1024, minimum=1024 * 1024)
 
 # --- liseuse's own settings -------------------------------------------------------------------
 
 LISEUSE_LISTEN = env_str("LISTEN", "127.0.0.1:8000")
+# Anyone may create an account on the login page (off: the admin creates accounts).
+LISEUSE_OPEN_REGISTRATION = env_bool("OPEN_REGISTRATION", False)
+# Login throttling: failures allowed per account and per address within the window.
+LISEUSE_LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
+LISEUSE_LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+LISEUSE_LOGIN_WINDOW_SECONDS = env_int("LOGIN_WINDOW_SECONDS", 15 * 60, minimum=1)
+# Behind a reverse proxy, the caller's address is the last X-Forwarded-For hop.
+LISEUSE_BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
 LISEUSE_ALLOW_PRIVATE_NETWORKS = env_bool("ALLOW_PRIVATE_NETWORKS", False)
 LISEUSE_WEB_WORKERS = env_int("WEB_WORKERS", 2, minimum=1)
 LISEUSE_FETCH_CONCURRENCY = env_int("FETCH_CONCURRENCY", 64, minimum=1)
@@ -162,17 +180,43 @@ LISEUSE_FETCH_TIMEOUT = env_int("FETCH_TIMEOUT", 30, minimum=1)
 LISEUSE_FETCH_MAX_BYTES = env_int("FETCH_MAX_BYTES", 15 * 1024 * 1024, minimum=1024)
 LISEUSE_REFRESH_MIN_MINUTES = env_int("REFRESH_MIN_MINUTES", 15, minimum=1)
 LISEUSE_REFRESH_MAX_MINUTES = env_int("REFRESH_MAX_MINUTES", 24 * 60, minimum=1)
-LISEUSE_REFRESH_BATCH = env_int("REFRESH_BATCH", 200, minimum=1)
+LISEUSE_REFRESH_BATCH = env_int("REFRESH_BATCH", 500, minimum=1)
 LISEUSE_LEASE_SECONDS = env_int("LEASE_SECONDS", 600, minimum=1)
+# Pins "today" for the day separators (an ISO date); for tests and screenshots only.
+LISEUSE_UI_TODAY = env_str("UI_TODAY") or None
+# How often an open page asks whether new entries arrived (the "new articles" banner).
+LISEUSE_UI_POLL_SECONDS = env_int("UI_POLL_SECONDS", 120, minimum=10)
 LISEUSE_USER_AGENT = env_str(
     "USER_AGENT", "liseuse/0.1 (+https://liseuse.org; self-hosted feed reader)"
 )
 
+# /metrics answers these addresses (IPs or CIDRs), or anyone with LISEUSE_METRICS_TOKEN as a
+# Bearer token (empty: no token accepted).
+LISEUSE_METRICS_ALLOW = env_list("METRICS_ALLOW", ["127.0.0.0/8", "::1"])
+LISEUSE_METRICS_TOKEN = env_str("METRICS_TOKEN")
+# Retention (feeds.retention); a feed may override each. 0: no such limit.
+LISEUSE_RETENTION_KEEP_MAX = env_int("RETENTION_KEEP_MAX", 0, minimum=0)
+LISEUSE_RETENTION_KEEP_MIN = env_int("RETENTION_KEEP_MIN", 50, minimum=0)
+LISEUSE_RETENTION_KEEP_DAYS = env_int("RETENTION_KEEP_DAYS", 0, minimum=0)
+LISEUSE_RETENTION_KEEP_UNREAD = env_bool("RETENTION_KEEP_UNREAD", True)
+LISEUSE_RETENTION_BATCH = env_int("RETENTION_BATCH", 500, minimum=1)
+
+# "text" (default) or "json": one JSON object per line, with the same keys (feed_id, feed_url,
+# user_id, duration_ms) as the text lines' key=value pairs.
+LISEUSE_LOG_FORMAT = env_str("LOG_FORMAT", "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"()": "liseuse.ops.logs.TextFormatter"},
+        "json": {"()": "liseuse.ops.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LISEUSE_LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 AUTH_USER_MODEL = "accounts.User"

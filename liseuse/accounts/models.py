@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.contrib.auth.hashers import check_password
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractUser
+from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 
 
@@ -54,3 +56,37 @@ class User(AbstractUser):
 
     def check_api_password(self, raw: str) -> bool:
         return bool(self.api_password) and check_password(raw, self.api_password)
+
+
+class LoginFailure(models.Model):
+    """One failed login, kept a short while to slow down guessing.
+
+    In the database rather than in process memory so that every web process (and every
+    machine behind the same database) counts the same failures. `key` is "user:<name>" or
+    "addr:<address>": a person's account and an address are throttled independently.
+    """
+
+    key = models.CharField(max_length=200)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.key} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class Session(AbstractBaseSession):
+    """Django's database session, plus whose it is and from where, so that a person can list
+    their sessions and end the others (`liseuse.accounts.sessions` is its store)."""
+
+    user = models.ForeignKey(User, null=True, on_delete=models.CASCADE, related_name="sessions")
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+    address = models.CharField(max_length=64, blank=True, default="")
+    created = models.DateTimeField(null=True)
+
+    @classmethod
+    def get_session_store_class(cls) -> type[SessionBase]:
+        from liseuse.accounts.sessions import SessionStore
+
+        return SessionStore

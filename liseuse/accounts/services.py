@@ -53,3 +53,29 @@ def set_api_password(user: User, password: str) -> None:
         raise ValidationError("An API password needs at least 8 characters.", code="too_short")
     user.set_api_password(password)
     user.save(update_fields=["api_password", "fever_api_key"])
+
+
+def set_active(user: User, active: bool) -> None:
+    """Disable or enable an account. Disabling ends its sessions at once; its API passwords
+    stop working too, since both APIs refuse an inactive person."""
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    if not active:
+        end_sessions(user)
+
+
+def end_sessions(user: User, *, keep: str | None = None) -> int:
+    """End the person's sessions (all, or all but the one whose key is `keep`)."""
+    from liseuse.accounts.models import Session
+
+    sessions = Session.objects.filter(user=user)
+    if keep:
+        sessions = sessions.exclude(session_key=keep)
+    deleted, _ = sessions.delete()
+    return deleted
+
+
+def delete_user(user: User) -> None:
+    """Delete an account and everything that is only theirs (sessions, subscriptions, states,
+    labels…: all cascade from the user row)."""
+    user.delete()

@@ -412,8 +412,12 @@ def search_q(user: User, query: str) -> Q:
     when the query cannot be understood. Dates in the query are in the person's time zone."""
     import zoneinfo
 
+    from liseuse.feeds.search import INDEX_ON_SEARCH
     from liseuse.feeds.search import compile_query
+    from liseuse.feeds.search import index_pending
 
+    # What the last refresh stored may still wait for the index: take a bounded bite first.
+    index_pending(INDEX_ON_SEARCH)
     try:
         tz: zoneinfo.ZoneInfo = zoneinfo.ZoneInfo(user.timezone or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -7,6 +7,7 @@ then on `setup` is gone for good (404) and the login page stands in its place.
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth import login
 from django.contrib.auth import logout
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 from django.views.decorators.http import require_POST
 
 from liseuse.accounts import services
+from liseuse.accounts import throttle
 from liseuse.accounts.models import User
 
 
@@ -74,18 +76,52 @@ def login_view(request: HttpRequest) -> HttpResponse:
         return redirect("ui:setup")
     form = LoginForm(request.POST or None)
     error: str = ""
+    status = 200
     if request.method == "POST" and form.is_valid():
-        user = authenticate(
-            request,
-            username=form.cleaned_data["username"],
-            password=form.cleaned_data["password"],
-        )
-        if user is not None:
-            login(request, user)
-            return redirect("ui:home")
-        error = str(_("Wrong username or password."))
-    status = 400 if error or (request.method == "POST" and not form.is_valid()) else 200
-    return render(request, "ui/login.html", {"form": form, "error": error}, status=status)
+        name = form.cleaned_data["username"]
+        address = throttle.client_address(request)
+        if throttle.is_blocked(name, address):
+            # Checked before the password, and counted for unknown names as for known ones:
+            # the answer is the same whether the account exists or not.
+            minutes = max(1, int(throttle.window().total_seconds() // 60))
+            error = str(
+                _("Too many failed logins: try again in %(minutes)d minutes.")
+                % {"minutes": minutes}
+            )
+            status = 429
+        else:
+            # Django's backend hashes the password once even for an unknown name, so that
+            # both answers take the time of one Argon2 hash.
+            user = authenticate(request, username=name, password=form.cleaned_data["password"])
+            if user is not None:
+                throttle.record_success(name)
+                login(request, user)
+                return redirect("ui:home")
+            throttle.record_failure(name, address)
+            error = str(_("Wrong username or password."))
+            status = 400
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "ui/login.html",
+        {"form": form, "error": error, "open_registration": settings.LISEUSE_OPEN_REGISTRATION},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    """Open registration (`LISEUSE_OPEN_REGISTRATION`): anyone may create a plain account."""
+    if not settings.LISEUSE_OPEN_REGISTRATION or not User.objects.exists():
+        raise Http404("registration is closed")
+    form = SetupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = services.create_user(form.cleaned_data["username"], form.cleaned_data["password"])
+        login(request, user)
+        return redirect("ui:home")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "ui/account/register.html", {"form": form}, status=status)
 
 
 @require_POST

@@ -1,0 +1,108 @@
+"""How fast the reading pages answer a big reader: 500 feeds in 25 categories, 100,000 entries.
+
+The rows are made as in bench/greader_speed.py (a fresh SQLite file database in a temporary
+folder, bulk_create, no refresh). The pages go through Django's test Client in process, so the
+whole request is timed (middleware, session, queries, templates). Each call runs --runs times
+after one warm-up; p50 and p95 in milliseconds. The sidebar (500 unread counts, grouped by
+category) is also timed on its own.
+
+    .venv/bin/python bench/ui_speed.py                                   # 500 feeds, 100k entries
+    .venv/bin/python bench/ui_speed.py --feeds 50 --entries 10000 --runs 5   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from greader_speed import build
+from greader_speed import timed
+
+
+def measure(runs: int, person_id: int) -> None:
+    from django.test import Client
+
+    from liseuse.accounts.models import User
+    from liseuse.feeds.models import Category
+    from liseuse.feeds.models import Subscription
+    from liseuse.ui.views.stream import sidebar
+
+    person = User.objects.get(pk=person_id)
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(person)
+    feed_id = Subscription.objects.filter(user=person).values_list("feed_id", flat=True)[0]
+    category_id = Category.objects.filter(user=person).values_list("id", flat=True)[0]
+
+    def get(path: str) -> Callable[[], int]:
+        def call() -> int:
+            response = client.get(path)
+            assert response.status_code == 200, response.content[:300]
+            return len(response.content)
+
+        return call
+
+    def side() -> int:
+        return len(sidebar(person)["boxes"])  # type: ignore[arg-type]
+
+    cases: list[tuple[str, Callable[[], int]]] = [
+        ("main stream, normal view, 50 unread", get("/")),
+        ("main stream, normal view, 50 of all", get("/?state=all")),
+        ("main stream, oldest first, 50 unread", get("/?order=oldest")),
+        ("main stream, reader view, 25 unread", get("/?view=reader")),
+        ("global view", get("/?view=global")),
+        ("a category, 50 unread", get(f"/c/{category_id}/")),
+        ("a feed, 50 of all", get(f"/f/{feed_id}/?state=all")),
+        ("favourites", get("/starred/")),
+        ("unread.json (the banner's poll)", get("/unread.json?after=1")),
+        ("sidebar alone (500 unread counts)", side),
+    ]
+    print(f"Python {platform.python_version()}, {runs} runs per call after one warm-up")
+    print(f"{'page':<42} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>10}")
+    for name, call in cases:
+        p50, p95, size = timed(runs, call)
+        print(f"{name:<42} {p50:>8.1f} {p95:>8.1f} {size:>10}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=500)
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--unread", type=float, default=0.3, help="share of entries unread")
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    folder = tempfile.mkdtemp(prefix="liseuse-ui-bench-")
+    os.environ["LISEUSE_DATA_DIR"] = folder
+    os.environ.pop("LISEUSE_DATABASE_URL", None)  # SQLite, whatever the shell says
+    os.environ["DJANGO_SETTINGS_MODULE"] = "liseuse.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    try:
+        began = time.perf_counter()
+        person_id = build(args.feeds, args.entries, args.unread, args.seed)
+        print(
+            f"{args.feeds} feeds, {args.entries} entries, {args.unread:.0%} unread: built in "
+            f"{time.perf_counter() - began:.1f} s"
+        )
+        measure(args.runs, person_id)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,317 @@
+// liseuse reading pages: enhancements only. Every action here is also a plain form or link
+// that works without this script. No inline handlers: everything is bound from here.
+"use strict";
+(function () {
+  const body = document.body;
+  const data = body.dataset;
+
+  // --- sending the page's own forms, asking for JSON -------------------------------------
+  function send(form, overrides) {
+    const fields = new FormData(form);
+    for (const [key, value] of Object.entries(overrides || {})) fields.set(key, value);
+    return fetch(form.action, {
+      method: "POST",
+      body: fields,
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    }).then((response) => {
+      if (!response.ok) throw new Error(String(response.status));
+      return response.json();
+    });
+  }
+
+  // Answers may come back out of order: only the last request's count is shown.
+  let lastCount = 0;
+  function countTicket() {
+    lastCount += 1;
+    return lastCount;
+  }
+
+  function setTitleCount(total, ticket) {
+    if (typeof total !== "number" || (ticket !== undefined && ticket !== lastCount)) return;
+    document.title = (total ? "(" + total + ") " : "") + data.titleSuffix;
+    const badge = document.getElementById("count-total");
+    if (badge) badge.textContent = total ? String(total) : "";
+  }
+
+  // Show a toggle button's state: its form sends the opposite next time.
+  function showToggle(form, on) {
+    const field = form.querySelector("input[name=read], input[name=starred]");
+    const button = form.querySelector("button");
+    field.value = on ? "0" : "1";
+    const label = on ? button.dataset.labelOn : button.dataset.labelOff;
+    button.title = label;
+    button.querySelector(".vh").textContent = label;
+  }
+
+  function toggle(entry, kind, wanted) {
+    const form = entry.querySelector('form[data-toggle="' + kind + '"]');
+    if (!form) return Promise.resolve();
+    const value = wanted === undefined ? form.querySelector("input[name=" + kind + "]").value : wanted ? "1" : "0";
+    const overrides = {};
+    overrides[kind] = value;
+    const ticket = countTicket();
+    return send(form, overrides).then((answer) => {
+      const on = answer[kind];
+      if (kind === "read") {
+        entry.classList.toggle("unread", !on);
+        setTitleCount(answer.unread_total, ticket);
+      } else {
+        entry.classList.toggle("starred", on);
+      }
+      showToggle(form, on);
+    }).catch(() => form.submit());
+  }
+
+  function markRead(entry) {
+    if (entry && entry.classList.contains("unread") && !entry.dataset.sending) {
+      entry.dataset.sending = "1";
+      toggle(entry, "read", true).finally(() => delete entry.dataset.sending);
+    }
+  }
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    const entry = form.closest(".entry");
+    if (!entry) return;
+    if (form.dataset.toggle) {
+      event.preventDefault();
+      toggle(entry, form.dataset.toggle);
+    } else if (form.closest(".labels-menu")) {
+      event.preventDefault();
+      send(form).then(() => {
+        form.closest("details").open = false;
+      }).catch(() => form.submit());
+    }
+  });
+
+  // --- opening entries --------------------------------------------------------------------
+  document.addEventListener("toggle", (event) => {
+    const fold = event.target;
+    if (!(fold instanceof HTMLDetailsElement) || !fold.classList.contains("entry-fold")) return;
+    if (fold.open) {
+      const entry = fold.closest(".entry");
+      setCurrent(entry, false);
+      if (data.markOpen === "1") markRead(entry);
+    }
+  }, true);
+
+  if (data.markScroll === "1") {
+    // An entry whose end went above the top of the window was scrolled past: read. Checked
+    // on scroll (once a frame) rather than by IntersectionObserver, which misses an entry
+    // jumped over in one go (End, a long scroll).
+    let queued = false;
+    window.addEventListener("scroll", () => {
+      if (queued) return;
+      queued = true;
+      window.requestAnimationFrame(() => {
+        queued = false;
+        document.querySelectorAll(".entry.unread").forEach((entry) => {
+          if (entry.getBoundingClientRect().bottom < 0) markRead(entry);
+        });
+      });
+    }, { passive: true });
+  }
+
+  // --- the current entry and the keyboard ---------------------------------------------------
+  function entries() {
+    return Array.from(document.querySelectorAll(".entry"));
+  }
+  let current = null;
+
+  function setCurrent(entry, scroll) {
+    if (!entry) return;
+    if (current && current !== entry) current.classList.remove("current");
+    current = entry;
+    entry.classList.add("current");
+    if (scroll) {
+      entry.focus({ preventScroll: true });
+      entry.scrollIntoView({ block: "start" });
+    }
+  }
+
+  function fold(entry) {
+    return entry ? entry.querySelector("details.entry-fold") : null;
+  }
+
+  function open(entry, wanted) {
+    const details = fold(entry);
+    if (details) details.open = wanted === undefined ? !details.open : wanted;
+    else if (wanted !== false && data.markOpen === "1") markRead(entry);
+  }
+
+  function move(step, opening, onlyUnread) {
+    const list = entries();
+    if (!list.length) return;
+    let index = current ? list.indexOf(current) : -1;
+    do {
+      index += step;
+    } while (onlyUnread && index >= 0 && index < list.length && !list[index].classList.contains("unread"));
+    if (index < 0 || index >= list.length) return;
+    if (opening && current) open(current, false);
+    setCurrent(list[index], true);
+    if (opening) open(list[index], true);
+  }
+
+  function moveFeed(step) {
+    const links = Array.from(document.querySelectorAll("#sidebar .feeds a"));
+    if (!links.length) return;
+    let index = links.findIndex((a) => a.getAttribute("aria-current") === "page");
+    index = index < 0 ? (step > 0 ? 0 : links.length - 1) : index + step;
+    if (index >= 0 && index < links.length) window.location.href = links[index].href;
+  }
+
+  function original(entry) {
+    if (entry && entry.dataset.url) window.open(entry.dataset.url, "_blank", "noopener,noreferrer");
+  }
+
+  const help = document.getElementById("shortcuts");
+  const helpButton = document.getElementById("help-button");
+  if (help && helpButton && typeof help.showModal === "function") {
+    helpButton.hidden = false;
+    helpButton.addEventListener("click", () => help.showModal());
+  }
+
+  function viewLink(key) {
+    const link = document.querySelector('.views a[data-key="' + key + '"]');
+    if (link) window.location.href = link.href;
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    const target = event.target;
+    if (target.closest("input, textarea, select, [contenteditable]")) return;
+    if (help && help.open) return; // the dialog closes itself on Escape
+    const key = event.key;
+    const shift = event.shiftKey;
+    const actions = {
+      j: () => move(1, true),
+      k: () => move(-1, true),
+      J: () => moveFeed(1),
+      K: () => moveFeed(-1),
+      n: () => move(1, false),
+      p: () => move(-1, false),
+      h: () => move(1, true, true),
+      o: () => current ? open(current) : move(1, true),
+      Enter: () => current && !target.closest("a, button, summary") ? open(current) : null,
+      c: () => current && open(current, false),
+      r: () => current && toggle(current, "read"),
+      f: () => current && toggle(current, "starred"),
+      s: () => current && toggle(current, "starred"),
+      v: () => original(current),
+      " ": () => current ? original(current) : null,
+      R: () => markAll(),
+      A: () => markAll(),
+      Home: () => { current = null; move(1, false); },
+      End: () => { current = null; move(-1, false); const l = entries(); if (l.length) setCurrent(l[l.length - 1], true); },
+      m: () => { const more = document.getElementById("load-more"); if (more) more.click(); },
+      q: () => refresh(),
+      1: () => viewLink("1"),
+      2: () => viewLink("2"),
+      3: () => viewLink("3"),
+      a: () => focusSearch(),
+      "/": () => focusSearch(),
+      "?": () => help && help.showModal(),
+    };
+    const name = shift && key.length === 1 && key !== "?" ? key.toUpperCase() : key;
+    const action = actions[name];
+    if (!action) return;
+    if (name === "Enter" && (!current || target.closest("a, button, summary"))) return;
+    if (name === " " && !current) return;
+    event.preventDefault();
+    action();
+  });
+
+  function focusSearch() {
+    const box = document.getElementById("search");
+    if (box) box.focus();
+  }
+
+  function markAll() {
+    const form = document.getElementById("mark-all-form");
+    if (form) form.querySelector('button[value=""]').click();
+  }
+
+  function refresh() {
+    const form = document.getElementById("refresh-form");
+    if (form) form.submit();
+    else window.location.reload();
+  }
+
+  // --- new articles: poll the server, show the banner -------------------------------------
+  const banner = document.getElementById("new-articles");
+  const seconds = Number(data.pollSeconds) || 120;
+  function poll() {
+    const ticket = countTicket();
+    const query = new URLSearchParams({
+      after: data.watermark, stream: data.stream, id: data.streamId || "", state: data.state,
+      search: data.search || "",
+    });
+    fetch(data.unreadUrl + "?" + query, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then((response) => (response.ok ? response.json() : null))
+      .then((answer) => {
+        if (!answer) return;
+        setTitleCount(answer.unread_total, ticket);
+        for (const [feed, count] of Object.entries(answer.feeds)) {
+          const cell = document.querySelector('[data-count-feed="' + feed + '"]');
+          if (cell) cell.textContent = count ? String(count) : "";
+        }
+        // A category's count is the sum of its feeds' counts.
+        document.querySelectorAll("#sidebar .cat").forEach((cat) => {
+          let sum = 0;
+          cat.querySelectorAll("[data-count-feed]").forEach((cell) => { sum += Number(cell.textContent) || 0; });
+          const total = cat.querySelector("[data-count-cat]");
+          if (total) total.textContent = sum ? String(sum) : "";
+        });
+        if (banner && answer.arrived > 0) banner.hidden = false;
+      })
+      .catch(() => {});
+  }
+  if (data.unreadUrl) window.setInterval(poll, seconds * 1000);
+
+  // --- global view: a feed opens in place -------------------------------------------------
+  const panel = document.getElementById("panel");
+  if (panel) {
+    const panelBody = document.getElementById("panel-body");
+    document.addEventListener("click", (event) => {
+      const link = event.target.closest("a.open-in-panel");
+      if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
+      event.preventDefault();
+      const url = new URL(link.href);
+      url.searchParams.set("panel", "1");
+      fetch(url, { credentials: "same-origin" })
+        .then((response) => (response.ok ? response.text() : Promise.reject(new Error("panel"))))
+        .then((html) => {
+          const page = new DOMParser().parseFromString(html, "text/html");
+          panelBody.replaceChildren(...page.body.childNodes);
+          panel.hidden = false;
+          panel.focus();
+        })
+        .catch(() => { window.location.href = link.href; });
+    });
+    document.getElementById("panel-close").addEventListener("click", () => { panel.hidden = true; });
+  }
+
+  // --- categories of the sidebar fold and unfold (remembered in this browser) -------------
+  const folded = new Set(JSON.parse(window.localStorage.getItem("liseuse.folded") || "[]"));
+  document.querySelectorAll("#sidebar .fold").forEach((button) => {
+    const list = document.getElementById(button.getAttribute("aria-controls"));
+    const name = button.parentElement.textContent.trim();
+    const show = (open) => {
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      list.hidden = !open;
+    };
+    button.hidden = false;
+    show(!folded.has(name));
+    button.addEventListener("click", () => {
+      const open = button.getAttribute("aria-expanded") !== "true";
+      show(open);
+      if (open) folded.delete(name); else folded.add(name);
+      window.localStorage.setItem("liseuse.folded", JSON.stringify(Array.from(folded)));
+    });
+  });
+
+  // --- phones: the sidebar starts folded -------------------------------------------------
+  const side = document.querySelector(".side-fold");
+  if (side && window.matchMedia("(max-width: 760px)").matches) side.open = false;
+})();

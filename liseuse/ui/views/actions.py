@@ -1,0 +1,169 @@
+"""Acting on entries from the reading pages: read / unread, star, labels, mark all as read,
+refresh a feed, and the small JSON endpoint the page polls for new articles.
+
+Each action is a plain POST form that redirects back (303) to the page it came from; the
+page's script sends the same form and asks for JSON instead, to stay on the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+
+from django.http import HttpRequest
+from django.http import HttpResponse
+from django.http import HttpResponseBadRequest
+from django.http import HttpResponseRedirect
+from django.http import JsonResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_POST
+
+from liseuse.accounts.models import User
+from liseuse.feeds import queries
+from liseuse.feeds import worker
+from liseuse.feeds.models import EntryState
+from liseuse.feeds.models import Label
+from liseuse.ui.views.common import back_to
+from liseuse.ui.views.common import personal
+from liseuse.ui.views.common import wants_json
+from liseuse.ui.views.stream import Choices
+from liseuse.ui.views.stream import find_stream
+from liseuse.ui.views.stream import stream_filter
+
+
+def _done(request: HttpRequest, payload: dict[str, object]) -> HttpResponse:
+    if wants_json(request):
+        return JsonResponse(payload)
+    return HttpResponseRedirect(back_to(request, reverse("ui:home")), status=303)
+
+
+def _flag(request: HttpRequest, name: str) -> bool | None:
+    value = request.POST.get(name)
+    return {"1": True, "0": False}.get(value or "")
+
+
+def _own_state(user: User, entry_id: int) -> EntryState | None:
+    return EntryState.objects.filter(user=user, entry_id=entry_id).first()
+
+
+@require_POST
+@personal
+def set_read(request: HttpRequest, user: User, entry_id: int) -> HttpResponse:
+    read = _flag(request, "read")
+    if read is None:
+        return HttpResponseBadRequest(_("Say read=1 or read=0."))
+    if _own_state(user, entry_id) is None:
+        return HttpResponse(_("No such entry."), status=404)
+    queries.set_read(user, [entry_id], read)
+    return _done(request, {"read": read, "unread_total": queries.unread_total(user)})
+
+
+@require_POST
+@personal
+def set_starred(request: HttpRequest, user: User, entry_id: int) -> HttpResponse:
+    starred = _flag(request, "starred")
+    if starred is None:
+        return HttpResponseBadRequest(_("Say starred=1 or starred=0."))
+    if _own_state(user, entry_id) is None:
+        return HttpResponse(_("No such entry."), status=404)
+    queries.set_starred(user, [entry_id], starred)
+    return _done(request, {"starred": starred})
+
+
+@require_POST
+@personal
+def set_labels(request: HttpRequest, user: User, entry_id: int) -> HttpResponse:
+    """The entry's labels become exactly the ticked ones (plus a new one, if named)."""
+    if _own_state(user, entry_id) is None:
+        return HttpResponse(_("No such entry."), status=404)
+    raw = request.POST.getlist("label")
+    if not all(value.isdigit() for value in raw):
+        return HttpResponseBadRequest(_("Labels are given by their number."))
+    wanted = {int(value) for value in raw}
+    own = {label.id: label for label in Label.objects.filter(user=user)}
+    if not wanted <= own.keys():
+        return HttpResponseBadRequest(_("No such label."))
+    new_name = request.POST.get("new_label", "").strip()
+    if new_name:
+        created = queries.label_named(user, new_name)
+        if created is not None:
+            own[created.id] = created
+            wanted.add(created.id)
+    for label_id, label in own.items():
+        queries.set_label(user, [entry_id], label, label_id in wanted)
+    return _done(request, {"labels": sorted(wanted)})
+
+
+@require_POST
+@personal
+def mark_all_read(request: HttpRequest, user: User) -> HttpResponse:
+    """Mark a stream read up to the moment its page was loaded (`seen_up_to`, the page's
+    watermark: `queries.newest_state_id()` then): what arrived after was never shown, and
+    stays unread. `older_than` = day / week
+    keeps the entries of today / of the last seven days unread."""
+    kind = request.POST.get("stream", "main")
+    raw_id = request.POST.get("id", "")
+    seen = request.POST.get("seen_up_to", "")
+    if not seen.isdigit() or (raw_id and not raw_id.isdigit()) or len(seen) > 18:
+        return HttpResponseBadRequest(_("This form is damaged; reload the page and try again."))
+    stream = find_stream(user, kind, int(raw_id) if raw_id else None)
+    # With a search on, "mark all" marks the search's results only.
+    search = request.POST.get("search", "").strip()[:1000]
+    choices = Choices(view="normal", state="unread", oldest_first=False, search=search, after=None)
+    flt = stream_filter(stream, choices)
+    if stream.kind == "starred":
+        flt = replace(flt, state="starred")
+    older_than = request.POST.get("older_than", "")
+    if older_than not in ("", "day", "week"):
+        return HttpResponseBadRequest(_("Choose older than one day or one week."))
+    if older_than:
+        midnight = timezone.make_aware(datetime.combine(timezone.localdate(), time()))
+        flt = replace(flt, until=midnight - timedelta(days=7 if older_than == "week" else 0))
+    try:
+        changed = queries.mark_stream_read_up_to(user, flt, int(seen))
+    except queries.SearchError as exc:
+        return HttpResponseBadRequest(str(exc))
+    return _done(request, {"changed": changed, "unread_total": queries.unread_total(user)})
+
+
+@require_POST
+@personal
+def refresh_feed(request: HttpRequest, user: User, feed_id: int) -> HttpResponse:
+    try:
+        worker.refresh_feed_now(user, feed_id)
+    except worker.RefreshRefused:
+        return HttpResponse(
+            _("This feed cannot be refreshed right now; try again in a few minutes."), status=429
+        )
+    return _done(request, {"refreshed": True})
+
+
+@require_GET
+@personal
+def unread_json(request: HttpRequest, user: User) -> HttpResponse:
+    """What the page polls: unread counts (total and per feed) and how many entries of its
+    stream arrived since it was loaded (`after`, the page's watermark)."""
+    after = request.GET.get("after", "")
+    kind = request.GET.get("stream", "main")
+    raw_id = request.GET.get("id", "")
+    state = request.GET.get("state", "unread")
+    if not after.isdigit() or len(after) > 18 or (raw_id and not raw_id.isdigit()):
+        return HttpResponseBadRequest(_("Give after=<the page's watermark> and the stream."))
+    if state not in ("unread", "all", "starred"):
+        return HttpResponseBadRequest(_("Unknown state: choose unread, all or starred."))
+    stream = find_stream(user, kind, int(raw_id) if raw_id else None)
+    choices = Choices(view="normal", state=state, oldest_first=False, search="", after=None)
+    arrived = queries.arrived_after(user, stream_filter(stream, choices), int(after))
+    counts = queries.unread_counts_by_feed(user)
+    return JsonResponse(
+        {
+            "unread_total": queries.unread_total(user),
+            "feeds": {str(k): v for k, v in counts.items()},
+            "arrived": arrived,
+        }
+    )

@@ -1,0 +1,85 @@
+"""What every page a person reads through shares: their language and time zone, "today", and
+where to go back after a form.
+
+`personal` is the decorator of the reading (and management) pages: it asks for a login, then
+speaks the person's language (`User.language`, else the browser's, which `LocaleMiddleware`
+already chose) and shows times in their time zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Concatenate
+from typing import ParamSpec
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest
+from django.http import HttpResponse
+from django.utils import timezone
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from liseuse.accounts.models import User
+
+P = ParamSpec("P")
+
+
+def personal(
+    view: Callable[Concatenate[HttpRequest, User, P], HttpResponse],
+) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
+    """Log-in required; the view gets the person as its second argument."""
+
+    def wrapped(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+        user = request.user
+        if not isinstance(user, User) or not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if user.language and user.language in dict(settings.LANGUAGES):
+            translation.activate(user.language)
+            request.LANGUAGE_CODE = user.language
+        try:
+            zone = ZoneInfo(user.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        timezone.activate(zone)
+        try:
+            return view(request, user, *args, **kwargs)
+        finally:
+            timezone.deactivate()
+
+    # functools.wraps types the result as the wrapped signature; copy the names by hand.
+    wrapped.__name__ = view.__name__
+    wrapped.__qualname__ = view.__qualname__
+    wrapped.__doc__ = view.__doc__
+    wrapped.__module__ = view.__module__
+    return wrapped
+
+
+def today() -> date:
+    """The current date in the active time zone.
+
+    `LISEUSE_UI_TODAY` (an ISO date) pins it, so that a test can show the page as a reader saw
+    it on a given day; the day separators ("Today", "Yesterday") are computed from it.
+    """
+    pinned = getattr(settings, "LISEUSE_UI_TODAY", None)
+    if pinned:
+        return date.fromisoformat(str(pinned))
+    return timezone.localdate()
+
+
+def back_to(request: HttpRequest, default: str) -> str:
+    """The `next` field of a form if it points into this site, else `default`."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """The page's script asks for JSON; a plain form gets a redirect instead."""
+    return "application/json" in request.headers.get("Accept", "")

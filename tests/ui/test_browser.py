@@ -1,0 +1,298 @@
+"""The reading pages in a real browser (Chromium through Playwright, against the live server).
+
+Set LISEUSE_SCREENSHOTS=1 to also write the screenshots of docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from liseuse.accounts.models import User
+from liseuse.feeds.models import EntryState
+from liseuse.feeds.models import Feed
+from liseuse.feeds.subscribe import follow
+from liseuse.feeds.worker import refresh_once
+from tests.httpserver import LocalServer
+from tests.httpserver import Reply
+from tests.ui.conftest import logged_in_context
+from tests.ui.conftest import serious_axe_violations
+from tests.ui.reading_data import add_entry
+from tests.ui.reading_data import followed_feed
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+    from playwright.sync_api import Page
+    from pytest_django.live_server_helper import LiveServer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+UNREAD = re.compile(r"\bunread\b")
+STARRED = re.compile(r"\bstarred\b")
+
+FRAMABLOG = Path(__file__).parents[1] / "data" / "feeds" / "framablog.rss"
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+TITLES = [
+    "Des ateliers solarpunk pour imaginer un avenir low-tech",
+    "Que veut dire « libre » (ou « open source ») pour un grand modèle de langage ?",
+    "Les conseils de Ray Bradbury à qui veut écrire – Open Culture (4)",
+]
+
+
+def screenshot(page: Page, name: str) -> None:
+    if os.environ.get("LISEUSE_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def assert_in_order(text: str, pieces: list[str]) -> None:
+    at = 0
+    for piece in pieces:
+        found = text.find(piece, at)
+        assert found >= 0, f"{piece!r} missing after position {at}"
+        at = found + len(piece)
+
+
+@pytest.fixture
+def reader(transactional_db: None) -> Iterator[User]:
+    """A person in Europe/Paris following the Framablog fixture, fetched for real over HTTP
+    from a loopback server; the pages think today is 2024-01-20."""
+    user = User.objects.create_user("claire", password="correct horse battery")
+    user.timezone = "Europe/Paris"
+    user.save()
+    with LocalServer({"/framablog.rss": Reply(body=FRAMABLOG.read_bytes())}) as server:
+        follow(user, server.url("/framablog.rss"), category="Libre")
+        # In a thread of its own: Playwright keeps an event loop running in this one.
+        with override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True), ThreadPoolExecutor(1) as pool:
+            pool.submit(refresh_once, all_feeds=True).result()
+    assert EntryState.objects.filter(user=user).count() == 3
+    with override_settings(LISEUSE_UI_TODAY="2024-01-20", LISEUSE_UI_POLL_SECONDS=1):
+        yield user
+
+
+def new_entry_arrives(user: User) -> None:
+    feed = Feed.objects.get()
+    add_entry(feed, "Un nouvel article", timezone.now() - timedelta(hours=1), readers=[user])
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "fr",
+            [
+                "Vue normale",
+                "Il y a de nouveaux articles disponibles, cliquez pour rafraîchir la page.",
+                "À partir d’avant-hier",
+                "Flux principal",
+                TITLES[0],
+                "Par : Framasoft",
+                "15 janvier 2024 à 03:09",
+                "Cette semaine, à l’Université de Technologie de Compiègne",
+                TITLES[1],
+                "31 juillet 2023 à 05:42",
+                "Le flou entretenu entre open source et libre",
+                TITLES[2],
+                "Par : Goofy",
+                "18 août 2022 à 01:42",
+                "Dans le 4e épisode de notre mini-série de l’été",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Normal view",
+                "There are new articles available, click to refresh the page.",
+                "Before yesterday",
+                "Main stream",
+                TITLES[0],
+                "By: Framasoft",
+                "January 15, 2024 at 03:09",
+                "Cette semaine, à l’Université de Technologie de Compiègne",
+                TITLES[1],
+                "July 31, 2023 at 05:42",
+                TITLES[2],
+                "By: Goofy",
+                "August 18, 2022 at 01:42",
+            ],
+        ),
+    ],
+)
+def test_the_reference_screen_reads_as_freshrss_in_both_languages(
+    browser: Browser, live_server: LiveServer, reader: User, language: str, expected: list[str]
+) -> None:
+    reader.language = language
+    reader.save()
+    context = logged_in_context(browser, live_server.url, reader)
+    page = context.new_page()
+    page.goto("/")
+    assert page.title() == (
+        "(3) Flux principal · liseuse" if language == "fr" else "(3) Main stream · liseuse"
+    )
+    assert page.locator("#new-articles").is_hidden()
+    for line in page.locator("summary.entry-line").all():
+        line.click()
+    page.locator(".entry.unread").first.wait_for(state="detached")  # opening marked them read
+    new_entry_arrives(reader)
+    page.locator("#new-articles").wait_for(state="visible", timeout=10_000)
+    text = page.inner_text("body")
+    assert_in_order(text, expected)
+    second = text[text.index(TITLES[1]) : text.index(TITLES[2])]
+    assert "Par :" not in second and "By:" not in second  # the second entry has no author
+    expect(page).to_have_title(re.compile(r"^\(1\) "))  # the new one, counted by the poll
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, f"normal-view-{language}")
+    assert serious_axe_violations(page) == []
+    context.close()
+
+
+def test_a_keyboard_only_session(browser: Browser, live_server: LiveServer, reader: User) -> None:
+    context = logged_in_context(browser, live_server.url, reader)
+    page = context.new_page()
+    page.goto("/")
+    entries = page.locator("article.entry")
+    page.keyboard.press("j")
+    assert entries.nth(0).evaluate("e => e.querySelector('details').open")
+    expect(entries.nth(0)).not_to_have_class(UNREAD)  # opened, hence read
+    page.keyboard.press("j")
+    assert entries.nth(1).evaluate("e => e.querySelector('details').open")
+    assert not entries.nth(0).evaluate("e => e.querySelector('details').open")
+    page.keyboard.press("k")
+    assert "current" in (entries.nth(0).get_attribute("class") or "")
+    page.keyboard.press("f")
+    expect(entries.nth(0)).to_have_class(STARRED)
+    page.keyboard.press("r")
+    expect(entries.nth(0)).to_have_class(UNREAD)
+    first_id = int(entries.nth(0).get_attribute("data-entry") or 0)
+    state = EntryState.objects.get(user=reader, entry_id=first_id)
+    assert state.is_starred and not state.is_read
+    page.keyboard.press("?")
+    assert page.locator("#shortcuts").is_visible()
+    screenshot(page, "shortcuts-en")
+    page.keyboard.press("Escape")
+    assert page.locator("#shortcuts").is_hidden()
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "search"
+    page.keyboard.press("Escape")
+    page.locator("body").focus()
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("3")
+    page.wait_for_url("**view=reader**")
+    assert page.locator(".entry-open").count() == 2  # the second was read when j opened it
+    screenshot(page, "reader-view-en")
+    page.keyboard.press("Shift+A")
+    expect(page.locator("article.entry")).to_have_count(0)
+    assert not EntryState.objects.filter(user=reader, is_read=False).exists()
+    context.close()
+
+
+def test_without_javascript_reading_and_marking_still_work(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    context = logged_in_context(browser, live_server.url, reader, javascript=False)
+    page = context.new_page()
+    page.goto("/")
+    page.locator("summary.entry-line").first.click()
+    assert page.locator(".entry-body .content").first.is_visible()
+    with page.expect_navigation():  # a plain POST, then the 303 back to the page
+        page.locator("button.star-toggle").first.click()
+    assert EntryState.objects.filter(user=reader, is_starred=True).count() == 1
+    with page.expect_navigation():
+        page.locator("button.read-toggle").first.click()
+    assert EntryState.objects.filter(user=reader, is_read=True).count() == 1
+    assert page.locator("article.entry").count() == 2  # the unread view no longer lists it
+    with page.expect_navigation():
+        page.get_by_role("button", name="Mark all as read").click()
+    assert not EntryState.objects.filter(user=reader, is_read=False).exists()
+    context.close()
+
+
+def test_a_phone_sized_session(browser: Browser, live_server: LiveServer, reader: User) -> None:
+    reader.language = "fr"
+    reader.save()
+    context = logged_in_context(browser, live_server.url, reader, width=360, height=740)
+    page = context.new_page()
+    page.goto("/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert not page.locator(".side-fold").evaluate("d => d.open")  # the sidebar starts folded
+    screenshot(page, "normal-view-fr-phone")
+    page.locator("summary.entry-line").first.click()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.locator(".entry-body .title").first.scroll_into_view_if_needed()
+    screenshot(page, "entry-open-fr-phone")
+    page.locator(".side-fold > summary").click()
+    assert page.get_by_role("link", name="Framablog").is_visible()
+    screenshot(page, "sidebar-fr-phone")
+    assert serious_axe_violations(page) == []
+    context.close()
+
+
+def test_the_global_view_opens_a_feed_in_place(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    broken = followed_feed(
+        reader, "https://broken.example/feed", title="Un flux en panne", category="Libre"
+    )
+    broken.last_error = "HTTP 500"
+    broken.save()
+    for language in ("en", "fr"):
+        reader.language = language
+        reader.save()
+        context = logged_in_context(browser, live_server.url, reader)
+        page = context.new_page()
+        page.goto("/?view=global")
+        assert page.locator("section.box").count() == 1
+        screenshot(page, f"global-view-{language}")
+        assert serious_axe_violations(page) == []
+        page.locator("a.open-in-panel", has_text="Framablog").click()
+        page.locator("#panel").wait_for(state="visible")
+        assert page.locator("#panel article.entry").count() == 3
+        screenshot(page, f"global-view-panel-{language}")
+        assert page.url.endswith("?view=global")  # still the global view
+        context.close()
+
+
+def test_reader_view_and_dark_theme_on_a_desktop(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    reader.language = "fr"
+    reader.theme = "dark"
+    reader.save()
+    context = logged_in_context(browser, live_server.url, reader)
+    page = context.new_page()
+    page.goto("/?view=reader")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(23, 24, 26)"
+    screenshot(page, "reader-view-fr-dark")
+    assert serious_axe_violations(page) == []
+    context.close()
+
+
+def test_entries_scrolled_past_are_marked_read_when_the_person_asked_for_it(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    reader.mark_read_on_scroll = True
+    reader.save()
+    context = logged_in_context(browser, live_server.url, reader, height=600)
+    page = context.new_page()
+    page.goto("/?view=reader")
+    entries = page.locator("article.entry")
+    expect(entries.nth(0)).to_have_class(UNREAD)
+    page.locator("article.entry").nth(2).scroll_into_view_if_needed()
+    page.mouse.wheel(0, 400)
+    expect(entries.nth(0)).not_to_have_class(UNREAD)
+    expect(entries.nth(1)).not_to_have_class(UNREAD)
+    unread = EntryState.objects.filter(user=reader, is_read=False)
+    assert list(unread.values_list("entry__title", flat=True)) == [TITLES[2]]
+    expect(page).to_have_title(re.compile(r"^\(1\) "))
+    context.close()
