@@ -56,7 +56,6 @@ INSTALLED_APPS = [
     "liseuse.ui",
     "liseuse.greader",
     "liseuse.fever",
-    "liseuse.ops",
 ]
 
 MIDDLEWARE = [
