@@ -1,0 +1,49 @@
+"""Log lines as text or JSON (LISEUSE_LOG_FORMAT), with the same context keys everywhere.
+
+Code passes context with `extra=` under these names only, so that a log search for one feed or
+one person finds every line about it, whichever part of liseuse wrote it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC
+from datetime import datetime
+
+# The keys a log line may carry, in the order text lines show them.
+CONTEXT_KEYS = ("feed_id", "feed_url", "user_id", "duration_ms", "new_entries", "error")
+
+
+def _context(record: logging.LogRecord) -> dict[str, object]:
+    return {key: getattr(record, key) for key in CONTEXT_KEYS if hasattr(record, key)}
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger message key=value …`: readable, and still grep-able by key."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        context = _context(record)
+        if context:
+            line += " " + " ".join(f"{key}={json.dumps(value)}" for key, value in context.items())
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the context keys, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(_context(record))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
