@@ -66,3 +66,20 @@ def record_failure(name: str, address: str) -> None:
 def record_success(name: str) -> None:
     account_key, _ = _keys(name, "")
     LoginFailure.objects.filter(key=account_key).delete()
+
+
+# Fever sends a key and no name: its failures can only be counted by address.
+
+
+def is_address_blocked(address: str) -> bool:
+    _, address_key = _keys("", address)
+    _, per_address = _limits()
+    since = timezone.now() - window()
+    return LoginFailure.objects.filter(key=address_key, at__gte=since).count() >= per_address
+
+
+def record_address_failure(address: str) -> None:
+    now = timezone.now()
+    _, address_key = _keys("", address)
+    LoginFailure.objects.create(key=address_key, at=now)
+    LoginFailure.objects.filter(at__lt=now - window()).delete()

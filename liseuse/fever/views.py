@@ -31,6 +31,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from liseuse.accounts import throttle
 from liseuse.accounts.models import User
 from liseuse.feeds import queries
 from liseuse.fever import responses
@@ -216,8 +217,15 @@ def _answer(user: User, params: dict[str, str]) -> dict[str, Any]:
 @csrf_exempt  # Apps authenticate with api_key, never with a session cookie.
 @require_http_methods(["GET", "POST"])
 def fever(request: HttpRequest) -> JsonResponse:
+    # A wrong key is a failed login: counted per address (Fever sends no name), as the login
+    # page counts them (accounts.throttle); once blocked, no key is even looked at.
+    address = throttle.client_address(request)
+    if throttle.is_address_blocked(address):
+        return JsonResponse({"api_version": API_VERSION, "auth": 0}, status=429)
     user = fever_user(request)
     if user is None:
+        if request.POST.get("api_key"):
+            throttle.record_address_failure(address)
         return JsonResponse({"api_version": API_VERSION, "auth": 0})
     try:
         body = _answer(user, _params(request))

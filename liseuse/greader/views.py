@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from liseuse.accounts import throttle
 from liseuse.accounts.models import User
 from liseuse.feeds import queries
 from liseuse.feeds.models import Category
@@ -577,7 +578,17 @@ ATOM_PREFIX = "reader/atom/"
 
 
 def client_login(request: HttpRequest, params: Params) -> HttpResponse:
-    user = auth.login(P.one(params, "Email") or "", P.one(params, "Passwd") or "")
+    name = P.one(params, "Email") or ""
+    address = throttle.client_address(request)
+    # Throttled as the login page is (accounts.throttle): per account and per address.
+    if throttle.is_blocked(name, address):
+        raise ApiError(429, "Too many failed logins: try again later")
+    try:
+        user = auth.login(name, P.one(params, "Passwd") or "")
+    except ApiError:
+        throttle.record_failure(name, address)
+        raise
+    throttle.record_success(name)
     token = auth.auth_token(user)
     # LSID is there for Vienna RSS, which expects three lines.
     return text(f"SID={token}\nLSID=null\nAuth={token}\n")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
-from freshrss_api import FreshRSSAPI  # type: ignore[import-untyped]
+from freshrss_api import FreshRSSAPI
 from pytest_django.live_server_helper import LiveServer
 
 from liseuse.accounts.models import User

@@ -6,7 +6,7 @@ The package declares Python >= 3.12 but is plain 3.10+ code; it is installed wit
 
 from __future__ import annotations
 
-import google_reader  # type: ignore[import-untyped]
+import google_reader
 import pytest
 from pytest_django.live_server_helper import LiveServer
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from datetime import time
 from datetime import timedelta
 
+from django.http import Http404
 from django.http import HttpRequest
 from django.http import HttpResponse
 from django.http import HttpResponseBadRequest
@@ -136,6 +137,8 @@ def mark_all_read(request: HttpRequest, user: User) -> HttpResponse:
 def refresh_feed(request: HttpRequest, user: User, feed_id: int) -> HttpResponse:
     try:
         worker.refresh_feed_now(user, feed_id)
+    except worker.NotFollowed:
+        raise Http404("no such feed") from None
     except worker.RefreshRefused:
         return HttpResponse(
             _("This feed cannot be refreshed right now; try again in a few minutes."), status=429
