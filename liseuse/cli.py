@@ -263,6 +263,81 @@ def cmd_opml_export(args: argparse.Namespace) -> None:
     sys.stdout.write(opml.export_opml(user))
 
 
+# --- backups and retention --------------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    import json
+
+    from liseuse.feeds import backup
+
+    user = _get_user(args.user)
+    json.dump(backup.export_user(user), sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    import json
+
+    from liseuse.feeds import backup
+
+    _migrate()
+    user = _get_user(args.user)
+    try:
+        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
+    try:
+        document = json.loads(raw)
+    except ValueError as exc:
+        raise CliError(f"{args.file} is not JSON: {exc}") from None
+    try:
+        counts = backup.import_user(user, document)
+    except backup.BackupError as exc:
+        raise CliError(str(exc)) from None
+    print(
+        f"imported into {user.username}: {counts['subscriptions']} subscription(s), "
+        f"{counts['labels']} label(s), {counts['entries']} entry state(s)"
+    )
+
+
+def cmd_retention(args: argparse.Namespace) -> None:
+    from liseuse.feeds import retention
+
+    _migrate()
+    print(f"retention: {retention.run_all()} old entries and reading states deleted")
+
+
+def cmd_retention_rule(args: argparse.Namespace) -> None:
+    from liseuse.feeds.models import Category
+    from liseuse.feeds.models import Feed
+    from liseuse.feeds.models import RetentionRule
+
+    _migrate()
+    limits = {"keep_max": args.keep_max, "keep_min": args.keep_min, "keep_days": args.keep_days}
+    if any(v is not None and v < 0 for v in limits.values()):
+        raise CliError("limits are whole numbers, 0 or more")
+    shown = ", ".join(f"{k}={'default' if v is None else v}" for k, v in limits.items())
+    if args.feed is not None:
+        if args.user or args.category:
+            raise CliError("--feed applies to everyone: no --user or --category with it")
+        if not Feed.objects.filter(id=args.feed).update(**limits):
+            raise CliError(f"no feed {args.feed}")
+        print(f"feed {args.feed}: {shown}")
+        return
+    if not args.user:
+        raise CliError("say whose rule it is (--user NAME), or which feed's (--feed ID)")
+    user = _get_user(args.user)
+    category = None
+    if args.category:
+        category = Category.objects.filter(user=user, name=args.category).first()
+        if category is None:
+            raise CliError(f"{args.user} has no category named {args.category!r}")
+    RetentionRule.objects.update_or_create(user=user, category=category, defaults=limits)
+    where = f"category {args.category!r}" if category else "all feeds"
+    print(f"{args.user}, {where}: {shown}")
+
+
 # --- parsing ----------------------------------------------------------------------------------
 
 
@@ -333,6 +408,27 @@ def build_parser() -> argparse.ArgumentParser:
     opml_import.add_argument("--user", required=True, metavar="NAME")
     opml_export = add(opmls, "export", cmd_opml_export, "Write a person's subscriptions as OPML.")
     opml_export.add_argument("--user", required=True, metavar="NAME")
+
+    export = add(
+        commands, "export", cmd_export, "Write a person's whole data as JSON (a backup, a move)."
+    )
+    export.add_argument("--user", required=True, metavar="NAME")
+    import_ = add(commands, "import", cmd_import, "Merge a JSON export into a person's data.")
+    import_.add_argument("file", help="a path, or - for standard input")
+    import_.add_argument("--user", required=True, metavar="NAME")
+    add(commands, "retention", cmd_retention, "Delete old entries now (the worker does it too).")
+    rule = add(
+        commands,
+        "retention-rule",
+        cmd_retention_rule,
+        "Set a feed's retention limits, or a person's own (all feeds, or one category).",
+    )
+    rule.add_argument("--feed", type=int, metavar="ID", help="for everyone, on this feed")
+    rule.add_argument("--user", metavar="NAME", help="this person's own limits")
+    rule.add_argument("--category", metavar="C", help="with --user: only this category")
+    rule.add_argument("--keep-max", type=int, metavar="N", help="at most N entries")
+    rule.add_argument("--keep-min", type=int, metavar="N", help="never fewer than N")
+    rule.add_argument("--keep-days", type=int, metavar="N", help="older than N days may go")
     return parser
 
 

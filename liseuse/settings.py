@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 
 from liseuse.lib.env import database_from_url
 from liseuse.lib.env import env_bool
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "liseuse.ui",
     "liseuse.greader",
     "liseuse.fever",
+    "liseuse.ops",
 ]
 
 MIDDLEWARE = [
@@ -68,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "liseuse.ops.logs.RequestContextMiddleware",  # user_id on the request's log lines
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -165,6 +168,8 @@ LISEUSE_MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 20 * 1024 * 1024, minim
 LISEUSE_LISTEN = env_str("LISTEN", "127.0.0.1:8000")
 # Anyone may create an account on the login page (off: the admin creates accounts).
 LISEUSE_OPEN_REGISTRATION = env_bool("OPEN_REGISTRATION", False)
+# Anonymous reading (read-only) of this person's streams at /public/; empty: off.
+LISEUSE_PUBLIC_READER = env_str("PUBLIC_READER", "")
 # Login throttling: failures allowed per account and per address within the window.
 LISEUSE_LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
 LISEUSE_LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
@@ -173,7 +178,7 @@ LISEUSE_LOGIN_WINDOW_SECONDS = env_int("LOGIN_WINDOW_SECONDS", 15 * 60, minimum=
 LISEUSE_BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
 LISEUSE_ALLOW_PRIVATE_NETWORKS = env_bool("ALLOW_PRIVATE_NETWORKS", False)
 LISEUSE_WEB_WORKERS = env_int("WEB_WORKERS", 2, minimum=1)
-LISEUSE_FETCH_CONCURRENCY = env_int("FETCH_CONCURRENCY", 64, minimum=1)
+LISEUSE_FETCH_CONCURRENCY = env_int("FETCH_CONCURRENCY", 100, minimum=1)
 LISEUSE_FETCH_PER_HOST = env_int("FETCH_PER_HOST", 2, minimum=1)
 LISEUSE_FETCH_TIMEOUT = env_int("FETCH_TIMEOUT", 30, minimum=1)
 LISEUSE_FETCH_MAX_BYTES = env_int("FETCH_MAX_BYTES", 15 * 1024 * 1024, minimum=1024)
@@ -200,12 +205,21 @@ LISEUSE_RETENTION_KEEP_DAYS = env_int("RETENTION_KEEP_DAYS", 0, minimum=0)
 LISEUSE_RETENTION_KEEP_UNREAD = env_bool("RETENTION_KEEP_UNREAD", True)
 LISEUSE_RETENTION_BATCH = env_int("RETENTION_BATCH", 500, minimum=1)
 
+# WebSub (feeds.websub): this instance's public address, for hubs to call back; empty: off.
+LISEUSE_WEBSUB_CALLBACK_URL = env_str("WEBSUB_CALLBACK_URL")
+LISEUSE_WEBSUB_LEASE_SECONDS = env_int("WEBSUB_LEASE_SECONDS", 10 * 24 * 3600, minimum=3600)
+# A feed its hub pushes is still polled, at most this often, as a safety net.
+LISEUSE_WEBSUB_POLL_MINUTES = env_int("WEBSUB_POLL_MINUTES", 6 * 60, minimum=1)
+
 # "text" (default) or "json": one JSON object per line, with the same keys (feed_id, feed_url,
 # user_id, duration_ms) as the text lines' key=value pairs.
 LISEUSE_LOG_FORMAT = env_str("LOG_FORMAT", "text")
+if LISEUSE_LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LISEUSE_LOG_FORMAT is {LISEUSE_LOG_FORMAT!r}: text or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_context": {"()": "liseuse.ops.logs.RequestContextFilter"}},
     "formatters": {
         "text": {"()": "liseuse.ops.logs.TextFormatter"},
         "json": {"()": "liseuse.ops.logs.JsonFormatter"},
@@ -214,6 +228,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LISEUSE_LOG_FORMAT == "json" else "text",
+            "filters": ["request_context"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},

@@ -20,6 +20,7 @@ from django.db.models import OuterRef
 from django.db.models import Q
 
 from liseuse.accounts.models import User
+from liseuse.feeds import websub
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
 from liseuse.pipeline.refresh import FeedToRefresh
@@ -81,6 +82,9 @@ def claim_feeds(
             "favicon_checked_at",
         )
         icon_recheck = now - ICON_RECHECK
+        # A feed its hub pushes is polled only as a safety net: slowly (feeds.websub).
+        for feed_id, minutes in websub.poll_floor_minutes(ids).items():
+            floors[feed_id] = max(floors.get(feed_id) or 0, minutes)
         return [
             FeedToRefresh(
                 id=feed_id,

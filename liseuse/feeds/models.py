@@ -41,6 +41,16 @@ class Feed(models.Model):
     # The lease of `feeds.claim`: a worker owns the feed until `lease_until`.
     lease_until = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=64, blank=True, default="")
+    # How long the last refresh took, fetch to store (the /metrics histogram).
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The identities the feed listed at its last successful parse: retention never deletes
+    # those (they would come straight back, or need a tombstone the feed contradicts).
+    listed_identities = models.JSONField(default=list, blank=True)
+
+    # Retention for this feed (feeds.retention); None: the instance's LISEUSE_RETENTION_… value.
+    keep_max = models.PositiveIntegerField(null=True, blank=True)  # at most this many entries
+    keep_min = models.PositiveIntegerField(null=True, blank=True)  # never fewer than this many
+    keep_days = models.PositiveIntegerField(null=True, blank=True)  # older ones may go
 
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -248,3 +258,58 @@ class SavedQuery(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WebSubSubscription(models.Model):
+    """A feed's subscription at its WebSub hub (feeds.websub): pushed content, less polling."""
+
+    class State(models.TextChoices):
+        REQUESTED = "requested", "asked, waiting for the hub's check"
+        ACTIVE = "active", "active"
+        DENIED = "denied", "refused by the hub"
+
+    feed = models.OneToOneField(Feed, on_delete=models.CASCADE, related_name="websub")
+    hub = models.URLField(max_length=2048)
+    topic = models.URLField(max_length=2048)
+    # The random part of the callback URL, and the HMAC key the hub signs pushes with.
+    token = models.CharField(max_length=64, unique=True)
+    secret = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.REQUESTED)
+    requested_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)  # the hub's lease
+    renew_at = models.DateTimeField(null=True, blank=True)  # ask again from then on
+    last_push_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.topic} @ {self.hub}"
+
+
+class RetentionRule(models.Model):
+    """A person's own retention limits (feeds.retention), for all their feeds or one category.
+
+    Entries are shared, so a person's rule removes only their own reading states; an entry nobody
+    has a state for any more goes too (with a tombstone), unless its feed still lists it. A
+    category's rule wins over the person's general one. None: the instance's value.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="retention_rules"
+    )
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.CASCADE, related_name="retention_rules"
+    )
+    keep_max = models.PositiveIntegerField(null=True, blank=True)
+    keep_min = models.PositiveIntegerField(null=True, blank=True)
+    keep_days = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One general rule per person, and one per category.
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(category=None), name="retention_rule_person_uniq"
+            ),
+            models.UniqueConstraint(fields=["user", "category"], name="retention_rule_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.category_id or '*'}"

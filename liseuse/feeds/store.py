@@ -18,8 +18,8 @@ from typing import Any
 from django.db import DatabaseError
 from django.db import IntegrityError
 from django.db import connection
+from django.db import models
 from django.db import transaction
-from django.db.models import Field
 
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
@@ -235,12 +235,25 @@ _ENTRY_COLUMNS = (
 _STATE_COLUMNS = ("user_id", "entry_id", "feed_id", "sort_date", "is_read", "is_starred")
 
 
-def _prepare(model: type[Entry] | type[EntryState], column: str, value: object) -> Any:
-    if column.endswith("_id"):
-        return value
-    field = model._meta.get_field(column)
-    assert isinstance(field, Field)
-    return field.get_db_prep_save(value, connection)
+def _preparers(model: type[Entry] | type[EntryState], columns: Sequence[str]) -> list[Any]:
+    """For each column, how to turn a Python value into what the database takes: None for
+    values sent as they are (text, numbers, ids), else the field's own preparation. Text needs
+    none, and asking every field for every value cost more than SQLite's own work."""
+    preparers: list[Any] = []
+    for column in columns:
+        field = None if column.endswith("_id") else model._meta.get_field(column)
+        if isinstance(field, (models.DateTimeField, models.JSONField)):
+            preparers.append(field.get_db_prep_save)
+        else:
+            preparers.append(None)
+    return preparers
+
+
+def _row(values: Sequence[object], preparers: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(
+        value if prepare is None or value is None else prepare(value, connection)
+        for value, prepare in zip(values, preparers, strict=True)
+    )
 
 
 def _insert_entries(
@@ -249,11 +262,12 @@ def _insert_entries(
     """Insert new entries; returns (id, prepared published date) of each, in order."""
     if not decisions:
         return []
+    preparers = _preparers(Entry, _ENTRY_COLUMNS)
     rows: list[tuple[Any, ...]] = []
     for decision in decisions:
         values = {"feed_id": feed_id, "identity": decision.identity, "first_seen": now}
         values.update(_entry_fields(decision))
-        rows.append(tuple(_prepare(Entry, c, values[c]) for c in _ENTRY_COLUMNS))
+        rows.append(_row([values[c] for c in _ENTRY_COLUMNS], preparers))
     table = Entry._meta.db_table
     columns = ", ".join(_ENTRY_COLUMNS)
     marks = ", ".join(["%s"] * len(_ENTRY_COLUMNS))

@@ -12,13 +12,18 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from collections.abc import Sequence
 from concurrent.futures import Executor
+from concurrent.futures import Future
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import FrameType
+from typing import Any
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -27,7 +32,9 @@ from django.utils import timezone
 
 from liseuse.accounts.models import User
 from liseuse.feeds import claim
+from liseuse.feeds import retention
 from liseuse.feeds import search
+from liseuse.feeds import websub
 from liseuse.feeds.models import Feed
 from liseuse.feeds.store import DjangoStore
 from liseuse.lib.progress import Progress
@@ -37,10 +44,16 @@ from liseuse.pipeline.fetch import FetchConfig
 from liseuse.pipeline.fetch import Fetcher
 from liseuse.pipeline.refresh import FeedReport
 from liseuse.pipeline.refresh import FeedToRefresh
+from liseuse.pipeline.refresh import Fetcher as RefreshFetcher
 from liseuse.pipeline.refresh import RefreshSummary
 from liseuse.pipeline.refresh import refresh_feeds
 
 log = logging.getLogger("liseuse.worker")
+
+T = TypeVar("T")
+
+# Seconds between two retention passes once one found nothing to delete.
+_RETENTION_PAUSE = 60.0
 
 # Below this many feeds a batch is parsed in a thread: starting processes would cost more.
 _PROCESS_POOL_THRESHOLD = 50
@@ -81,7 +94,9 @@ def refresh_batch(
     owner: str,
     progress: Progress | None = None,
     cpu_executor: Executor | None = None,
+    fetcher: RefreshFetcher | None = None,
 ) -> RefreshSummary:
+    """Refresh claimed feeds; `fetcher` replaces the network (a WebSub push, feeds.websub)."""
     store_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liseuse-store")
 
     def report(result: FeedReport) -> None:
@@ -99,17 +114,23 @@ def refresh_batch(
         )
 
     async def run() -> RefreshSummary:
-        async with Fetcher(fetch_config()) as fetcher:
-            return await refresh_feeds(
-                feeds,
-                fetcher=fetcher,
-                store=DjangoStore(owner),
-                store_executor=store_executor,
-                cpu_executor=cpu_executor,
-                now=timezone.now,
-                schedule=schedule_config(),
-                on_report=report,
-            )
+        if fetcher is not None:
+            return await refresh_with(fetcher)
+        async with Fetcher(fetch_config()) as network:
+            return await refresh_with(network)
+
+    async def refresh_with(source: RefreshFetcher) -> RefreshSummary:
+        return await refresh_feeds(
+            feeds,
+            fetcher=source,
+            store=DjangoStore(owner),
+            store_executor=store_executor,
+            cpu_executor=cpu_executor,
+            now=timezone.now,
+            schedule=schedule_config(),
+            on_report=report,
+            max_in_flight=settings.LISEUSE_FETCH_CONCURRENCY,
+        )
 
     try:
         summary = asyncio.run(run())
@@ -128,6 +149,24 @@ def _note_durations(summary: RefreshSummary) -> None:
     )
 
 
+class _LazyPool(Executor):
+    """A process pool started on the first parse: a pass where every feed answers 304 (the
+    usual case) parses nothing and starts no process."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool: ProcessPoolExecutor | None = None
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(max_workers=self.workers)
+        return self.pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
 def _cpu_pool(size: int) -> Executor | None:
     """A process pool for parsing when there are several cores and work to fill them.
 
@@ -138,7 +177,7 @@ def _cpu_pool(size: int) -> Executor | None:
     cores = cores or 1
     if size < _PROCESS_POOL_THRESHOLD or cores < 2:
         return None
-    return ProcessPoolExecutor(max_workers=min(cores, 4))
+    return _LazyPool(min(cores, 4))
 
 
 def refresh_once(
@@ -191,12 +230,16 @@ class RefreshRefused(Exception):
     """A manual refresh that cannot happen now; the message says why."""
 
 
+class NotFollowed(RefreshRefused):
+    """The person does not follow this feed: to them, it does not exist (a 404, not a 429)."""
+
+
 def refresh_feed_now(user: User, feed_id: int) -> FeedReport:
     """A person's "refresh this feed now": allowed once per `manual_refresh_gap` per feed, so
     that a button pressed in a loop never becomes a way to hammer a site."""
     feed = Feed.objects.filter(id=feed_id, subscriptions__user=user).first()
     if feed is None:
-        raise RefreshRefused("you do not follow this feed")
+        raise NotFollowed("you do not follow this feed")
     now = timezone.now()
     config = schedule_config()
     if not manual_refresh_allowed(last_fetch=feed.last_fetched_at, now=now, config=config):
@@ -228,6 +271,8 @@ def run_forever(*, idle_seconds: float = 30.0) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     log.info("refresh loop started")
+    retention_cursor = retention.Cursor()
+    next_retention = time.monotonic()
     while not stop.is_set():
         close_old_connections()
         summary = refresh_once()
@@ -236,6 +281,19 @@ def run_forever(*, idle_seconds: float = 30.0) -> None:
         indexed = search.index_pending()
         if indexed:
             log.info("indexed %s new entries for search", indexed)
+        if time.monotonic() >= next_retention:
+            next_retention = time.monotonic() + _RETENTION_PAUSE
+            try:
+                # A small retention pass between refreshes (feeds.retention); idempotent, so
+                # several workers doing it at once only share the work.
+                purged = retention.run(cursor=retention_cursor)
+                if purged:
+                    log.info("retention: %s old entries and reading states deleted", purged)
+                    next_retention = time.monotonic() + 1.0
+                # New hubs and expiring WebSub leases (feeds.websub), at the same slow pace.
+                websub.maintain()
+            except Exception:  # housekeeping must never stop the refresh loop
+                log.exception("retention or WebSub upkeep failed; trying again later")
         # Started by `liseuse serve`: leave with it, even if it was killed without a word.
         if os.getppid() != parent:
             log.info("parent process gone; stopping")

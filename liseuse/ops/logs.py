@@ -8,11 +8,44 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC
 from datetime import datetime
+from typing import Any
 
 # The keys a log line may carry, in the order text lines show them.
 CONTEXT_KEYS = ("feed_id", "feed_url", "user_id", "duration_ms", "new_entries", "error")
+
+
+# The person a web request is for, set by `RequestContextMiddleware` for the request's duration.
+current_user_id: ContextVar[int | None] = ContextVar("liseuse_user_id", default=None)
+
+
+class RequestContextFilter(logging.Filter):
+    """Adds `user_id` to every line logged while serving a logged-in person's request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "user_id"):
+            user_id = current_user_id.get()
+            if user_id is not None:
+                record.user_id = user_id
+        return True
+
+
+class RequestContextMiddleware:
+    """After authentication: whose request this is, for the logs (never in the message)."""
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        user = getattr(request, "user", None)
+        token = current_user_id.set(user.pk if user is not None and user.is_authenticated else None)
+        try:
+            return self.get_response(request)
+        finally:
+            current_user_id.reset(token)
 
 
 def _context(record: logging.LogRecord) -> dict[str, object]:

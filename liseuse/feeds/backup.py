@@ -1,0 +1,278 @@
+"""A person's whole data as one JSON document: `liseuse export` / `liseuse import`.
+
+For backups and for moving between instances. The document holds the person's settings,
+categories, labels, subscriptions (and the same as OPML, for other readers), saved searches,
+retention rules, and every entry they read, starred or labelled, keyed by feed URL and entry
+identity:
+
+- starred and labelled entries carry their whole content: they must survive even where the
+  feed no longer lists them;
+- read-only entries carry only what identifies them (no content, no content hash): on another
+  instance the entry is created bare, and the feed's next fetch fills it in as an update,
+  which keeps the read state (an entry the feed no longer lists stays a title and a link).
+
+Importing is idempotent: a second import of the same file changes nothing. Nothing here
+touches the password, the API password or sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from liseuse.accounts.models import User
+from liseuse.feeds import opml
+from liseuse.feeds.models import Category
+from liseuse.feeds.models import Entry
+from liseuse.feeds.models import EntryState
+from liseuse.feeds.models import Feed
+from liseuse.feeds.models import Label
+from liseuse.feeds.models import RetentionRule
+from liseuse.feeds.models import SavedQuery
+from liseuse.feeds.models import Subscription
+from liseuse.feeds.subscribe import follow
+
+FORMAT = "liseuse-backup"
+VERSION = 1
+
+USER_SETTINGS = (
+    "language",
+    "timezone",
+    "theme",
+    "page_size",
+    "default_view",
+    "default_state",
+    "oldest_first",
+    "mark_read_on_open",
+    "mark_read_on_scroll",
+    "mark_updated_unread",
+)
+
+
+class BackupError(ValueError):
+    """A document this version cannot import; the message says why."""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _date(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    parsed = parse_datetime(value)
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, timezone.get_default_timezone())
+    return parsed
+
+
+def _entries(user: User) -> Iterator[dict[str, Any]]:
+    states = (
+        EntryState.objects.filter(user=user)
+        .filter(Q(is_read=True) | Q(is_starred=True) | Q(labels__isnull=False))
+        .distinct()
+        .select_related("entry", "entry__feed")
+        .prefetch_related("labels")
+        .order_by("id")
+    )
+    for state in states.iterator(chunk_size=1000):
+        entry = state.entry
+        labels = sorted(label.name for label in state.labels.all())
+        item: dict[str, Any] = {
+            "feed": entry.feed.url,
+            "identity": entry.identity,
+            "guid": entry.guid,
+            "url": entry.url,
+            "title": entry.title,
+            "published": _iso(entry.published),
+            "is_read": state.is_read,
+            "read_at": _iso(state.read_at),
+            "is_starred": state.is_starred,
+            "starred_at": _iso(state.starred_at),
+            "labels": labels,
+        }
+        if state.is_starred or labels:
+            item.update(
+                content_hash=entry.content_hash,
+                author=entry.author,
+                content=entry.content,
+                summary=entry.summary,
+                categories=entry.categories,
+                enclosures=entry.enclosures,
+                updated=_iso(entry.updated),
+            )
+        yield item
+
+
+def export_user(user: User) -> dict[str, Any]:
+    subscriptions = Subscription.objects.filter(user=user).select_related("feed", "category")
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "exported_at": timezone.now().isoformat(),
+        "username": user.username,
+        "settings": {name: getattr(user, name) for name in USER_SETTINGS},
+        "categories": [
+            {"name": c.name, "position": c.position} for c in Category.objects.filter(user=user)
+        ],
+        "labels": [label.name for label in Label.objects.filter(user=user)],
+        "subscriptions": [
+            {
+                "url": s.feed.url,
+                "title": s.title,
+                "category": s.category.name if s.category else None,
+                "visibility": s.visibility,
+                "refresh_floor_minutes": s.refresh_floor_minutes,
+            }
+            for s in subscriptions.order_by("id")
+        ],
+        "saved_queries": [
+            {"name": q.name, "query": q.query, "position": q.position}
+            for q in SavedQuery.objects.filter(user=user)
+        ],
+        "retention": [
+            {
+                "category": rule.category.name if rule.category else None,
+                "keep_max": rule.keep_max,
+                "keep_min": rule.keep_min,
+                "keep_days": rule.keep_days,
+            }
+            for rule in RetentionRule.objects.filter(user=user).select_related("category")
+        ],
+        "opml": opml.export_opml(user),
+        "entries": list(_entries(user)),
+    }
+
+
+def _check(document: object) -> dict[str, Any]:
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise BackupError('this is not a liseuse export (no "format": "liseuse-backup")')
+    if document.get("version") != VERSION:
+        raise BackupError(
+            f"export version {document.get('version')!r}; this liseuse reads {VERSION}"
+        )
+    for key in ("categories", "labels", "subscriptions", "entries"):
+        if not isinstance(document.get(key, []), list):
+            raise BackupError(f"{key!r} must be a list")
+    return document
+
+
+def import_user(user: User, document: object) -> dict[str, int]:
+    """Merge an export into `user`'s data, all or nothing; returns counts of what it applied."""
+    data = _check(document)
+    try:
+        with transaction.atomic():
+            return _import(user, data)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise BackupError(f"a malformed item in the export ({type(exc).__name__}: {exc})") from None
+
+
+def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
+    settings = data.get("settings") or {}
+    for name in USER_SETTINGS:
+        if name in settings:
+            setattr(user, name, settings[name])
+    user.full_clean(exclude=["password", "username"])
+    user.save(update_fields=[n for n in USER_SETTINGS if n in settings] or None)
+
+    categories = {}
+    for item in data.get("categories", []):
+        category, _ = Category.objects.get_or_create(
+            user=user, name=str(item["name"])[:255], defaults={"position": item.get("position", 0)}
+        )
+        categories[category.name] = category
+    labels = {}
+    for name in data.get("labels", []):
+        label, _ = Label.objects.get_or_create(user=user, name=str(name)[:255])
+        labels[label.name] = label
+
+    feeds: dict[str, Feed] = {}
+    for item in data.get("subscriptions", []):
+        url = str(item["url"])
+        existing = Subscription.objects.filter(user=user, feed__url=url).first()
+        category_name = item.get("category")
+        subscription = existing or follow(user, url, category=category_name)
+        subscription.title = str(item.get("title") or "")
+        subscription.visibility = item.get("visibility") or Subscription.Visibility.MAIN
+        subscription.refresh_floor_minutes = int(item.get("refresh_floor_minutes") or 0)
+        if category_name:
+            subscription.category = (
+                categories.get(category_name)
+                or Category.objects.get_or_create(user=user, name=str(category_name)[:255])[0]
+            )
+        subscription.full_clean(exclude=["user", "feed"])
+        subscription.save()
+        feeds[url] = subscription.feed
+
+    for item in data.get("saved_queries", []):
+        SavedQuery.objects.get_or_create(
+            user=user,
+            name=str(item["name"])[:255],
+            defaults={"query": str(item.get("query", "")), "position": item.get("position", 0)},
+        )
+
+    for item in data.get("retention") or []:
+        name = item.get("category")
+        folder: Category | None = None
+        if name:
+            folder = (
+                categories.get(name)
+                or Category.objects.get_or_create(user=user, name=str(name)[:255])[0]
+            )
+        limits = {k: item.get(k) for k in ("keep_max", "keep_min", "keep_days")}
+        for key, value in limits.items():
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise BackupError(f"retention {key} must be a whole number ≥ 0")
+        RetentionRule.objects.update_or_create(user=user, category=folder, defaults=limits)
+
+    applied = 0
+    for item in data.get("entries", []):
+        feed = feeds.get(item["feed"])
+        if feed is None:  # an entry of a feed the person no longer follows: its feed, unfollowed
+            feed = Feed.objects.get_or_create(url=str(item["feed"]))[0]
+            feeds[feed.url] = feed
+        published = _date(item.get("published")) or timezone.now()
+        entry, _ = Entry.objects.get_or_create(
+            feed=feed,
+            identity=str(item["identity"])[:64],
+            defaults={
+                # No hash for a bare entry: the feed's next copy of it counts as an update and
+                # fills the content in.
+                "content_hash": str(item.get("content_hash") or ""),
+                "guid": str(item.get("guid") or ""),
+                "url": str(item.get("url") or "")[:2048],
+                "title": str(item.get("title") or ""),
+                "author": str(item.get("author") or ""),
+                "content": str(item.get("content") or ""),
+                "summary": str(item.get("summary") or ""),
+                "categories": item.get("categories") or [],
+                "enclosures": item.get("enclosures") or [],
+                "published": published,
+                "updated": _date(item.get("updated")),
+            },
+        )
+        state, _ = EntryState.objects.get_or_create(
+            user=user, entry=entry, defaults={"feed": feed, "sort_date": entry.published}
+        )
+        state.is_read = bool(item.get("is_read"))
+        state.read_at = _date(item.get("read_at")) if state.is_read else None
+        state.is_starred = bool(item.get("is_starred"))
+        state.starred_at = _date(item.get("starred_at")) if state.is_starred else None
+        state.save(update_fields=["is_read", "read_at", "is_starred", "starred_at"])
+        names = [str(n)[:255] for n in item.get("labels") or []]
+        for name in names:
+            if name not in labels:
+                labels[name] = Label.objects.get_or_create(user=user, name=name)[0]
+        state.labels.set([labels[n] for n in names])
+        applied += 1
+    return {
+        "subscriptions": len(data.get("subscriptions", [])),
+        "labels": len(labels),
+        "entries": applied,
+    }

@@ -1,0 +1,327 @@
+"""WebSub (W3C Recommendation, 2018) subscriber: a feed's hub pushes new content, polling slows.
+
+    worker loop ── maintain() ──→ POST hub: hub.mode=subscribe, topic, callback, secret, lease
+    hub ── GET  /websub/<token>?hub.mode=subscribe&hub.challenge=… ──→ callback: echo, activate
+    hub ── POST /websub/<token> (the feed document, X-Hub-Signature) ──→ callback: checked with
+           the secret, then processed exactly as a refresh of that feed (the same pipeline)
+
+The hub comes from the feed itself (`<atom:link rel="hub">`, JSON Feed `hubs`: the parsers fill
+`ParsedFeed.hub_url`, the store keeps it on `Feed.hub_url`); the topic is the feed's URL. A feed
+with an active subscription is still polled, as a safety net, but at most every
+`LISEUSE_WEBSUB_POLL_MINUTES` (`claim` raises its floor). Subscriptions are renewed a day before
+the hub's lease ends (half-way through a short lease).
+
+WebSub needs liseuse to be reachable by the hubs: it is on only when `LISEUSE_WEBSUB_CALLBACK_URL`
+(the public address of this instance, e.g. https://reader.example.org) is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+from django.conf import settings
+from django.db.models import F
+from django.db.models import Q
+from django.http import HttpRequest
+from django.http import HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from yarl import URL
+
+from liseuse.feeds.models import Feed
+from liseuse.feeds.models import WebSubSubscription
+from liseuse.pipeline.fetch import GuardedResolver
+from liseuse.pipeline.netguard import AddressPolicy
+from liseuse.pipeline.netguard import parse_host_as_ip
+from liseuse.pipeline.refresh import FeedReport
+from liseuse.pipeline.refresh import FeedToRefresh
+from liseuse.pipeline.types import FetchError
+from liseuse.pipeline.types import FetchRequest
+from liseuse.pipeline.types import FetchResult
+
+log = logging.getLogger("liseuse.websub")
+
+RENEW_BEFORE = timedelta(days=1)
+# A hub that never came back to check: ask again after this long.
+RETRY_REQUESTED = timedelta(hours=6)
+MAX_PUSH_BYTES = 5 * 1024 * 1024
+_SIGNATURES = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha384": hashlib.sha384}
+_SIGNATURES["sha512"] = hashlib.sha512
+
+
+def enabled() -> bool:
+    return bool(settings.LISEUSE_WEBSUB_CALLBACK_URL)
+
+
+def callback_url(subscription: WebSubSubscription) -> str:
+    base = settings.LISEUSE_WEBSUB_CALLBACK_URL.rstrip("/")
+    return f"{base}/websub/{subscription.token}"
+
+
+# --- subscribing ------------------------------------------------------------------------------
+
+
+def pending(now: Any = None, limit: int = 50) -> list[WebSubSubscription]:
+    """Feeds with a hub and no live subscription (new, expiring, or never checked by the hub)."""
+    now = now or timezone.now()
+    for feed in Feed.objects.filter(
+        ~Q(hub_url=""), disabled=False, websub__isnull=True, subscriptions__isnull=False
+    ).distinct()[:limit]:
+        WebSubSubscription.objects.get_or_create(
+            feed=feed,
+            defaults={
+                "hub": feed.hub_url,
+                "topic": feed.url,
+                "token": secrets.token_urlsafe(24),
+                "secret": secrets.token_hex(32),
+                "requested_at": now - RETRY_REQUESTED,  # due at once
+            },
+        )
+    # A feed that moved to another hub subscribes there.
+    for subscription in (
+        WebSubSubscription.objects.exclude(feed__hub_url="")
+        .exclude(hub=F("feed__hub_url"))
+        .select_related("feed")[:limit]
+    ):
+        subscription.hub = subscription.feed.hub_url
+        subscription.state = WebSubSubscription.State.REQUESTED
+        subscription.requested_at = now - RETRY_REQUESTED
+        subscription.save(update_fields=["hub", "state", "requested_at"])
+    due = Q(state=WebSubSubscription.State.REQUESTED, requested_at__lte=now - RETRY_REQUESTED) | Q(
+        state=WebSubSubscription.State.ACTIVE, renew_at__lte=now
+    )
+    # A feed that no longer names a hub lets its subscription run out.
+    return list(
+        WebSubSubscription.objects.filter(due, feed__disabled=False)
+        .exclude(feed__hub_url="")
+        .select_related("feed")[:limit]
+    )
+
+
+def _policy() -> AddressPolicy:
+    return AddressPolicy.build(
+        allow_private_networks=settings.LISEUSE_ALLOW_PRIVATE_NETWORKS, allowed_networks=()
+    )
+
+
+async def _post_to_hubs(requests: Sequence[tuple[str, dict[str, str]]]) -> list[str | None]:
+    """POST each form to its hub; None when the hub accepted it (2xx), else why not.
+
+    The same guard as every fetch (pipeline.fetch): the hub's name may not resolve to a
+    private address unless the instance allows it; no redirects are followed.
+    """
+    policy = _policy()
+    resolver = aiohttp.DefaultResolver()
+    connector = aiohttp.TCPConnector(
+        resolver=resolver if policy.allow_private_networks else GuardedResolver(resolver, policy)
+    )
+    async with aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=float(settings.LISEUSE_FETCH_TIMEOUT)),
+        headers={"User-Agent": settings.LISEUSE_USER_AGENT},
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+    ) as session:
+
+        async def post(hub: str, form: dict[str, str]) -> str | None:
+            url = URL(hub)
+            if url.scheme not in {"http", "https"} or not url.host:
+                return "the hub's address is not http(s)"
+            ip = parse_host_as_ip(url.host)
+            if ip is not None and (refusal := policy.refusal(ip, host=url.host)):
+                return refusal
+            try:
+                async with session.post(url, data=form, allow_redirects=False) as response:
+                    if 200 <= response.status < 300:
+                        return None
+                    return f"the hub answered {response.status}"
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                return f"the hub could not be reached ({type(exc).__name__})"
+
+        return list(await asyncio.gather(*(post(hub, form) for hub, form in requests)))
+
+
+def maintain(limit: int = 50) -> int:
+    """Ask the hubs of new, moved or expiring subscriptions; returns the requests sent."""
+    if not enabled():
+        return 0
+    subscriptions = pending(limit=limit)
+    if not subscriptions:
+        return 0
+    forms = [
+        (
+            s.hub,
+            {
+                "hub.mode": "subscribe",
+                "hub.topic": s.topic,
+                "hub.callback": callback_url(s),
+                "hub.secret": s.secret,
+                "hub.lease_seconds": str(settings.LISEUSE_WEBSUB_LEASE_SECONDS),
+            },
+        )
+        for s in subscriptions
+    ]
+    outcomes = asyncio.run(_post_to_hubs(forms))
+    now = timezone.now()
+    # Only the time of asking: the hub may have checked (activated) the subscription already,
+    # between its answer and this line.
+    WebSubSubscription.objects.filter(id__in=[s.id for s in subscriptions]).update(requested_at=now)
+    for subscription, refusal in zip(subscriptions, outcomes, strict=True):
+        if refusal:
+            log.info(
+                "websub: subscription refused: %s",
+                refusal,
+                extra={"feed_id": subscription.feed_id, "feed_url": subscription.topic},
+            )
+    return len(subscriptions)
+
+
+def poll_floor_minutes(feed_ids: Sequence[int]) -> dict[int, int]:
+    """The polling floor of feeds the hub pushes (claim uses it): slower, never stopped."""
+    active = WebSubSubscription.objects.filter(
+        feed_id__in=feed_ids, state=WebSubSubscription.State.ACTIVE, expires_at__gt=timezone.now()
+    ).values_list("feed_id", flat=True)
+    return {feed_id: settings.LISEUSE_WEBSUB_POLL_MINUTES for feed_id in active}
+
+
+# --- the callback -----------------------------------------------------------------------------
+
+
+@csrf_exempt
+def callback(request: HttpRequest, token: str) -> HttpResponse:
+    subscription = (
+        WebSubSubscription.objects.filter(token=token).select_related("feed").first()
+        if len(token) <= 64
+        else None
+    )
+    if subscription is None:
+        return HttpResponse("unknown subscription\n", status=404, content_type="text/plain")
+    if request.method == "GET":
+        return _verify(request, subscription)
+    if request.method == "POST":
+        return _receive(request, subscription)
+    return HttpResponse("GET or POST\n", status=405, content_type="text/plain")
+
+
+def _verify(request: HttpRequest, subscription: WebSubSubscription) -> HttpResponse:
+    mode = request.GET.get("hub.mode", "")
+    topic = request.GET.get("hub.topic", "")
+    if topic != subscription.topic:
+        return HttpResponse("not this topic\n", status=404, content_type="text/plain")
+    if mode == "denied":
+        subscription.state = WebSubSubscription.State.DENIED
+        subscription.save(update_fields=["state"])
+        log.info(
+            "websub: the hub denied the subscription (%s)",
+            request.GET.get("hub.reason", "no reason given")[:200],
+            extra={"feed_id": subscription.feed_id, "feed_url": subscription.topic},
+        )
+        return HttpResponse("noted\n", content_type="text/plain")
+    challenge = request.GET.get("hub.challenge", "")
+    if mode != "subscribe" or not challenge:
+        # Unsubscribing is never asked by liseuse: refuse, so that nobody else can.
+        return HttpResponse("not asked\n", status=404, content_type="text/plain")
+    try:
+        lease = int(request.GET.get("hub.lease_seconds", ""))
+    except ValueError:
+        lease = settings.LISEUSE_WEBSUB_LEASE_SECONDS
+    lease = max(60, lease)
+    subscription.state = WebSubSubscription.State.ACTIVE
+    subscription.expires_at = timezone.now() + timedelta(seconds=lease)
+    # A day before the end, or half-way through a short lease.
+    subscription.renew_at = subscription.expires_at - min(
+        RENEW_BEFORE, timedelta(seconds=lease / 2)
+    )
+    subscription.save(update_fields=["state", "expires_at", "renew_at"])
+    return HttpResponse(challenge, content_type="text/plain")
+
+
+def _signature_matches(request: HttpRequest, secret: str, body: bytes) -> bool:
+    header = request.headers.get("X-Hub-Signature", "")
+    method, _, given = header.partition("=")
+    digest = _SIGNATURES.get(method.strip().lower())
+    if digest is None or not given:
+        return False
+    expected = hmac.new(secret.encode(), body, digest).hexdigest()
+    return hmac.compare_digest(expected, given.strip().lower())
+
+
+class _Pushed:
+    """A fetcher that answers with the pushed document: the push goes down the refresh path."""
+
+    def __init__(self, url: str, body: bytes, content_type: str | None) -> None:
+        self.url, self.body, self.content_type = url, body, content_type
+
+    async def fetch_feed(self, request: FetchRequest) -> FetchResult:
+        # The feed's validators are kept: the site's copy they name is no newer than the push,
+        # so the next poll's 304 stays right.
+        return FetchResult(
+            url=self.url,
+            status=200,
+            body=self.body,
+            content_type=self.content_type,
+            etag=request.etag,
+            last_modified=request.last_modified,
+        )
+
+    async def fetch(
+        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*"
+    ) -> FetchResult:
+        raise FetchError("not fetched during a push")
+
+
+def _receive(request: HttpRequest, subscription: WebSubSubscription) -> HttpResponse:
+    body = request.body[: MAX_PUSH_BYTES + 1]
+    # The spec: answer 2xx even to a bad signature, and drop the content.
+    if len(body) > MAX_PUSH_BYTES or not _signature_matches(request, subscription.secret, body):
+        log.warning(
+            "websub: push ignored (bad or missing signature, or too big)",
+            extra={"feed_id": subscription.feed_id, "feed_url": subscription.topic},
+        )
+        return HttpResponse(status=202)
+    report = process_push(subscription.feed_id, body, request.content_type or None)
+    subscription.last_push_at = timezone.now()
+    subscription.save(update_fields=["last_push_at"])
+    if report is not None:
+        log.info(
+            "websub: push %s",
+            report.outcome,
+            extra={
+                "feed_id": report.feed_id,
+                "feed_url": report.url,
+                "duration_ms": report.duration_ms,
+                "new_entries": report.new_entries,
+            },
+        )
+    return HttpResponse(status=202)
+
+
+def process_push(feed_id: int, body: bytes, content_type: str | None) -> FeedReport | None:
+    """Store a pushed document as a refresh of the feed; None if a worker holds the feed now
+    (it is fetching it: the push adds nothing)."""
+    # Imported here: claim imports this module (for the polling floor).
+    from liseuse.feeds import claim
+    from liseuse.feeds import worker  # the wiring of the pipeline lives there
+
+    owner = f"websub:{worker.worker_id()}"[:64]
+    claimed: list[FeedToRefresh] = claim.claim_feeds(
+        owner=owner,
+        now=timezone.now(),
+        lease=timedelta(seconds=settings.LISEUSE_LEASE_SECONDS),
+        limit=1,
+        due_only=False,
+        feed_ids=[feed_id],
+    )
+    if not claimed:
+        return None
+    feed = claimed[0]
+    pushed = _Pushed(feed.url, body, content_type)
+    return worker.refresh_batch([feed], owner=owner, fetcher=pushed).reports[0]

@@ -1,0 +1,217 @@
+"""Retention keeps what FreshRSS keeps: the newest, the starred, the labelled, the unread if
+asked, and whatever the feed still lists; the rest goes, in small batches, leaving tombstones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from liseuse import cli
+from liseuse.accounts.models import User
+from liseuse.feeds import retention
+from liseuse.feeds import worker
+from liseuse.feeds.models import Category
+from liseuse.feeds.models import Entry
+from liseuse.feeds.models import EntryState
+from liseuse.feeds.models import EntryTombstone
+from liseuse.feeds.models import Feed
+from liseuse.feeds.models import Label
+from liseuse.feeds.models import RetentionRule
+from liseuse.feeds.subscribe import follow
+from tests.httpserver import LocalServer
+from tests.httpserver import Reply
+
+
+@pytest.fixture(autouse=True)
+def _instance_limits() -> Iterator[None]:
+    with override_settings(
+        LISEUSE_RETENTION_KEEP_MAX=4,
+        LISEUSE_RETENTION_KEEP_MIN=2,
+        LISEUSE_RETENTION_KEEP_DAYS=0,
+        LISEUSE_RETENTION_KEEP_UNREAD=False,
+    ):
+        yield
+
+
+def _feed_with_entries(user: User, count: int = 10, *, days_apart: int = 1) -> Feed:
+    follow(user, "http://feeds.example/f")
+    feed = Feed.objects.get()
+    now = timezone.now()
+    for n in range(count):  # e0 is the newest
+        entry = Entry.objects.create(
+            feed=feed,
+            identity=f"e{n}",
+            content_hash="h",
+            title=f"e{n}",
+            published=now - timedelta(days=n * days_apart, minutes=1),
+        )
+        EntryState.objects.create(
+            user=user, entry=entry, feed=feed, sort_date=entry.published, is_read=True
+        )
+    return feed
+
+
+def _left() -> list[str]:
+    return sorted(Entry.objects.values_list("identity", flat=True), key=lambda i: int(i[1:]))
+
+
+@pytest.mark.django_db
+def test_keeps_the_newest_the_starred_the_labelled_and_what_the_feed_lists(alice: User) -> None:
+    feed = _feed_with_entries(alice)
+    Feed.objects.filter(id=feed.id).update(listed_identities=["e0", "e9"])
+    EntryState.objects.filter(entry__identity="e5").update(is_starred=True)
+    label = Label.objects.create(user=alice, name="à garder")
+    EntryState.objects.get(entry__identity="e6").labels.add(label)
+
+    assert retention.run_all() == 3
+    assert _left() == ["e0", "e1", "e2", "e3", "e5", "e6", "e9"]
+    assert sorted(EntryTombstone.objects.values_list("identity", flat=True)) == ["e4", "e7", "e8"]
+    assert EntryState.objects.count() == 7, "the states went with their entries"
+    assert retention.run_all() == 0, "a second pass finds nothing more"
+
+
+@pytest.mark.django_db
+def test_unread_entries_stay_when_the_instance_says_so(alice: User, bob: User) -> None:
+    feed = _feed_with_entries(alice)
+    follow(bob, feed.url)
+    entry = Entry.objects.get(identity="e8")
+    # Bob (who follows it now) read everything but e8, which Alice read: it stays for Bob.
+    EntryState.objects.filter(user=bob).update(is_read=True)
+    EntryState.objects.update_or_create(
+        user=bob,
+        entry=entry,
+        defaults={"feed": feed, "sort_date": entry.published, "is_read": False},
+    )
+    with override_settings(LISEUSE_RETENTION_KEEP_UNREAD=True):
+        retention.run_all()
+    assert _left() == ["e0", "e1", "e2", "e3", "e8"]
+
+
+@pytest.mark.django_db
+def test_a_feed_may_keep_by_age_with_its_own_limits(alice: User) -> None:
+    feed = _feed_with_entries(alice, days_apart=10)  # e0 today … e9 ninety days ago
+    Feed.objects.filter(id=feed.id).update(keep_max=0, keep_days=35, keep_min=1)
+    retention.run_all()
+    assert _left() == ["e0", "e1", "e2", "e3"]
+
+
+@pytest.mark.django_db
+def test_a_background_pass_deletes_a_small_batch_then_goes_on(alice: User) -> None:
+    _feed_with_entries(alice, count=30)
+    cursor = retention.Cursor()
+    assert retention.run(max_entries=10, cursor=cursor) == 10
+    assert retention.run(max_entries=10, cursor=cursor) == 10
+    assert retention.run(max_entries=10, cursor=cursor) == 6
+    assert retention.run(max_entries=10, cursor=cursor) == 0
+    assert Entry.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_nothing_is_deleted_without_a_limit(alice: User) -> None:
+    _feed_with_entries(alice)
+    with override_settings(LISEUSE_RETENTION_KEEP_MAX=0):
+        assert retention.run_all() == 0
+    assert Entry.objects.count() == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_records_what_the_feed_lists_and_a_purged_entry_stays_away(
+    alice: User,
+) -> None:
+    items = "".join(
+        f"<item><guid>g{i}</guid><title>T{i}</title>"
+        f"<pubDate>Mon, 1{i} Jan 2024 00:00:00 GMT</pubDate></item>"
+        for i in range(6)
+    )
+    body = f'<rss version="2.0"><channel><title>L</title>{items}</channel></rss>'.encode()
+    with (
+        LocalServer({"/f": Reply(body=body)}) as server,
+        override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True),
+    ):
+        follow(alice, server.url("/f"))
+        worker.refresh_once(all_feeds=True)
+        feed = Feed.objects.get()
+        assert len(feed.listed_identities) == 6
+        # The feed lists all six: nothing may go.
+        assert retention.run_all() == 0
+        # Once it lists only the newest two, the older ones may.
+        Feed.objects.filter(id=feed.id).update(listed_identities=feed.listed_identities[-2:])
+        assert retention.run_all() == 2
+        # Served the old document again, the purged entries do not come back.
+        Feed.objects.filter(id=feed.id).update(next_fetch_at=timezone.now())
+        worker.refresh_once(all_feeds=True)
+    assert Entry.objects.count() == 4
+
+
+def _states_of(user: User) -> list[str]:
+    identities = EntryState.objects.filter(user=user).values_list("entry__identity", flat=True)
+    return sorted(identities, key=lambda i: int(i[1:]))
+
+
+@pytest.mark.django_db
+def test_a_persons_own_limits_remove_only_their_states_until_nobody_has_an_entry(
+    alice: User, bob: User
+) -> None:
+    feed = _feed_with_entries(alice)
+    follow(bob, feed.url)
+    for entry in Entry.objects.all():
+        EntryState.objects.update_or_create(
+            user=bob, entry=entry, defaults={"feed": feed, "sort_date": entry.published}
+        )
+    EntryState.objects.update(is_read=True)
+    EntryState.objects.filter(user=alice, entry__identity="e7").update(is_starred=True)
+    with override_settings(LISEUSE_RETENTION_KEEP_MAX=0, LISEUSE_RETENTION_KEEP_MIN=1):
+        RetentionRule.objects.create(user=alice, keep_max=3)
+        retention.run_all()
+        assert _states_of(alice) == ["e0", "e1", "e2", "e7"]
+        assert len(_states_of(bob)) == 10 and Entry.objects.count() == 10, "Bob still reads them"
+
+        RetentionRule.objects.create(user=bob, keep_max=5)
+        retention.run_all()
+        assert _states_of(bob) == ["e0", "e1", "e2", "e3", "e4"]
+        # e5, e6, e8, e9: nobody's any more; e7 is Alice's star.
+        assert _left() == ["e0", "e1", "e2", "e3", "e4", "e7"]
+        assert EntryTombstone.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_a_categorys_rule_wins_over_the_persons_general_one(alice: User) -> None:
+    _feed_with_entries(alice)
+    subscription = alice.subscriptions.get()
+    subscription.category = Category.objects.create(user=alice, name="Presse")
+    subscription.save()
+    RetentionRule.objects.create(user=alice, keep_max=2)
+    RetentionRule.objects.create(user=alice, category=subscription.category, keep_max=6)
+    with override_settings(LISEUSE_RETENTION_KEEP_MAX=0, LISEUSE_RETENTION_KEEP_MIN=0):
+        retention.run_all()
+    assert len(_states_of(alice)) == 6
+    assert Entry.objects.count() == 6, "alone on the feed: her old entries went too"
+
+
+@pytest.mark.django_db
+def test_the_command_sets_feed_and_person_rules(
+    alice: User, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = _feed_with_entries(alice)
+    cli.main(["retention-rule", "--feed", str(feed.id), "--keep-max", "7"])
+    feed.refresh_from_db()
+    assert (feed.keep_max, feed.keep_min) == (7, None)
+    cli.main(["retention-rule", "--user", "alice", "--keep-days", "90"])
+    assert RetentionRule.objects.get(user=alice, category=None).keep_days == 90
+    assert "alice, all feeds: keep_max=default, keep_min=default, keep_days=90" in (
+        capsys.readouterr().out
+    )
+    with pytest.raises(SystemExit):
+        cli.main(["retention-rule", "--user", "alice", "--category", "Nope", "--keep-max", "1"])
+    assert "no category named 'Nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["retention-rule", "--keep-max", "1"])
+    cli.main(["retention"])
+    # Her rule takes the instance's keep_max (4) for what it does not say; she alone follows
+    # the feed, so the entries her states leave go too: 6 states, 6 entries.
+    assert "retention: 12 old entries and reading states deleted" in capsys.readouterr().out
+    assert _left() == ["e0", "e1", "e2", "e3"]
