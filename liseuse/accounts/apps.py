@@ -9,6 +9,7 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
+        from liseuse.accounts import checks  # noqa: F401  (registers the system checks)
         from liseuse.accounts.signals import remember_where
 
         user_logged_in.connect(remember_where, dispatch_uid="liseuse-session-where")

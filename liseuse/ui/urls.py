@@ -75,6 +75,7 @@ urlpatterns += [
 # People and trust: registration, sessions, the admin's accounts page
 # (views/auth.py, views/sessions.py, views/admin.py).
 from liseuse.ui.views import admin as manage_admin  # noqa: E402
+from liseuse.ui.views import public  # noqa: E402
 from liseuse.ui.views import sessions as manage_sessions  # noqa: E402
 
 urlpatterns += [
@@ -86,4 +87,6 @@ urlpatterns += [
     path("manage/accounts/add", manage_admin.add, name="account_add"),
     path("manage/accounts/<int:user_id>/active", manage_admin.set_active, name="account_active"),
     path("manage/accounts/<int:user_id>/delete", manage_admin.delete, name="account_delete"),
+    path("public/", public.main, name="public"),
+    path("public/f/<int:feed_id>/", public.feed, name="public_feed"),
 ]

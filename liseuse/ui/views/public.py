@@ -1,0 +1,83 @@
+"""Anonymous reading (FreshRSS's option): one person's streams, read-only, for anyone.
+
+Off unless `LISEUSE_PUBLIC_READER` names an account. Visitors see that person's main stream and
+the feeds they follow, newest first, with nothing to change: no read state, no forms. Anything
+else (another feed, labels, favourites, searches) is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime
+
+from django.conf import settings
+from django.http import Http404
+from django.http import HttpRequest
+from django.http import HttpResponse
+from django.http import HttpResponseBadRequest
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from liseuse.accounts.models import User
+from liseuse.feeds import queries
+from liseuse.feeds.models import Subscription
+
+PAGE = 30
+
+
+def _reader() -> User:
+    name = getattr(settings, "LISEUSE_PUBLIC_READER", "")
+    reader = User.objects.filter(username=name, is_active=True).first() if name else None
+    if reader is None:
+        raise Http404("anonymous reading is off")
+    return reader
+
+
+def _cursor(raw: str) -> tuple[datetime, int] | None:
+    """`?after=<microseconds>_<entry id>`, the last entry of the previous page."""
+    if not raw:
+        return None
+    stamp, _, ident = raw.partition("_")
+    if not (stamp.isdigit() and ident.isdigit() and len(stamp) <= 20 and len(ident) <= 18):
+        raise ValueError(raw)
+    return datetime.fromtimestamp(int(stamp) / 1_000_000, tz=UTC), int(ident)
+
+
+def _page(
+    request: HttpRequest, reader: User, flt: queries.StreamFilter, title: str, base: str
+) -> HttpResponse:
+    try:
+        after = _cursor(request.GET.get("after", ""))
+    except ValueError:
+        return HttpResponseBadRequest(_("This page address is damaged."))
+    page = queries.stream(reader, flt, limit=PAGE, after=after)
+    following = ""
+    if page.next_after is not None:
+        moment, ident = page.next_after
+        following = f"{base}?after={int(moment.timestamp() * 1_000_000)}_{ident}"
+    feeds = [
+        (sub.feed_id, sub.display_title)
+        for sub in queries.subscriptions(reader)
+        if sub.visibility != Subscription.Visibility.HIDDEN
+    ]
+    context = {"title": title, "states": page.entries, "next": following, "feeds": feeds}
+    return render(request, "ui/account/public.html", context)
+
+
+@require_GET
+def main(request: HttpRequest) -> HttpResponse:
+    reader = _reader()
+    flt = queries.StreamFilter(state="all")
+    return _page(request, reader, flt, _("Main stream"), reverse("ui:public"))
+
+
+@require_GET
+def feed(request: HttpRequest, feed_id: int) -> HttpResponse:
+    reader = _reader()
+    sub = Subscription.objects.filter(user=reader, feed_id=feed_id).select_related("feed").first()
+    if sub is None or sub.visibility == Subscription.Visibility.HIDDEN:
+        raise Http404("not a public feed")
+    flt = queries.StreamFilter(state="all", feed_id=feed_id)
+    return _page(request, reader, flt, sub.display_title, reverse("ui:public_feed", args=[feed_id]))
