@@ -199,14 +199,18 @@ async def refresh_feeds(
     schedule: ScheduleConfig,
     on_report: Callable[[FeedReport], None] | None = None,
     max_in_flight: int = 64,
+    max_parsing: int = 8,
 ) -> RefreshSummary:
-    """Refresh `feeds`; at most `max_in_flight` are between fetch and store at any time.
+    """Refresh `feeds`; at most `max_in_flight` are being fetched or waiting after a fetch, and
+    at most `max_parsing` are between parse and store.
 
-    That bound is what keeps memory flat however many feeds a batch holds: a fetched body waits
-    for the parser only while fewer than `max_in_flight` others do.
+    These bounds keep memory flat however many feeds a batch holds: fetched bodies wait for the
+    parser in a bounded queue, parsed feeds wait for the database in a smaller one, and a
+    pass of 304s (no body) is bounded by the network only.
     """
     loop = asyncio.get_running_loop()
     in_flight = asyncio.Semaphore(max_in_flight)
+    parsing = asyncio.Semaphore(max_parsing)
     started = time.monotonic()
 
     async def in_store(call: Callable[[], T]) -> T:
@@ -302,57 +306,62 @@ async def refresh_feeds(
             )
             return FeedReport(feed.id, feed.url, "not-modified", duration_ms=elapsed())
 
-        try:
-            parsed = await loop.run_in_executor(
-                cpu_executor, parse_and_sanitize, result.body, result.url, result.content_type
-            )
-        except PipelineError as exc:
-            return await failed(str(exc), gone=False, retry_after=None)
-        except Exception as exc:  # a parser bug must mark this feed, never stop the batch
-            log.exception("parser crashed", extra={"feed_id": feed.id, "feed_url": feed.url})
-            return await failed(
-                f"could not read the feed ({type(exc).__name__})", gone=False, retry_after=None
-            )
+        # Parsed feeds wait for the store under this bound: memory holds at most `parsing`
+        # of them, whatever the batch size and however slow the database.
+        async with parsing:
+            try:
+                parsed = await loop.run_in_executor(
+                    cpu_executor, parse_and_sanitize, result.body, result.url, result.content_type
+                )
+            except PipelineError as exc:
+                return await failed(str(exc), gone=False, retry_after=None)
+            except Exception as exc:  # a parser bug must mark this feed, never stop the batch
+                log.exception("parser crashed", extra={"feed_id": feed.id, "feed_url": feed.url})
+                return await failed(
+                    f"could not read the feed ({type(exc).__name__})", gone=False, retry_after=None
+                )
 
-        stored = await in_store(lambda: store.stored_hashes(feed.id, parsed.identities))
-        fetched_at = now()
-        decisions = decide_entries(
-            parsed.feed.entries,
-            stored,
-            now=fetched_at,
-            identities=parsed.identities,
-            hashes=parsed.hashes,
-        )
-        entry_times = [e.published or e.updated for e in parsed.feed.entries]
-        when = next_fetch_at(
-            now=fetched_at,
-            entry_times=[t for t in entry_times if t is not None],
-            ttl_minutes=parsed.feed.ttl_minutes,
-            not_before=result.not_before,
-            retry_after=None,
-            error_count=0,
-            config=config,
-            jitter_key=feed.url,
-        )
-        update = FeedUpdate(
-            feed_id=feed.id,
-            fetched_at=fetched_at,
-            feed=parsed.feed,
-            decisions=tuple(decisions),
-            identities=parsed.identities,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            permanent_url=result.permanent_url,
-            next_fetch_at=when,
-            interval_minutes=max(1, int((when - fetched_at).total_seconds() // 60)),
-        )
-        try:
-            new = await write(lambda: store.save_update(update))
-        except Exception as exc:  # a database refusal must mark this feed, never stop the batch
-            log.exception("could not store", extra={"feed_id": feed.id, "feed_url": feed.url})
-            return await failed(
-                f"could not store its entries ({type(exc).__name__})", gone=False, retry_after=None
+            stored = await in_store(lambda: store.stored_hashes(feed.id, parsed.identities))
+            fetched_at = now()
+            decisions = decide_entries(
+                parsed.feed.entries,
+                stored,
+                now=fetched_at,
+                identities=parsed.identities,
+                hashes=parsed.hashes,
             )
+            entry_times = [e.published or e.updated for e in parsed.feed.entries]
+            when = next_fetch_at(
+                now=fetched_at,
+                entry_times=[t for t in entry_times if t is not None],
+                ttl_minutes=parsed.feed.ttl_minutes,
+                not_before=result.not_before,
+                retry_after=None,
+                error_count=0,
+                config=config,
+                jitter_key=feed.url,
+            )
+            update = FeedUpdate(
+                feed_id=feed.id,
+                fetched_at=fetched_at,
+                feed=parsed.feed,
+                decisions=tuple(decisions),
+                identities=parsed.identities,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                permanent_url=result.permanent_url,
+                next_fetch_at=when,
+                interval_minutes=max(1, int((when - fetched_at).total_seconds() // 60)),
+            )
+            try:
+                new = await write(lambda: store.save_update(update))
+            except Exception as exc:  # a database refusal must mark this feed, never stop the batch
+                log.exception("could not store", extra={"feed_id": feed.id, "feed_url": feed.url})
+                return await failed(
+                    f"could not store its entries ({type(exc).__name__})",
+                    gone=False,
+                    retry_after=None,
+                )
         if feed.wants_icon:
             icon = await find_icon(
                 fetcher, site_url=parsed.feed.link, icon_url=parsed.feed.icon_url
