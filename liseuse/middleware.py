@@ -13,6 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.http import HttpResponse
 
+from liseuse.feeds.media import REQUEST_ORIGIN
 from liseuse.pipeline.sanitize import IFRAME_HOSTS
 
 
@@ -42,7 +43,11 @@ class SecurityHeadersMiddleware:
         self.policy = content_security_policy()
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+        origin = REQUEST_ORIGIN.set(f"{request.scheme}://{request.get_host()}")
+        try:
+            response = self.get_response(request)
+        finally:
+            REQUEST_ORIGIN.reset(origin)
         # A view may set a stricter one (the favicon view sandboxes SVG): keep it.
         response.headers.setdefault("Content-Security-Policy", self.policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

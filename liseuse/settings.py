@@ -177,6 +177,10 @@ LISEUSE_LOGIN_WINDOW_SECONDS = env_int("LOGIN_WINDOW_SECONDS", 15 * 60, minimum=
 # Behind a reverse proxy, the caller's address is the last X-Forwarded-For hop.
 LISEUSE_BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
 LISEUSE_ALLOW_PRIVATE_NETWORKS = env_bool("ALLOW_PRIVATE_NETWORKS", False)
+# Entries' images, audio and video through liseuse (feeds/media.py), so that reading does not
+# reveal the reader's address to every site. Off by default: it costs this machine bandwidth.
+LISEUSE_MEDIA_PROXY = env_bool("MEDIA_PROXY", False)
+LISEUSE_MEDIA_PROXY_MAX_BYTES = env_int("MEDIA_PROXY_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 LISEUSE_WEB_WORKERS = env_int("WEB_WORKERS", 2, minimum=1)
 LISEUSE_FETCH_CONCURRENCY = env_int("FETCH_CONCURRENCY", 100, minimum=1)
 LISEUSE_FETCH_PER_HOST = env_int("FETCH_PER_HOST", 2, minimum=1)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from liseuse.feeds import media
 from liseuse.feeds.models import Category
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Favicon
@@ -89,7 +90,7 @@ def items(states: Sequence[EntryState]) -> list[Json]:
             "title": state.entry.title,
             "author": state.entry.author,
             # Fever has one HTML field: the full content when the feed gave one, else its summary.
-            "html": state.entry.content or state.entry.summary,
+            "html": media.for_apps(state.entry.content or state.entry.summary),
             "url": state.entry.url,
             "is_saved": int(state.is_starred),
             "is_read": int(state.is_read),

@@ -15,6 +15,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 from xml.sax.saxutils import quoteattr
 
+from liseuse.feeds import media
 from liseuse.greader import ids
 from liseuse.greader import streams
 
@@ -115,7 +116,10 @@ def item(row: Row, sub: Sub | None, labels: Sequence[str]) -> dict[str, Any]:
             "htmlUrl": site(sub),
             "title": plain(feed_title(sub)),
         },
-        "summary": {"direction": "ltr", "content": row["entry__content"] or row["entry__summary"]},
+        "summary": {
+            "direction": "ltr",
+            "content": media.for_apps(row["entry__content"] or row["entry__summary"]),
+        },
         "author": plain(row["entry__author"]),
     }
     enclosures = _enclosures(row)
@@ -199,7 +203,7 @@ def atom(
                 f'<link rel="enclosure" href={_attr(enclosure["href"])}'
                 f" type={_attr(enclosure['type'])}/>"
             )
-        html = row["entry__content"] or row["entry__summary"]
+        html = media.for_apps(row["entry__content"] or row["entry__summary"])
         out.append(f'<content type="html">{_text(html)}</content>')
         if row["entry__author"]:
             out.append(f"<author><name>{_text(row['entry__author'])}</name></author>")

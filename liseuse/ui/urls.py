@@ -2,6 +2,7 @@ from django.urls import path
 
 from liseuse.ui.views import auth
 from liseuse.ui.views import favicon
+from liseuse.ui.views import media
 from liseuse.ui.views import stream
 
 app_name = "ui"
@@ -12,6 +13,7 @@ urlpatterns = [
     path("login/", auth.login_view, name="login"),
     path("logout/", auth.logout_view, name="logout"),
     path("favicons/<int:feed_id>", favicon.favicon, name="favicon"),
+    path("media/<str:token>", media.media_proxy, name="media"),
 ]
 
 # The reading pages and their actions (views/stream.py, views/actions.py).

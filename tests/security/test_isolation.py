@@ -58,6 +58,7 @@ ROUTES: dict[str, str | NoId] = {
     "ui:logout": NoId("ends the caller's own session"),
     "ui:register": NoId("anonymous form, off unless LISEUSE_OPEN_REGISTRATION"),
     "ui:favicon": "test_bob_gets_404_for_the_icon_of_a_feed_he_does_not_follow",
+    "ui:media": "test_media_tokens_are_signed_urls_not_anyones_objects",
     "ui:category": "test_bob_gets_404_for_alices_streams",
     "ui:feed": "test_bob_gets_404_for_alices_streams",
     "ui:label": "test_bob_gets_404_for_alices_streams",
@@ -424,3 +425,15 @@ def test_bob_cannot_reach_alices_objects_through_the_fever_api(
             assert str(item) not in answer.get("unread_item_ids", "").split(",")
             assert all(entry["id"] != item for entry in answer.get("items", []))
     _unchanged(world)
+
+
+def test_media_tokens_are_signed_urls_not_anyones_objects(bob_client: Client) -> None:
+    """The media proxy's token names a URL the instance signed, not a person's object: nobody
+    can make one up (more in test_media_proxy.py)."""
+    from django.core import signing
+    from django.test import override_settings
+
+    with override_settings(LISEUSE_MEDIA_PROXY=True):
+        forged = signing.dumps("https://alice.example/private.png", salt="not liseuse's")
+        assert bob_client.get(f"/media/{forged}").status_code == 404
+        assert bob_client.get("/media/123").status_code == 404

@@ -49,3 +49,13 @@ def with_params(context: template.Context, **changes: object) -> str:
             params[key] = str(value)
     encoded = params.urlencode()
     return f"?{encoded}" if encoded else "?"
+
+
+@register.filter
+def media(content: str) -> str:
+    """Entry HTML with its media sent through the media proxy when it is on (feeds/media.py).
+
+    The input is stored, sanitized HTML; the output is the same HTML with URLs rewritten."""
+    from liseuse.feeds.media import proxify_html
+
+    return proxify_html(content or "")

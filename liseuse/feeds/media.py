@@ -1,0 +1,95 @@
+"""The optional media proxy (`LISEUSE_MEDIA_PROXY`): images, audio and video of entries served
+through liseuse, so that reading does not tell every site the reader's address.
+
+Stored HTML keeps the original URLs; when the proxy is on, `proxify_html` rewrites them as the
+HTML leaves liseuse (pages and both APIs), to `/media/<signed token>`. The token is the URL
+signed with the instance's secret: the proxy fetches only what liseuse itself pointed at, never
+a URL someone made up, and through the one guarded fetcher (private networks refused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from contextvars import ContextVar
+
+from django.conf import settings
+from django.core import signing
+
+from liseuse.pipeline.fetch import Fetcher
+from liseuse.pipeline.types import FetchResult
+
+SALT = "liseuse.media-proxy"
+# Media kinds the proxy serves; anything else (HTML, scripts, SVG documents) is refused.
+SERVED_TYPES = ("image/", "audio/", "video/")
+ACCEPT = "image/*, audio/*, video/*"
+
+# The stored HTML went through nh3: every attribute value is double-quoted and escaped, so a
+# regular expression over `src`, `poster` and `srcset` values is exact here (and only here).
+_SRC = re.compile(r'(?P<name>\b(?:src|poster))="(?P<url>https?://[^"]+)"')
+_SRCSET = re.compile(r'\bsrcset="(?P<value>[^"]+)"')
+
+
+# "https://host" of the request being answered, set by `liseuse.middleware`: URLs sent to apps
+# must be absolute (an app resolves relative ones against the feed's site, not liseuse).
+REQUEST_ORIGIN: ContextVar[str] = ContextVar("liseuse_request_origin", default="")
+
+
+def for_apps(content: str) -> str:
+    """`proxify_html` with absolute URLs, for the two APIs."""
+    return proxify_html(content, REQUEST_ORIGIN.get())
+
+
+def enabled() -> bool:
+    return bool(getattr(settings, "LISEUSE_MEDIA_PROXY", False))
+
+
+def proxied(url: str, origin: str = "") -> str:
+    """The proxy's URL for `url`; `origin` ("https://host") makes it absolute, for apps."""
+    token = signing.dumps(url, salt=SALT, compress=True)
+    return f"{origin}/media/{token}"
+
+
+def unsign(token: str) -> str | None:
+    try:
+        url = signing.loads(token, salt=SALT)
+    except signing.BadSignature:
+        return None
+    return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+
+
+def proxify_html(content: str, origin: str = "") -> str:
+    """`content` with its media URLs sent through the proxy (as is when the proxy is off);
+    `origin` makes the new URLs absolute, for apps that read the HTML outside liseuse."""
+    if not enabled() or not content:
+        return content
+
+    def one(match: re.Match[str]) -> str:
+        url = html.unescape(match["url"])
+        return f'{match["name"]}="{html.escape(proxied(url, origin))}"'
+
+    def srcset(match: re.Match[str]) -> str:
+        candidates = []
+        for candidate in html.unescape(match["value"]).split(","):
+            parts = candidate.strip().split(maxsplit=1)
+            if not parts or not parts[0].startswith(("http://", "https://")):
+                continue
+            parts[0] = proxied(parts[0], origin)
+            candidates.append(" ".join(parts))
+        return f'srcset="{html.escape(", ".join(candidates))}"'
+
+    return _SRCSET.sub(srcset, _SRC.sub(one, content))
+
+
+def fetch_media(url: str) -> FetchResult:
+    """Fetch what the proxy serves; raises `PipelineError` (a readable reason) on failure."""
+    from liseuse.feeds.worker import fetch_config
+
+    async def run() -> FetchResult:
+        async with Fetcher(fetch_config()) as fetcher:
+            return await fetcher.fetch(
+                url, max_bytes=settings.LISEUSE_MEDIA_PROXY_MAX_BYTES, accept=ACCEPT
+            )
+
+    return asyncio.run(run())

@@ -1,0 +1,134 @@
+"""The optional media proxy: entries' media through liseuse, and never a way to fetch anything
+else (only URLs liseuse signed, only media, never private addresses unless allowed)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+
+import pytest
+from django.core import signing
+from django.test import Client
+from django.test import override_settings
+from django.utils import timezone
+
+from liseuse.accounts.models import User
+from liseuse.feeds import media
+from liseuse.feeds.models import Entry
+from liseuse.feeds.models import EntryState
+from liseuse.feeds.models import Feed
+from liseuse.feeds.models import Subscription
+from tests.httpserver import LocalServer
+from tests.httpserver import Reply
+
+pytestmark = pytest.mark.django_db
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+CONTENT = (
+    '<p>Voir <img src="https://images.example/a.png?x=1&amp;y=2" alt="a" loading="lazy"> et '
+    '<img src="https://images.example/b.png" srcset="https://images.example/b1.png 1x, '
+    'https://images.example/b2.png 2x" alt="b"></p>'
+)
+
+
+@pytest.fixture
+def entry(alice: User) -> Entry:
+    feed = Feed.objects.create(url="https://site.example/feed", title="Site")
+    Subscription.objects.create(user=alice, feed=feed)
+    item = Entry.objects.create(
+        feed=feed,
+        identity="e1",
+        content_hash="h",
+        title="Images",
+        content=CONTENT,
+        published=timezone.now(),
+    )
+    EntryState.objects.create(user=alice, entry=item, feed=feed, sort_date=item.published)
+    return item
+
+
+@pytest.fixture
+def proxy_on() -> Iterator[None]:
+    with override_settings(LISEUSE_MEDIA_PROXY=True):
+        yield
+
+
+def test_off_by_default_nothing_is_rewritten_and_the_route_is_gone(
+    client: Client, alice: User, entry: Entry
+) -> None:
+    client.force_login(alice)
+    page = client.get("/?state=all").content.decode()
+    assert "https://images.example/a.png" in page and "/media/" not in page
+    assert (
+        client.get(
+            f"/media/{signing.dumps('https://images.example/a.png', salt=media.SALT)}"
+        ).status_code
+        == 404
+    )
+
+
+def test_on_every_media_url_goes_through_liseuse_and_round_trips(
+    client: Client, alice: User, entry: Entry, proxy_on: None
+) -> None:
+    client.force_login(alice)
+    page = client.get("/?state=all").content.decode()
+    assert "https://images.example/" not in page
+    tokens = re.findall(r"/media/([^\"\s,]+)", page)
+    assert len(tokens) == 4  # two src and two srcset candidates
+    assert {media.unsign(t) for t in tokens} == {
+        "https://images.example/a.png?x=1&y=2",
+        "https://images.example/b.png",
+        "https://images.example/b1.png",
+        "https://images.example/b2.png",
+    }
+
+
+def test_apps_get_absolute_proxy_urls(
+    client: Client, alice: User, entry: Entry, proxy_on: None
+) -> None:
+    alice.set_api_password("api-secret-1")
+    alice.save()
+    key = hashlib.md5(b"alice:api-secret-1").hexdigest()
+    fever = client.post("/api/fever.php?api&items", {"api_key": key}).json()
+    html = fever["items"][0]["html"]
+    assert "https://images.example/" not in html and 'src="http://testserver/media/' in html
+    login = client.post("/accounts/ClientLogin", {"Email": "alice", "Passwd": "api-secret-1"})
+    token = login.content.decode().splitlines()[-1].removeprefix("Auth=")
+    stream = client.get(
+        "/reader/api/0/stream/contents/user/-/state/com.google/reading-list",
+        HTTP_AUTHORIZATION=f"GoogleLogin auth={token}",
+    ).json()
+    content = stream["items"][0]["summary"]["content"]
+    assert "https://images.example/" not in content and "http://testserver/media/" in content
+
+
+def test_the_proxy_serves_media_under_a_sandbox_and_refuses_the_rest(
+    client: Client, proxy_on: None
+) -> None:
+    routes = {
+        "/a.png": Reply(headers={"Content-Type": "image/png"}, body=PNG),
+        "/page": Reply(headers={"Content-Type": "text/html"}, body=b"<script>alert(1)</script>"),
+        "/x.svg": Reply(headers={"Content-Type": "image/svg+xml"}, body=b"<svg onload=alert(1)/>"),
+    }
+    with LocalServer(routes) as server, override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True):
+        image = client.get(media.proxied(server.url("/a.png")))
+        assert image.status_code == 200 and image.content == PNG
+        assert (
+            image["Content-Type"] == "image/png" and "sandbox" in image["Content-Security-Policy"]
+        )
+        assert client.get(media.proxied(server.url("/page"))).status_code == 415
+        assert client.get(media.proxied(server.url("/x.svg"))).status_code == 415
+        assert client.get(media.proxied(server.url("/missing"))).status_code == 502
+
+
+def test_only_urls_the_instance_signed_and_never_private_addresses(
+    client: Client, proxy_on: None
+) -> None:
+    with LocalServer({"/a.png": Reply(headers={"Content-Type": "image/png"}, body=PNG)}) as server:
+        forged = signing.dumps(server.url("/a.png"), salt="another salt", compress=True)
+        assert client.get(f"/media/{forged}").status_code == 404
+        assert client.get("/media/not-a-token").status_code == 404
+        refused = client.get(media.proxied(server.url("/a.png")))  # the guard is on by default
+        assert refused.status_code == 502 and b"refused" in refused.content
+        assert server.requests == []
