@@ -21,6 +21,8 @@ from django.db.models import Q
 
 from liseuse.accounts.models import User
 from liseuse.feeds import websub
+from liseuse.feeds.models import Entry
+from liseuse.feeds.models import EntryTombstone
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
 from liseuse.pipeline.refresh import FeedToRefresh
@@ -70,16 +72,25 @@ def claim_feeds(
             .annotate(floor=Max("refresh_floor_minutes"))
             .values_list("feed_id", "floor")
         )
-        rows = Feed.objects.filter(id__in=ids, lease_owner=owner).values_list(
-            "id",
-            "url",
-            "etag",
-            "last_modified",
-            "error_count",
-            "fetch_interval_minutes",
-            "ttl_minutes",
-            "favicon_id",
-            "favicon_checked_at",
+        rows = (
+            Feed.objects.filter(id__in=ids, lease_owner=owner)
+            .annotate(
+                # A feed with nothing stored yet (its first fetch): the pipeline need not ask.
+                has_stored=Exists(Entry.objects.filter(feed_id=OuterRef("pk")))
+                | Exists(EntryTombstone.objects.filter(feed_id=OuterRef("pk")))
+            )
+            .values_list(
+                "id",
+                "url",
+                "etag",
+                "last_modified",
+                "error_count",
+                "fetch_interval_minutes",
+                "ttl_minutes",
+                "favicon_id",
+                "favicon_checked_at",
+                "has_stored",
+            )
         )
         icon_recheck = now - ICON_RECHECK
         # A feed its hub pushes is polled only as a safety net: slowly (feeds.websub).
@@ -97,6 +108,7 @@ def claim_feeds(
                 ttl_minutes=ttl,
                 wants_icon=icon_id is None
                 and (icon_checked is None or icon_checked < icon_recheck),
+                has_stored_entries=has_stored,
             )
             for (
                 feed_id,
@@ -108,6 +120,7 @@ def claim_feeds(
                 ttl,
                 icon_id,
                 icon_checked,
+                has_stored,
             ) in rows
         ]
 

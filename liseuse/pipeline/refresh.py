@@ -69,6 +69,9 @@ class FeedToRefresh:
     ttl_minutes: int | None = None
     # No icon yet, and none looked for lately: look for one after a successful fetch.
     wants_icon: bool = False
+    # False when the store holds no entry nor tombstone of this feed (its first fetch): then
+    # there is nothing to compare with, and the store is not asked.
+    has_stored_entries: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +324,9 @@ async def refresh_feeds(
                     f"could not read the feed ({type(exc).__name__})", gone=False, retry_after=None
                 )
 
-            stored = await in_store(lambda: store.stored_hashes(feed.id, parsed.identities))
+            stored: Mapping[str, str | None] = {}
+            if feed.has_stored_entries:
+                stored = await in_store(lambda: store.stored_hashes(feed.id, parsed.identities))
             fetched_at = now()
             decisions = decide_entries(
                 parsed.feed.entries,

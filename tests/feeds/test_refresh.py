@@ -243,3 +243,14 @@ def test_a_manual_refresh_is_allowed_but_rate_limited(alice: User, bob: User) ->
         Feed.objects.update(last_fetched_at=timezone.now() - timedelta(minutes=2))
         assert worker.refresh_feed_now(alice, sub.feed_id).outcome == "updated"
         assert len(server.requests) == 2
+
+
+def test_a_feed_whose_every_entry_was_purged_brings_none_back(alice: User) -> None:
+    with LocalServer({"/feed": Reply(body=rss(("a", "Un"), ("b", "Deux")))}) as server:
+        follow(alice, server.url("/feed"))
+        worker.refresh_once(all_feeds=True)
+        for purged in Entry.objects.all():
+            EntryTombstone.objects.create(feed=purged.feed, identity=purged.identity)
+            purged.delete()
+        worker.refresh_once(all_feeds=True)  # only tombstones are stored: still compared
+    assert not Entry.objects.exists()
