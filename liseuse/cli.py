@@ -217,11 +217,12 @@ def cmd_feed_remove(args: argparse.Namespace) -> None:
     from liseuse.feeds.models import Subscription
 
     if args.user:
-        deleted, _ = Subscription.objects.filter(
-            user=_get_user(args.user), feed_id=args.id
-        ).delete()
-        if not deleted:
+        from liseuse.feeds.subscribe import unfollow
+
+        sub = Subscription.objects.filter(user=_get_user(args.user), feed_id=args.id).first()
+        if sub is None:
             raise CliError(f"{args.user} does not follow feed {args.id}")
+        unfollow(sub)
         print(f"{args.user} no longer follows feed {args.id}")
         return
     deleted, _ = Feed.objects.filter(id=args.id).delete()

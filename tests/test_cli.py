@@ -6,9 +6,12 @@ import io
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from liseuse.accounts.models import User
 from liseuse.cli import main
+from liseuse.feeds.models import Entry
+from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
 
@@ -138,8 +141,13 @@ def test_feed_list_and_remove(
     Subscription.objects.create(user=alice, feed=feed)
     out = run(["feed", "list", "--user", "alice"], capsys, monkeypatch)[1]
     assert out == f"{feed.id}\tA\thttps://a.example/feed\terror (2×): HTTP 404 Not Found\n"
+    entry = Entry.objects.create(
+        feed=feed, identity="i", content_hash="h", published=timezone.now()
+    )
+    EntryState.objects.create(user=alice, entry=entry, feed=feed, sort_date=entry.published)
     assert run(["feed", "remove", str(feed.id), "--user", "alice"], capsys, monkeypatch)[0] == 0
     assert not Subscription.objects.exists() and Feed.objects.exists()
+    assert not EntryState.objects.exists()  # the person's states go with the subscription
     assert run(["feed", "remove", str(feed.id)], capsys, monkeypatch)[0] == 0
     assert not Feed.objects.exists()
     assert run(["feed", "remove", "999"], capsys, monkeypatch)[0] == 1

@@ -93,3 +93,11 @@ def follow(user: User, url: str, *, category: str | None = None, title: str = ""
         ignore_conflicts=True,
     )
     return subscription
+
+
+@transaction.atomic
+def unfollow(subscription: Subscription) -> None:
+    """Stop following: the person's reading states of the feed go with the subscription. The
+    shared Feed row stays for its other followers (retention cleans up what nobody follows)."""
+    EntryState.objects.filter(user_id=subscription.user_id, feed_id=subscription.feed_id).delete()
+    subscription.delete()

@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from liseuse.accounts.models import User
+from liseuse.feeds import subscribe
 from liseuse.feeds.models import Category
-from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Label
 from liseuse.feeds.models import Subscription
 from liseuse.greader.errors import bad_request
@@ -28,9 +28,8 @@ def _clean_name(name: str) -> str:
 
 @transaction.atomic
 def unfollow(sub: Subscription) -> None:
-    """Stop following: the subscription and the person's states of that feed go together."""
-    EntryState.objects.filter(user_id=sub.user_id, feed_id=sub.feed_id).delete()
-    sub.delete()
+    """Stop following (the same service as the pages' unfollow)."""
+    subscribe.unfollow(sub)
 
 
 def category_named(user: User, name: str) -> Category:

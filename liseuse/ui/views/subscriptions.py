@@ -31,10 +31,10 @@ from liseuse.accounts.models import User
 from liseuse.feeds import opml
 from liseuse.feeds import queries
 from liseuse.feeds.models import Category
-from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.subscribe import SubscribeError
 from liseuse.feeds.subscribe import subscribe_url
+from liseuse.feeds.subscribe import unfollow
 from liseuse.feeds.worker import RefreshRefused
 from liseuse.feeds.worker import refresh_feed_now
 from liseuse.ui.views.common import personal
@@ -196,11 +196,7 @@ def edit(request: HttpRequest, user: User, sub_id: int) -> HttpResponse:
 def delete(request: HttpRequest, user: User, sub_id: int) -> HttpResponse:
     sub = get_object_or_404(Subscription.objects.select_related("feed"), pk=sub_id, user=user)
     title = sub.display_title
-    # The person's states for this feed go with the subscription; the shared Feed stays for
-    # its other followers (and is cleaned up by retention when nobody follows it).
-    with transaction.atomic():
-        EntryState.objects.filter(user=sub.user_id, feed_id=sub.feed_id).delete()
-        sub.delete()
+    unfollow(sub)
     messages.success(request, _("You no longer follow %(title)s.") % {"title": title})
     return see_other("ui:subscriptions")
 
