@@ -54,6 +54,21 @@ def measure(runs: int, person_id: int) -> None:
     def side() -> int:
         return len(sidebar(person)["boxes"])  # type: ignore[arg-type]
 
+    def mark_10k_read() -> int:
+        # The 10,000 oldest unread entries marked read in one statement (as "mark all as read,
+        # older than…" does), then put back unread, untimed, for the next run.
+        from liseuse.feeds import queries
+        from liseuse.feeds.models import EntryState
+
+        unread = EntryState.objects.filter(user=person, is_read=False)
+        ids = list(unread.order_by("sort_date").values_list("entry_id", flat=True)[:10_000])
+        began = time.perf_counter()
+        changed = queries.set_read(person, ids, True)
+        marked_ms.append((time.perf_counter() - began) * 1000)
+        queries.set_read(person, ids, False)
+        return changed
+
+    marked_ms: list[float] = []
     cases: list[tuple[str, Callable[[], int]]] = [
         ("main stream, normal view, 50 unread", get("/")),
         ("main stream, normal view, 50 of all", get("/?state=all")),
@@ -65,12 +80,16 @@ def measure(runs: int, person_id: int) -> None:
         ("favourites", get("/starred/")),
         ("unread.json (the banner's poll)", get("/unread.json?after=1")),
         ("sidebar alone (500 unread counts)", side),
+        ("mark 10,000 entries read (with the put-back)", mark_10k_read),
     ]
     print(f"Python {platform.python_version()}, {runs} runs per call after one warm-up")
     print(f"{'page':<42} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>10}")
     for name, call in cases:
         p50, p95, size = timed(runs, call)
         print(f"{name:<42} {p50:>8.1f} {p95:>8.1f} {size:>10}")
+    if marked_ms:
+        marked_ms.sort()
+        print(f"{'mark 10,000 entries read (alone)':<42} {marked_ms[len(marked_ms) // 2]:>8.1f}")
 
 
 def main() -> None:
@@ -80,11 +99,25 @@ def main() -> None:
     parser.add_argument("--unread", type=float, default=0.3, help="share of entries unread")
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="measure on PostgreSQL: a server URL such as postgresql://postgres@127.0.0.1:5432/"
+        "postgres; a throw-away database is created on it and dropped after",
+    )
     args = parser.parse_args()
 
     folder = tempfile.mkdtemp(prefix="liseuse-ui-bench-")
     os.environ["LISEUSE_DATA_DIR"] = folder
     os.environ.pop("LISEUSE_DATABASE_URL", None)  # SQLite, whatever the shell says
+    scratch = None
+    if args.postgres:
+        import psycopg
+
+        scratch = f"liseuse_ui_bench_{os.getpid()}"
+        with psycopg.connect(args.postgres, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {scratch}")
+        os.environ["LISEUSE_DATABASE_URL"] = args.postgres.rsplit("/", 1)[0] + "/" + scratch
     os.environ["DJANGO_SETTINGS_MODULE"] = "liseuse.settings"
     import django
 
@@ -99,9 +132,22 @@ def main() -> None:
             f"{args.feeds} feeds, {args.entries} entries, {args.unread:.0%} unread: built in "
             f"{time.perf_counter() - began:.1f} s"
         )
+        if scratch:
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         measure(args.runs, person_id)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        if scratch:
+            from django.db import connections
+
+            connections.close_all()
+            import psycopg
+
+            with psycopg.connect(args.postgres, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {scratch}")
 
 
 if __name__ == "__main__":
