@@ -163,10 +163,31 @@ def stream_ids(
 
 def by_ids(user: User, entry_ids: Iterable[int]) -> list[EntryState]:
     """The person's states for these entries (others' and unknown ids are left out)."""
-    ids = list(dict.fromkeys(entry_ids))[:MAX_PAGE]
+    ids = _page_of_ids(entry_ids)
     rows = EntryState.objects.filter(user=user, entry_id__in=ids).select_related("entry", "feed")
     found = {row.entry_id: row for row in rows}
     return [found[i] for i in ids if i in found]
+
+
+def _page_of_ids(entry_ids: Iterable[int]) -> list[int]:
+    """Distinct ids in the order given, at most a page of them."""
+    return list(dict.fromkeys(entry_ids))[:MAX_PAGE]
+
+
+def state_of(user: User, entry_id: int) -> EntryState | None:
+    """The person's state of one entry; None when it is not theirs (or does not exist)."""
+    return EntryState.objects.filter(user=user, entry_id=entry_id).first()
+
+
+def own_entry_ids(user: User, entry_ids: Sequence[int]) -> list[int]:
+    """Those of these entries the person has (in chunks: a client may send thousands)."""
+    own: list[int] = []
+    for start in range(0, len(entry_ids), MAX_PAGE):
+        chunk = entry_ids[start : start + MAX_PAGE]
+        own += EntryState.objects.filter(user=user, entry_id__in=chunk).values_list(
+            "entry_id", flat=True
+        )
+    return own
 
 
 def unread_counts_by_feed(user: User) -> dict[int, int]:
@@ -457,7 +478,7 @@ def rows_by_ids(
     user: User, entry_ids: Iterable[int], fields: Sequence[str]
 ) -> list[dict[str, Any]]:
     """`by_ids`, as plain rows of these EntryState fields, in the order asked."""
-    ids = list(dict.fromkeys(entry_ids))[:MAX_PAGE]
+    ids = _page_of_ids(entry_ids)
     wanted = list(dict.fromkeys(["entry_id", *fields]))
     found = {
         row["entry_id"]: row

@@ -24,7 +24,6 @@ from liseuse.accounts import throttle
 from liseuse.accounts.models import User
 from liseuse.feeds import queries
 from liseuse.feeds.models import Category
-from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.opml import OpmlError
 from liseuse.feeds.opml import export_opml
@@ -239,12 +238,7 @@ def stream_items_contents(request: HttpRequest, user: User, params: Params) -> H
 
 def _own_ids(user: User, wanted: list[int]) -> list[int]:
     """Those of these entries the person has; 404 when none is theirs (or exists)."""
-    own: list[int] = []
-    for start in range(0, len(wanted), 1000):
-        chunk = wanted[start : start + 1000]
-        own += EntryState.objects.filter(user=user, entry_id__in=chunk).values_list(
-            "entry_id", flat=True
-        )
+    own = queries.own_entry_ids(user, wanted)
     if not own:
         raise not_found("None of these items is yours")
     return own

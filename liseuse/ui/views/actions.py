@@ -49,7 +49,7 @@ def _flag(request: HttpRequest, name: str) -> bool | None:
 
 
 def _own_state(user: User, entry_id: int) -> EntryState | None:
-    return EntryState.objects.filter(user=user, entry_id=entry_id).first()
+    return queries.state_of(user, entry_id)
 
 
 @require_POST
