@@ -20,6 +20,7 @@ from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.urls import FeedUrlError
 from liseuse.feeds.urls import normalize_feed_url
+from liseuse.pipeline.parsers.xmlfeeds import safe_parser
 
 # FreshRSS and Miniflux exports of thousands of feeds weigh well under a megabyte.
 MAX_OPML_BYTES = 5 * 1024 * 1024
@@ -44,16 +45,6 @@ class ImportReport:
     categories_created: int
 
 
-def _safe_parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        dtd_validation=False,
-    )
-
-
 def parse_opml(data: bytes) -> list[OpmlFeed]:
     """Every feed outline of an OPML document, with the name of the folder holding it."""
     if len(data) > MAX_OPML_BYTES:
@@ -66,7 +57,7 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
     if b"<!ENTITY" in data:
         raise OpmlError("The OPML file declares XML entities, which liseuse refuses.")
     try:
-        root = etree.fromstring(data, parser=_safe_parser())
+        root = etree.fromstring(data, parser=safe_parser(recover=False))
     except etree.XMLSyntaxError as exc:
         raise OpmlError(f"This is not an XML file: {exc.msg}.") from None
     if not isinstance(root.tag, str) or etree.QName(root).localname.lower() != "opml":

@@ -95,34 +95,27 @@ _MEDIA_KEYS = ("media:group", "media:content", "media:description", "media:thumb
 _local = threading.local()
 
 
+def safe_parser(*, recover: bool) -> etree.XMLParser:
+    """An lxml parser with every dangerous feature off: no DTD loaded, no entity resolved, no
+    network, and no huge_tree, which keeps libxml2's limits (nesting depth 256, text nodes
+    10 MB). Also used for OPML files (liseuse.feeds.opml)."""
+    return etree.XMLParser(
+        recover=recover,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
 def _parsers() -> tuple[etree.XMLParser, etree.XMLParser]:
     """A strict and a recovering parser for this thread (lxml parsers are not thread-safe)."""
     pair: tuple[etree.XMLParser, etree.XMLParser] | None = getattr(_local, "parsers", None)
     if pair is None:
-        # Every dangerous feature off: no DTD loaded, no entity resolved, no network, and no
-        # huge_tree, which keeps libxml2's limits (nesting depth 256, text nodes 10 MB).
-        pair = (
-            etree.XMLParser(
-                recover=False,
-                resolve_entities=False,
-                no_network=True,
-                load_dtd=False,
-                dtd_validation=False,
-                huge_tree=False,
-                remove_comments=True,
-                remove_pis=True,
-            ),
-            etree.XMLParser(
-                recover=True,
-                resolve_entities=False,
-                no_network=True,
-                load_dtd=False,
-                dtd_validation=False,
-                huge_tree=False,
-                remove_comments=True,
-                remove_pis=True,
-            ),
-        )
+        pair = (safe_parser(recover=False), safe_parser(recover=True))
         _local.parsers = pair
     return pair
 
