@@ -16,18 +16,23 @@ import time
 import uuid
 from collections.abc import Callable
 from collections.abc import Sequence
-from concurrent.futures import Executor
-from concurrent.futures import Future
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import timedelta
+from multiprocessing import get_all_start_methods
+from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
 from types import FrameType
-from typing import Any
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import close_old_connections
 from django.db import connection
+from django.db import connections
 from django.utils import timezone
 
 from liseuse.accounts.models import User
@@ -55,8 +60,10 @@ T = TypeVar("T")
 # Seconds between two retention passes once one found nothing to delete.
 _RETENTION_PAUSE = 60.0
 
-# Below this many feeds a batch is parsed in a thread: starting processes would cost more.
-_PROCESS_POOL_THRESHOLD = 50
+# Below this many feeds a batch is refreshed in this process: starting others would cost more.
+_SPLIT_THRESHOLD = 50
+# No more processes than this, however many cores: each holds its own bodies and connection.
+_MAX_SPLIT = 4
 
 
 def fetch_config() -> FetchConfig:
@@ -93,15 +100,22 @@ def refresh_batch(
     *,
     owner: str,
     progress: Progress | None = None,
-    cpu_executor: Executor | None = None,
     fetcher: RefreshFetcher | None = None,
+    on_report: Callable[[FeedReport], object] | None = None,
+    concurrency_share: int = 1,
+    write_lock: AbstractContextManager[object] | None = None,
 ) -> RefreshSummary:
-    """Refresh claimed feeds; `fetcher` replaces the network (a WebSub push, feeds.websub)."""
+    """Refresh claimed feeds in this process; `fetcher` replaces the network (a WebSub push,
+    feeds.websub). With `concurrency_share` n, this process is one of n sharing the batch
+    (`refresh_split`) and takes 1/n of the global fetch limit."""
     store_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liseuse-store")
+    max_in_flight = max(1, settings.LISEUSE_FETCH_CONCURRENCY // concurrency_share)
 
     def report(result: FeedReport) -> None:
         if progress is not None:
             progress.advance(note=result.url)
+        if on_report is not None:
+            on_report(result)
         log.debug(
             "feed %s",
             result.outcome,
@@ -116,20 +130,20 @@ def refresh_batch(
     async def run() -> RefreshSummary:
         if fetcher is not None:
             return await refresh_with(fetcher)
-        async with Fetcher(fetch_config()) as network:
+        config = replace(fetch_config(), global_concurrency=max_in_flight)
+        async with Fetcher(config) as network:
             return await refresh_with(network)
 
     async def refresh_with(source: RefreshFetcher) -> RefreshSummary:
         return await refresh_feeds(
             feeds,
             fetcher=source,
-            store=DjangoStore(owner),
+            store=DjangoStore(owner, write_lock),
             store_executor=store_executor,
-            cpu_executor=cpu_executor,
             now=timezone.now,
             schedule=schedule_config(),
             on_report=report,
-            max_in_flight=settings.LISEUSE_FETCH_CONCURRENCY,
+            max_in_flight=max_in_flight,
         )
 
     try:
@@ -149,35 +163,101 @@ def _note_durations(summary: RefreshSummary) -> None:
     )
 
 
-class _LazyPool(Executor):
-    """A process pool started on the first parse: a pass where every feed answers 304 (the
-    usual case) parses nothing and starts no process."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self.pool: ProcessPoolExecutor | None = None
-
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        if self.pool is None:
-            self.pool = ProcessPoolExecutor(max_workers=self.workers)
-        return self.pool.submit(fn, *args, **kwargs)
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=wait, cancel_futures=cancel_futures)
-
-
-def _cpu_pool(size: int) -> Executor | None:
-    """A process pool for parsing when there are several cores and work to fill them.
-
-    As many processes as cores: the main process mostly waits on the network and the
-    database, so parsing may take every core (measured in docs/benchmarks.md).
-    """
+def _cores() -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cores = cores or 1
-    if size < _PROCESS_POOL_THRESHOLD or cores < 2:
-        return None
-    return _LazyPool(min(cores, 4))
+    return cores or 1
+
+
+def split_by_host(feeds: Sequence[FeedToRefresh], parts: int) -> list[list[FeedToRefresh]]:
+    """`feeds` in `parts` shares of about the same size, each host's feeds all in one share, so
+    that the per-host limit of each share's fetcher still holds for the whole pass."""
+    by_host: dict[str, list[FeedToRefresh]] = {}
+    for feed in feeds:
+        by_host.setdefault(urlsplit(feed.url).hostname or "", []).append(feed)
+    shares: list[list[FeedToRefresh]] = [[] for _ in range(parts)]
+    # Biggest hosts first, each into the smallest share so far: shares within one host's size.
+    for host_feeds in sorted(by_host.values(), key=len, reverse=True):
+        min(shares, key=len).extend(host_feeds)
+    return [share for share in shares if share]
+
+
+def _refresh_share(
+    feeds: list[FeedToRefresh],
+    owner: str,
+    shares: int,
+    write_lock: AbstractContextManager[object],
+    reports: Connection,
+) -> None:
+    """A child process's part of a split batch: its own event loop, fetcher, parser and
+    database connection; each report goes back to the parent as it happens."""
+    try:
+        summary = refresh_batch(
+            feeds,
+            owner=owner,
+            on_report=reports.send,
+            concurrency_share=shares,
+            write_lock=write_lock,
+        )
+        reports.send(summary.seconds)
+    finally:
+        reports.close()
+        connections.close_all()
+
+
+def refresh_split(
+    feeds: Sequence[FeedToRefresh], *, owner: str, progress: Progress | None = None
+) -> RefreshSummary:
+    """Refresh a batch in one process per core when there is enough work for them.
+
+    A first refresh is CPU-bound (decompressing, parsing and cleaning every entry) and a
+    process is bound to one core by its interpreter lock: with one process, the second core
+    was mostly idle (docs/benchmarks.md). Each child takes a share of the hosts and does the
+    whole pipeline for it, fetch to store: feeds travel to it by fork and only small reports
+    come back, where a pool of parsers was sent every body and sent back every parsed feed.
+    The database sees one writer per child; SQLite's lock and PostgreSQL's rows keep them apart
+    as they keep several `liseuse worker`s apart.
+    """
+    cores = _cores()
+    if len(feeds) < _SPLIT_THRESHOLD or cores < 2 or "fork" not in get_all_start_methods():
+        return refresh_batch(feeds, owner=owner, progress=progress)
+    shares = split_by_host(feeds, min(cores, _MAX_SPLIT))
+    if len(shares) < 2:  # one host: one process, as its politeness limit would have it anyway
+        return refresh_batch(feeds, owner=owner, progress=progress)
+    context = get_context("fork")
+    log.info("refreshing %s feeds in %s processes", len(feeds), len(shares))
+    write_lock = context.Lock()
+    # A connection must never cross a fork: the children open their own.
+    connections.close_all()
+    children: list[tuple[BaseProcess, Connection]] = []
+    for share in shares:
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(
+            target=_refresh_share, args=(share, owner, len(shares), write_lock, send), daemon=True
+        )
+        child.start()
+        send.close()  # the child's end: once the child exits, reading ours ends
+        children.append((child, receive))
+    summary = RefreshSummary()
+    waiting = {receive: child for child, receive in children}
+    while waiting:
+        for ready in wait(list(waiting)):
+            assert isinstance(ready, Connection)
+            try:
+                message = ready.recv()
+            except EOFError:
+                ended = waiting.pop(ready)
+                ended.join()
+                if ended.exitcode:
+                    # Its feeds keep their lease until it ends, then the next pass takes them.
+                    log.error("a refresh process ended with code %s", ended.exitcode)
+                continue
+            if isinstance(message, FeedReport):
+                summary.reports.append(message)
+                if progress is not None:
+                    progress.advance(note=message.url)
+            else:  # its own duration: the split's is that of the slowest child
+                summary.seconds = max(summary.seconds, float(message))
+    return summary
 
 
 def refresh_once(
@@ -209,14 +289,9 @@ def refresh_once(
                 bar = Progress(len(feeds), "refreshing")
             elif bar is not None:
                 bar.total += len(feeds)
-            # A fresh pool per batch: parsing processes give their memory back between batches,
-            # so the peak stays that of one batch however many feeds there are.
-            pool = _cpu_pool(len(feeds))
-            try:
-                summary = refresh_batch(feeds, owner=owner, progress=bar, cpu_executor=pool)
-            finally:
-                if pool is not None:
-                    pool.shutdown()
+            # Children per batch: they give their memory back between batches, so the peak
+            # stays that of one batch however many feeds there are.
+            summary = refresh_split(feeds, owner=owner, progress=bar)
             total.reports.extend(summary.reports)
             total.seconds += summary.seconds
     finally:

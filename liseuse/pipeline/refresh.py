@@ -3,7 +3,7 @@
     for each feed, concurrently (the fetcher bounds the concurrency, globally and per host):
         fetch  ─ 304 ───────────────────────────────→ store.save_not_modified
            │  ─ error ─────────────────────────────→ store.save_error (backs off)
-           └→ parse + sanitize (CPU, off the network loop)
+           └→ parse + sanitize (CPU, on the network loop unless given an executor)
                   └→ store.stored_hashes → decide → store.save_update
 
 The store is passed in, shaped by the `Store` protocol, so that this module imports no ORM and
@@ -207,6 +207,11 @@ async def refresh_feeds(
     """Refresh `feeds`; at most `max_in_flight` are being fetched or waiting after a fetch, and
     at most `max_parsing` are between parse and store.
 
+    Parsing runs on the network loop itself unless `cpu_executor` is given. A thread of its own
+    made a first refresh slower, not faster: it held the interpreter lock that the store thread
+    needs back after every row SQLite writes, and the store is the part that cannot be shared
+    (docs/benchmarks.md). More cores are used by more processes (`feeds.worker.refresh_split`).
+
     These bounds keep memory flat however many feeds a batch holds: fetched bodies wait for the
     parser in a bounded queue, parsed feeds wait for the database in a smaller one, and a
     pass of 304s (no body) is bounded by the network only.
@@ -313,9 +318,16 @@ async def refresh_feeds(
         # of them, whatever the batch size and however slow the database.
         async with parsing:
             try:
-                parsed = await loop.run_in_executor(
-                    cpu_executor, parse_and_sanitize, result.body, result.url, result.content_type
-                )
+                if cpu_executor is None:
+                    parsed = parse_and_sanitize(result.body, result.url, result.content_type)
+                else:
+                    parsed = await loop.run_in_executor(
+                        cpu_executor,
+                        parse_and_sanitize,
+                        result.body,
+                        result.url,
+                        result.content_type,
+                    )
             except PipelineError as exc:
                 return await failed(str(exc), gone=False, retry_after=None)
             except Exception as exc:  # a parser bug must mark this feed, never stop the batch

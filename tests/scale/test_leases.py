@@ -79,8 +79,8 @@ def test_four_workers_fetch_each_of_2000_feeds_exactly_once_per_cycle(pg: PgData
     routes = {f"/f{n}": _conditional(_rss(n, 2), f'"v{n}"') for n in range(FEEDS)}
     with LocalServer(routes) as server:  # type: ignore[arg-type]
         _follow_all(pg, [server.url(f"/f{n}") for n in range(FEEDS)])
-        # Batches under worker._PROCESS_POOL_THRESHOLD: parsed in a thread, no process pool to start
-        # on a machine with two cores and four workers.
+        # Batches under worker._SPLIT_THRESHOLD: each worker refreshes in its own process, with no
+        # children to start on a machine with two cores and four workers.
         settings = {"LISEUSE_REFRESH_BATCH": "40", "LISEUSE_FETCH_PER_HOST": "8"}
 
         for cycle in (1, 2):

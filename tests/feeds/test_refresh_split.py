@@ -1,0 +1,131 @@
+"""A big pass is refreshed by one process per core, each taking whole hosts: every feed is
+fetched once, every entry stored once, and no host ever sees more requests at once than the
+per-host limit allows, though several processes fetch at the same time.
+
+The real `liseuse` command runs in a child process, as a person runs it, on a SQLite file here
+and on PostgreSQL in tests/scale/test_split.py; the counts come from the feed servers' own logs
+and from the database.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from liseuse.feeds.worker import split_by_host
+from liseuse.pipeline.refresh import FeedToRefresh
+from tests.httpserver import LocalServer
+from tests.httpserver import Reply
+from tests.process import liseuse
+
+HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6")
+FEEDS_PER_HOST = 14
+TOTAL = len(HOSTS) * FEEDS_PER_HOST  # 70 feeds: over the split threshold
+ITEMS = 6
+PASSWORD = "Split-refresh-2024-liseuse"
+
+
+def _rss(host: int, n: int) -> bytes:
+    items = "".join(
+        f"<item><guid>h{host}-f{n}-{i}</guid><title>E{i}</title>"
+        f"<description>&lt;p&gt;Texte {i}&lt;/p&gt;</description>"
+        f"<pubDate>Mon, 15 Jan 2024 {i:02}:00:00 GMT</pubDate></item>"
+        for i in range(ITEMS)
+    )
+    # No site link: no icon lookup, so the servers' logs hold only feed requests.
+    return f'<rss version="2.0"><channel><title>F{n}</title>{items}</channel></rss>'.encode()
+
+
+def split_refresh(data: Path, **env: str) -> None:
+    """Serve the feeds, import them for alice (who exists), run `liseuse refresh --all` once,
+    and check what the servers saw and what the command said; the caller checks the database."""
+    servers = []
+    for h, host in enumerate(HOSTS):
+        # A little time per answer, so that the processes' requests do overlap.
+        routes = {
+            f"/f{n}": Reply(
+                headers={"Content-Type": "application/rss+xml"}, body=_rss(h, n), delay=0.03
+            )
+            for n in range(FEEDS_PER_HOST)
+        }
+        servers.append(LocalServer(routes, host=host))
+    for server in servers:
+        server.__enter__()
+    try:
+        outlines = "".join(
+            f'<outline text="F{n}" xmlUrl="{server.url(f"/f{n}")}"/>'
+            for server in servers
+            for n in range(FEEDS_PER_HOST)
+        )
+        opml = data / "feeds.opml"
+        opml.write_text(f"<opml><body>{outlines}</body></opml>")
+        env = {"LISEUSE_ALLOW_PRIVATE_NETWORKS": "1", "LISEUSE_FETCH_PER_HOST": "2", **env}
+        imported = liseuse(data, "opml", "import", str(opml), "--user", "alice", **env)
+        assert imported.returncode == 0, imported.stderr
+
+        done = liseuse(data, "refresh", "--all", "--user", "alice", **env)
+    finally:
+        for server in servers:
+            server.__exit__(None, None, None)
+
+    assert done.returncode == 0, done.stderr
+    processes = min(len(os.sched_getaffinity(0)), 4)
+    if processes >= 2:
+        assert f"refreshing {TOTAL} feeds in {processes} processes" in done.stderr
+    assert f"refreshed {TOTAL} feed(s)" in done.stdout
+    assert f"{TOTAL} fetched, 0 unchanged, 0 in error; {TOTAL * ITEMS} new entries" in done.stdout
+    for server in servers:
+        assert Counter(server.paths()) == {f"/f{n}": 1 for n in range(FEEDS_PER_HOST)}
+        assert 1 <= server.max_active <= 2, "one process per host: its limit holds"
+
+
+# What the database must hold after the pass, as (query, expected count).
+CHECKS = [
+    ("SELECT count(*) FROM feeds_entry", TOTAL * ITEMS),
+    ("SELECT count(DISTINCT feed_id || identity) FROM feeds_entry", TOTAL * ITEMS),
+    ("SELECT count(*) FROM feeds_entrystate", TOTAL * ITEMS),
+    ("SELECT count(*) FROM feeds_feed WHERE last_error = '' AND lease_owner = ''", TOTAL),
+]
+
+
+def test_a_split_refresh_stores_everything_once_and_stays_polite(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    assert liseuse(data, "user", "add", "alice", stdin=PASSWORD + "\n").returncode == 0
+    split_refresh(data)
+    with sqlite3.connect(data / "liseuse.sqlite3") as db:
+        for sql, expected in CHECKS:
+            assert db.execute(sql).fetchone()[0] == expected, sql
+
+
+def _feed(n: int, host: str) -> FeedToRefresh:
+    return FeedToRefresh(id=n, url=f"http://{host}/feed/{n}")
+
+
+def test_split_by_host_keeps_each_host_whole_and_the_shares_even() -> None:
+    hosts = {"a.example": 9, "b.example": 5, "c.example": 4, "d.example": 3, "e.example": 1}
+    feeds = [_feed(n, host) for host, count in hosts.items() for n in range(count)]
+    shares = split_by_host(feeds, 2)
+    assert len(shares) == 2
+    assert sorted(f.url for share in shares for f in share) == sorted(f.url for f in feeds)
+    for host in hosts:
+        assert sum(any(host in f.url for f in share) for share in shares) == 1
+    sizes = sorted(len(share) for share in shares)
+    assert sizes[1] - sizes[0] <= max(hosts.values())
+
+
+def test_split_by_host_shares_many_small_hosts_evenly() -> None:
+    feeds = [_feed(n, f"h{n % 50}.example") for n in range(1000)]
+    assert sorted(len(share) for share in split_by_host(feeds, 2)) == [500, 500]
+
+
+@pytest.mark.parametrize("parts", [1, 3, 8])
+def test_split_by_host_never_gives_an_empty_share(parts: int) -> None:
+    feeds = [_feed(n, f"h{n % 3}.example") for n in range(12)]
+    shares = split_by_host(feeds, parts)
+    assert all(shares)
+    assert len(shares) == min(parts, 3)
