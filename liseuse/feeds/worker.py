@@ -18,6 +18,7 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import timedelta
 from multiprocessing import get_all_start_methods
@@ -225,7 +226,8 @@ def refresh_split(
         return refresh_batch(feeds, owner=owner, progress=progress)
     context = get_context("fork")
     log.info("refreshing %s feeds in %s processes", len(feeds), len(shares))
-    write_lock = context.Lock()
+    # SQLite has one writer: the children take turns under this lock. PostgreSQL takes them all.
+    write_lock = context.Lock() if connection.vendor == "sqlite" else nullcontext()
     # A connection must never cross a fork: the children open their own.
     connections.close_all()
     children: list[tuple[BaseProcess, Connection]] = []
