@@ -24,6 +24,11 @@ from django.db import IntegrityError
 from django.db import connection
 from django.db import models
 from django.db import transaction
+from django.db.models import Case
+from django.db.models import F
+from django.db.models import Q
+from django.db.models import Value
+from django.db.models import When
 
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
@@ -88,6 +93,16 @@ class DjangoStore:
                 known[identity] = None
         return known
 
+    def _lease_given_back(self) -> dict[str, Any]:
+        """The lease columns of a feed's final write: cleared if the lease is still ours. A
+        worker that outlived its lease must not end the lease another worker has taken since
+        (a third could then fetch the feed again while the second still is)."""
+        ours = Q(lease_owner=self.lease_owner)
+        return {
+            "lease_until": Case(When(ours, then=Value(None)), default=F("lease_until")),
+            "lease_owner": Case(When(ours, then=Value("")), default=F("lease_owner")),
+        }
+
     def write_together(self, calls: Sequence[Callable[[], object]]) -> list[object]:
         results: list[object] = []
         with self.write_lock, transaction.atomic():
@@ -115,8 +130,7 @@ class DjangoStore:
                 "fetch_interval_minutes": update.interval_minutes,
                 # What the feed lists now: retention keeps these (feeds.retention).
                 "listed_identities": list(update.identities),
-                "lease_until": None,
-                "lease_owner": "",
+                **self._lease_given_back(),
             }
             if parsed.title:
                 fields["title"] = parsed.title
@@ -177,8 +191,7 @@ class DjangoStore:
             "last_success_at": fetched_at,
             "last_error": "",
             "error_count": 0,
-            "lease_until": None,
-            "lease_owner": "",
+            **self._lease_given_back(),
         }
         # A server may hand out new validators with a 304.
         if result.etag:
@@ -209,16 +222,13 @@ class DjangoStore:
         next_fetch_at: datetime,
         gone: bool,
     ) -> None:
-        from django.db.models import F
-
         Feed.objects.filter(id=feed_id).update(
             next_fetch_at=next_fetch_at,
             last_fetched_at=fetched_at,
             last_error=reason[:2000],
             error_count=F("error_count") + 1,
             disabled=gone,
-            lease_until=None,
-            lease_owner="",
+            **self._lease_given_back(),
         )
 
 

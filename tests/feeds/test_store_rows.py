@@ -1,5 +1,6 @@
-"""The store's first-refresh hot path prepares dates and JSON itself (feeds/store.py): it must
-send exactly what the model fields would, on whichever database the suite runs."""
+"""What the store writes: its first-refresh hot path prepares dates and JSON itself and must send
+exactly what the model fields would, on whichever database the suite runs; and a feed's final
+write gives back only the writer's own lease."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from django.db import connection
 
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
+from liseuse.feeds.models import Feed
+from liseuse.feeds.store import DjangoStore
 from liseuse.feeds.store import _preparers
+from liseuse.pipeline.types import FetchResult
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +63,37 @@ def test_the_fast_preparation_gives_what_the_field_gives(
 def _comparable(prepared: Any) -> Any:
     # psycopg's Jsonb wrappers (PostgreSQL) do not compare equal; what they wrap does.
     return (type(prepared).__name__, getattr(prepared, "obj", prepared))
+
+
+def _leased_feed(owner: str) -> Feed:
+    return Feed.objects.create(
+        url=f"https://example.org/{owner}.xml",
+        lease_owner=owner,
+        lease_until=datetime.now(UTC) + timedelta(minutes=10),
+    )
+
+
+def _lease(feed: Feed) -> tuple[str, bool]:
+    feed.refresh_from_db()
+    return feed.lease_owner, feed.lease_until is not None
+
+
+def test_a_worker_gives_back_its_own_lease_and_never_anothers() -> None:
+    now = datetime.now(UTC)
+    later = now + timedelta(hours=1)
+    ours, theirs = _leased_feed("worker-a"), _leased_feed("worker-b")
+    store = DjangoStore("worker-a")
+    for feed in (ours, theirs):
+        store.save_error(feed.id, fetched_at=now, reason="boom", next_fetch_at=later, gone=False)
+    assert _lease(ours) == ("", False)
+    # worker-a outlived its lease and worker-b took the feed: worker-b keeps it.
+    assert _lease(theirs) == ("worker-b", True)
+    assert Feed.objects.get(id=theirs.id).last_error == "boom"  # the result is still written
+
+    ours.lease_owner, ours.lease_until = "worker-a", later
+    ours.save()
+    result = FetchResult(url=ours.url, status=304, body=b"")
+    for feed in (ours, theirs):
+        store.save_not_modified(feed.id, fetched_at=now, next_fetch_at=later, result=result)
+    assert _lease(ours) == ("", False)
+    assert _lease(theirs) == ("worker-b", True)
