@@ -7,6 +7,7 @@ the leases of `claim`. Stops cleanly on SIGTERM / SIGINT, giving its leases back
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -230,6 +231,9 @@ def refresh_split(
     write_lock = context.Lock() if connection.vendor == "sqlite" else nullcontext()
     # A connection must never cross a fork: the children open their own.
     connections.close_all()
+    # What the parent holds stays shared with the children: the collector must not write to
+    # those objects' pages (copying them into every child) when it runs in a child.
+    gc.freeze()
     children: list[tuple[BaseProcess, Connection]] = []
     for share in shares:
         receive, send = context.Pipe(duplex=False)
@@ -239,6 +243,7 @@ def refresh_split(
         child.start()
         send.close()  # the child's end: once the child exits, reading ours ends
         children.append((child, receive))
+    gc.unfreeze()
     summary = RefreshSummary()
     waiting = {receive: child for child, receive in children}
     while waiting:
