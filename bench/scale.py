@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -107,11 +108,17 @@ def _cycle(env: dict[str, str], workers: int, log: Path, port: int) -> dict[str,
         for _ in range(workers)
     ]
     shares = []
+    indexing = []
     for process in processes:
         out, err = process.communicate()
         if process.returncode != 0:
             raise SystemExit(f"a worker failed: {err.strip()[-2000:]}")
         shares.append(int(out.rsplit("refreshed ", 1)[1].split()[0]))
+        # `liseuse refresh` indexes new entries for search after its pass (feeds/search.py):
+        # inside the cycle's wall clock, but after the entries were readable.
+        indexed = re.search(r"indexed (\d+) new entries for search in ([\d.]+) s", out)
+        if indexed:
+            indexing.append((int(indexed.group(1)), float(indexed.group(2))))
     seconds = time.monotonic() - started
     _flush_log(port)
     lines = log.read_text().splitlines()[before:]
@@ -122,14 +129,34 @@ def _cycle(env: dict[str, str], workers: int, log: Path, port: int) -> dict[str,
         "seconds": round(seconds, 2),
         "feeds_per_second": round(sum(shares) / seconds, 1),
         "per_worker": shares,
+        "indexed_for_search": sum(n for n, _ in indexing),
+        "longest_indexing_seconds": max((t for _, t in indexing), default=0.0),
         "feeds_fetched": len(per_feed),
         "feeds_fetched_twice_or_more": sum(1 for n in per_feed.values() if n > 1),
         "statuses": dict(statuses),
     }
 
 
+# Diagnosis only (--index-in-insert): PostgreSQL's full-text document computed inside every
+# insert again, as before migration 0006 deferred it, to compare the two on the same machine.
+INDEX_IN_INSERT = [
+    """CREATE OR REPLACE FUNCTION liseuse_entry_search_trigger() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            NEW.liseuse_search := liseuse_entry_document(
+                NEW.title, NEW.content, NEW.author, NEW.categories::jsonb);
+            RETURN NEW;
+        END
+    $$""",
+    "DROP TRIGGER liseuse_entry_search ON feeds_entry",
+    """CREATE TRIGGER liseuse_entry_search BEFORE INSERT OR UPDATE OF
+        title, content, author, categories ON feeds_entry
+        FOR EACH ROW EXECUTE FUNCTION liseuse_entry_search_trigger()""",
+]
+
+
 def run(
-    feeds: int, workers: int, readers: int, batch: int, search_trigger: bool = True
+    feeds: int, workers: int, readers: int, batch: int, index_in_insert: bool = False
 ) -> dict[str, Any]:
     name = f"liseuse_bench_scale_{uuid.uuid4().hex[:8]}"
     admin = psycopg.connect(f"{SERVER}/postgres", autocommit=True)
@@ -166,9 +193,9 @@ def run(
                     " refresh_floor_minutes, created_at) SELECT u.id, f.id, '', 'main', 0, now()"
                     " FROM accounts_user u CROSS JOIN feeds_feed f WHERE u.username LIKE 'reader%%'"
                 )
-            if not search_trigger:
-                # Diagnosis only: what PostgreSQL's full-text trigger costs a first refresh.
-                db.execute("ALTER TABLE feeds_entry DISABLE TRIGGER liseuse_entry_search")
+            if index_in_insert:
+                for statement in INDEX_IN_INSERT:
+                    db.execute(statement)
             first = _cycle(env, workers, log, port)
             db.execute("UPDATE feeds_feed SET next_fetch_at = now()")
             second = _cycle(env, workers, log, port)
@@ -181,13 +208,17 @@ def run(
             sizes = {
                 "entries": value("SELECT count(*) FROM feeds_entry"),
                 "entry_states": value("SELECT count(*) FROM feeds_entrystate"),
+                # After the cycles: every entry has its full-text document (expected 0).
+                "entries_not_indexed": value(
+                    "SELECT count(*) FROM feeds_entry WHERE liseuse_search IS NULL"
+                ),
                 "database_mb": round(value(f"SELECT pg_database_size('{name}')") / 2**20, 1),
             }
         return {
             "feeds": feeds,
             "readers": readers + 1,
             "batch": batch,
-            "search_trigger": search_trigger,
+            "index_in_insert": index_in_insert,
             "first_cycle": first,
             "second_cycle_304": second,
             **sizes,
@@ -206,14 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readers", type=int, default=0, help="more people following all")
     parser.add_argument("--batch", type=int, default=100, help="LISEUSE_REFRESH_BATCH")
     parser.add_argument(
-        "--no-search-trigger",
+        "--index-in-insert",
         action="store_true",
-        help="diagnosis: disable PostgreSQL's full-text trigger to see its share",
+        help="diagnosis: compute PostgreSQL's full-text document in the insert (before 0006)",
     )
     args = parser.parse_args(argv)
     results = []
     for workers in (int(w) for w in args.workers.split(",")):
-        result = run(args.feeds, workers, args.readers, args.batch, not args.no_search_trigger)
+        result = run(args.feeds, workers, args.readers, args.batch, args.index_in_insert)
         results.append(result)
         print(json.dumps(result), flush=True)
     OUT.mkdir(exist_ok=True)

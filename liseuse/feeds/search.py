@@ -5,7 +5,8 @@ The syntax (words, "phrases", `intitle:`, `inurl:`, `author:`, `#tag`, `f:`, `e:
 `OR`, parentheses) is parsed by `parse`; `compile_query` turns the tree into a `Q` whose text
 leaves use the database's full-text index (migration 0002): SQLite FTS5 with `unicode61
 remove_diacritics 2`, or a PostgreSQL `tsvector` over accent-folded text. Both are insensitive to
-case and accents, and words match as prefixes ("liseu" finds "liseuse").
+case and accents, and words match as prefixes ("liseu" finds "liseuse"). On both, new entries
+are indexed after the refresh that stored them, not within it (`index_pending`, below).
 
 Everything is bounded: the query's length, its number of terms and its depth are capped, and
 regular expressions run on RE2 (linear time, no backtracking) on SQLite and are checked by RE2
@@ -763,19 +764,28 @@ def compile_query(
     return _Compiler(user_id, tz, now).q(tree)
 
 
-# --- keeping the SQLite index up to date ---------------------------------------------------------
-# New entries are queued by a trigger (migration 0004) and indexed here, after the refresh that
-# stored them: indexing costs more than the rest of a refresh, and readers should not wait for it.
+# --- keeping the full-text index up to date -----------------------------------------------------
+# New entries are queued (SQLite: a trigger fills a queue table, migration 0004; PostgreSQL: the
+# document column is left NULL, migration 0006) and indexed here, after the refresh that stored
+# them: indexing costs more than the rest of a refresh, and readers should not wait for it.
 
 # A search indexes at most this many queued entries first (a fraction of a second), so that what
 # was just stored is found; the refresh loop indexes the rest in the background.
 INDEX_ON_SEARCH = 2000
 INDEX_BATCH = 5000
+# PostgreSQL locks the rows of a batch until it commits: smaller batches keep those locks short
+# (an entry updated by a refresh meanwhile waits for at most one batch).
+INDEX_BATCH_POSTGRESQL = 1000
 
 
 def index_pending(limit: int | None = None) -> int:
-    """Index queued entries (all of them, or up to `limit`); returns how many. SQLite only:
-    PostgreSQL keeps its index in step within the write."""
+    """Index queued entries (all of them, or up to `limit`); returns how many.
+
+    Called by the refresh loop (`worker.run_forever`) after each pass, by `liseuse refresh`
+    after its pass, and with `INDEX_ON_SEARCH` by a search before it runs. On PostgreSQL several
+    workers may call it at once: each batch skips the rows another one holds."""
+    if connection.vendor == "postgresql":
+        return _index_pending_postgresql(limit)
     if connection.vendor != "sqlite":
         return 0
     done = 0
@@ -799,5 +809,28 @@ def index_pending(limit: int | None = None) -> int:
                 [last],
             )
             cursor.execute("DELETE FROM liseuse_entry_fts_pending WHERE entry_id <= %s", [last])
+        done += count
+    return done
+
+
+def _index_pending_postgresql(limit: int | None) -> int:
+    done = 0
+    while limit is None or done < limit:
+        batch = (
+            INDEX_BATCH_POSTGRESQL if limit is None else min(INDEX_BATCH_POSTGRESQL, limit - done)
+        )
+        # One transaction per batch; SKIP LOCKED: rows another worker is indexing are its own,
+        # and a batch that finds nothing free ends this call instead of waiting.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE feeds_entry SET liseuse_search = liseuse_entry_document("
+                "title, content, author, categories::jsonb) "
+                "WHERE id IN (SELECT id FROM feeds_entry WHERE liseuse_search IS NULL "
+                "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)",
+                [batch],
+            )
+            count = cursor.rowcount
+        if count <= 0:
+            break
         done += count
     return done

@@ -1,0 +1,153 @@
+"""Deferred full-text indexing: what a refresh stores is queued, then indexed, then found.
+
+SQLite queues entries in a table (migration 0004), PostgreSQL leaves their document NULL
+(migration 0006); `search.index_pending` empties either queue, and a search takes a bite of it
+first. These tests run on both databases (LISEUSE_DATABASE_URL picks PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+from django.db import connections
+from django.db import transaction
+from django.test import override_settings
+
+from liseuse.accounts.models import User
+from liseuse.feeds import queries
+from liseuse.feeds import search
+from liseuse.feeds import worker
+from liseuse.feeds.models import Entry
+from liseuse.feeds.subscribe import follow
+from tests.httpserver import LocalServer
+from tests.httpserver import Reply
+from tests.httpserver import SeenRequest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SITE = "http://127.0.0.1:1/"  # closed port: the icon lookup fails at once
+
+
+def rss(*items: tuple[str, str, str]) -> bytes:
+    body = "".join(
+        f"<item><guid>{guid}</guid><title>{title}</title><link>{SITE}{guid}</link>"
+        f"<description><![CDATA[<p>{text}</p>]]></description>"
+        f"<pubDate>Mon, 15 Jan 2024 0{i}:00:00 GMT</pubDate></item>"
+        for i, (guid, title, text) in enumerate(items)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Local</title>'
+        f"<link>{SITE}</link>{body}</channel></rss>"
+    ).encode()
+
+
+@pytest.fixture(autouse=True)
+def _allow_loopback() -> Iterator[None]:
+    with override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True):
+        yield
+
+
+def pending() -> set[int]:
+    """Ids of the entries stored but not yet searchable."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT entry_id FROM liseuse_entry_fts_pending")
+        else:
+            cursor.execute("SELECT id FROM feeds_entry WHERE liseuse_search IS NULL")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def found(user: User, query: str) -> set[str]:
+    flt = queries.StreamFilter(state="all", search=query)
+    return {s.entry.title for s in queries.stream(user, flt, limit=100).entries}
+
+
+def test_a_refreshed_entry_is_queued_then_found_by_a_search(alice: User) -> None:
+    page = rss(("a", "Marée basse", "Les goélands reviennent."), ("b", "Autre", "rien"))
+    with LocalServer({"/feed": lambda request: Reply(body=page)}) as server:
+        follow(alice, server.url("/feed"))
+        assert worker.refresh_once(all_feeds=True).new_entries == 2
+    # Stored and readable, not yet in the index: the refresh did not compute it.
+    assert pending() == set(Entry.objects.values_list("pk", flat=True))
+    assert found(alice, "goelands") == {"Marée basse"}  # the search indexed its bite first
+    assert pending() == set()
+
+
+def test_a_changed_entry_is_queued_again_and_found_by_its_new_words(alice: User) -> None:
+    pages = iter(
+        [
+            rss(("a", "Brouillon", "un ancien paragraphe")),
+            rss(("a", "Version corrigée", "un nouveau paragraphe")),
+            rss(("a", "Version corrigée", "un nouveau paragraphe")),
+        ]
+    )
+
+    def answer(request: SeenRequest) -> Reply:
+        return Reply(body=next(pages))
+
+    with LocalServer({"/feed": answer}) as server:
+        follow(alice, server.url("/feed"))
+        worker.refresh_once(all_feeds=True)
+        assert search.index_pending() == 1 and pending() == set()
+        worker.refresh_once(all_feeds=True)  # the same entry, new text: updated in place
+        entry = Entry.objects.get()
+        # PostgreSQL queues it again; SQLite's update trigger swaps its words in the write.
+        assert pending() == ({entry.pk} if connection.vendor == "postgresql" else set())
+        assert found(alice, "corrigee") == {"Version corrigée"}
+        assert found(alice, "ancien") == set()
+        worker.refresh_once(all_feeds=True)  # unchanged: nothing to index again
+        assert pending() == set()
+    # Writing the row with the same text (Django's save writes every column) queues nothing.
+    entry.save()
+    assert pending() == set()
+
+
+def test_index_pending_empties_the_queue_within_its_limit(alice: User) -> None:
+    items = [(f"g{i}", f"Titre {i}", f"mot{i} commun") for i in range(9)]
+    with LocalServer({"/feed": lambda request: Reply(body=rss(*items))}) as server:
+        follow(alice, server.url("/feed"))
+        worker.refresh_once(all_feeds=True)
+    assert len(pending()) == 9
+    assert search.index_pending(4) == 4 and len(pending()) == 5
+    assert search.index_pending() == 5 and pending() == set()
+    assert search.index_pending() == 0
+    assert len(found(alice, "commun")) == 9 and found(alice, "mot7") == {"Titre 7"}
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks and SKIP LOCKED: PostgreSQL only"
+)
+def test_on_postgresql_a_worker_never_waits_for_rows_another_is_indexing(alice: User) -> None:
+    items = [(f"g{i}", f"Titre {i}", "texte") for i in range(5)]
+    with LocalServer({"/feed": lambda request: Reply(body=rss(*items))}) as server:
+        follow(alice, server.url("/feed"))
+        worker.refresh_once(all_feeds=True)
+    held = min(pending())
+    locked, release = threading.Event(), threading.Event()
+
+    def other_worker() -> None:
+        # Another connection holds one queued row, as a second worker's batch would.
+        try:
+            with transaction.atomic(), connections["default"].cursor() as cursor:
+                cursor.execute("SELECT id FROM feeds_entry WHERE id = %s FOR UPDATE", [held])
+                locked.set()
+                release.wait(10)
+        finally:
+            connections["default"].close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        assert search.index_pending() == 4  # the four free rows, at once
+        assert time.monotonic() - started < 5
+        assert pending() == {held}
+    finally:
+        release.set()
+        thread.join()
+    assert search.index_pending() == 1 and pending() == set()
