@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 
@@ -202,6 +203,9 @@ class EntryState(models.Model):
     entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="states")
     feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="+")
     sort_date = models.DateTimeField()  # = entry.published
+    # When the entry reached this person (a fetch, or following a feed that already had it):
+    # what Google Reader clients filter on to sync only what is new to them (`ot`, `nt`).
+    arrived_at = models.DateTimeField(db_default=Now())
     is_read = models.BooleanField(default=False)
     is_starred = models.BooleanField(default=False)
     read_at = models.DateTimeField(null=True, blank=True)

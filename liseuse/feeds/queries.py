@@ -51,7 +51,9 @@ class StreamFilter:
     # Only entries up to this instant: "mark all as read" never touches what arrived after the
     # page was loaded, and a paging client sees a stable list.
     until: datetime | None = None
-    since: datetime | None = None
+    # Only entries that reached the person in this span (Google Reader's `ot` / `nt`).
+    arrived_since: datetime | None = None
+    arrived_until: datetime | None = None
     # Leave out starred entries / entries of this label (Google Reader's `xt`).
     exclude_starred: bool = False
     exclude_label_id: int | None = None
@@ -99,8 +101,10 @@ def states(user: User, flt: StreamFilter) -> QuerySet[EntryState]:
             qs = qs.exclude(feed_id__in=kept_out.values("feed_id"))
     if flt.until is not None:
         qs = qs.filter(sort_date__lte=flt.until)
-    if flt.since is not None:
-        qs = qs.filter(sort_date__gte=flt.since)
+    if flt.arrived_since is not None:
+        qs = qs.filter(arrived_at__gte=flt.arrived_since)
+    if flt.arrived_until is not None:
+        qs = qs.filter(arrived_at__lte=flt.arrived_until)
     if flt.exclude_starred:
         qs = qs.filter(is_starred=False)
     if flt.starred_only:

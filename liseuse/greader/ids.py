@@ -1,8 +1,11 @@
 """Item ids, times and continuation tokens in the shapes Google Reader clients send and expect.
 
 An item id is liseuse's entry id, written either long (`tag:google.com,2005:reader/item/` and 16
-lowercase hex digits) or short (the same number in decimal). Times are the entry's sort date: the
-date clients see, filter on (`ot`, `nt`) and page by, so that the three always agree.
+lowercase hex digits) or short (the same number in decimal). An item's `timestampUsec` is the
+entry's sort date, the date clients see and page by (and `ts` of mark-all-as-read compares with);
+its `crawlTimeMsec` is when the entry reached the person, which `ot` and `nt` filter on as
+FreshRSS's do: a client syncing "what arrived since" gets an entry fetched today that a feed
+dated last week.
 """
 
 from __future__ import annotations

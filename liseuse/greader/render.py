@@ -29,6 +29,7 @@ ROW_FIELDS = (
     "entry_id",
     "feed_id",
     "sort_date",
+    "arrived_at",
     "is_read",
     "is_starred",
     "entry__guid",
@@ -41,7 +42,8 @@ ROW_FIELDS = (
     "entry__enclosures",
     "entry__updated",
 )
-# `sort_date` is the entry's `published`, copied onto the state: read once, not twice.
+# `sort_date` is the entry's `published`, copied onto the state: read once, not twice. The
+# crawl time is `arrived_at`, when the entry reached this person: what `ot` / `nt` filter on.
 Row = Mapping[str, Any]
 # A subscription as queries.subscription_rows gives it.
 Sub = Mapping[str, Any]
@@ -103,7 +105,7 @@ def item(row: Row, sub: Sub | None, labels: Sequence[str]) -> dict[str, Any]:
     published = row["sort_date"]
     body: dict[str, Any] = {
         "id": ids.long_id(row["entry_id"]),
-        "crawlTimeMsec": str(stamp // 1000),
+        "crawlTimeMsec": str(ids.usec(row["arrived_at"]) // 1000),
         "timestampUsec": str(stamp),
         "published": _seconds(published),
         "updated": _seconds(row["entry__updated"] or published),
@@ -175,9 +177,9 @@ def atom(
         out.append(f"<gr:continuation>{continuation}</gr:continuation>")
     for row in rows:
         sub = subs.get(row["feed_id"])
-        stamp = ids.usec(row["sort_date"])
         published = row["sort_date"]
-        out.append(f'<entry gr:crawl-timestamp-msec="{stamp // 1000}">')
+        crawled = ids.usec(row["arrived_at"]) // 1000
+        out.append(f'<entry gr:crawl-timestamp-msec="{crawled}">')
         original = row["entry__guid"] or row["entry__url"]
         out.append(f"<id gr:original-id={_attr(original)}>{ids.long_id(row['entry_id'])}</id>")
         for term in categories(row, sub, labels.get(row["id"], ())):

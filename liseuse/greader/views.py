@@ -135,8 +135,8 @@ def _narrow(user: User, stream: streams.Stream, params: Params) -> StreamFilter 
         exclude_starred=starred is False,
         exclude_label_id=exclude_label,
         oldest_first=oldest,
-        since=ids.from_client_time(since, "ot") if since else None,
-        until=ids.from_client_time(until, "nt") if until else None,
+        arrived_since=ids.from_client_time(since, "ot") if since else None,
+        arrived_until=ids.from_client_time(until, "nt") if until else None,
     )
 
 

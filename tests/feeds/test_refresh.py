@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from datetime import timedelta
@@ -254,3 +255,26 @@ def test_a_feed_whose_every_entry_was_purged_brings_none_back(alice: User) -> No
             purged.delete()
         worker.refresh_once(all_feeds=True)  # only tombstones are stored: still compared
     assert not Entry.objects.exists()
+
+
+def test_each_state_keeps_when_its_entry_reached_that_person(alice: User, bob: User) -> None:
+    """Published in January 2024, fetched today: it arrived today (what `ot` filters on). For a
+    person who follows the feed later, the entries already stored arrive when they follow."""
+    slack = timedelta(seconds=2)  # the database's clock, not this process's
+    with LocalServer({"/feed": conditional(rss(("a", "Un"), ("b", "Deux")))}) as server:
+        follow(alice, server.url("/feed"))
+        before_fetch = timezone.now()
+        worker.refresh_once(all_feeds=True)
+        fetched = timezone.now()
+        time.sleep(slack.total_seconds() + 0.5)
+        before_follow = timezone.now()
+        follow(bob, server.url("/feed"))
+        followed = timezone.now()
+    states = EntryState.objects.order_by("user_id", "entry_id")
+    assert {s.sort_date.year for s in states} == {2024}
+    alices = [s.arrived_at for s in states.filter(user=alice)]
+    bobs = [s.arrived_at for s in states.filter(user=bob)]
+    assert len(alices) == len(bobs) == 2
+    assert all(before_fetch - slack <= t <= fetched + slack for t in alices)
+    assert all(before_follow - slack <= t <= followed + slack for t in bobs)
+    assert min(bobs) > max(alices)

@@ -43,7 +43,8 @@ def subscribe(
 def add_entry(
     feed: Feed, title: str, *, minutes: int = 0, content: str = "<p>Body</p>", **extra: Any
 ) -> Entry:
-    """An entry `minutes` after BASE, with a state for every follower of its feed."""
+    """An entry `minutes` after BASE, with a state for every follower of its feed; it reached
+    them when it was published (`arrived_at`, what `ot` / `nt` filter on)."""
     published = BASE + timedelta(minutes=minutes)
     entry = Entry.objects.create(
         feed=feed,
@@ -58,7 +59,9 @@ def add_entry(
     )
     EntryState.objects.bulk_create(
         [
-            EntryState(user_id=uid, entry=entry, feed=feed, sort_date=published)
+            EntryState(
+                user_id=uid, entry=entry, feed=feed, sort_date=published, arrived_at=published
+            )
             for uid in Subscription.objects.filter(feed=feed).values_list("user_id", flat=True)
         ]
     )

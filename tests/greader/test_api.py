@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from liseuse.accounts.models import User
 from liseuse.feeds.models import Category
@@ -350,6 +352,24 @@ def test_xt_it_ot_and_nt_narrow_the_stream(gr: GReader, reader: User, news: Subs
     assert titles(gr.json(path, it=READ, xt=READ)) == []
     minute = int(BASE.timestamp()) + 60
     assert titles(gr.json(path, ot=minute * 1 + 120, nt=minute + 180)) == ["news 4", "news 3"]
+
+
+def test_ot_and_nt_are_about_when_entries_arrived_not_their_date(
+    gr: GReader, reader: User, news: Subscription
+) -> None:
+    """A client syncing "what arrived since my last sync" gets an entry dated long before that
+    sync but fetched after it (FreshRSS filters on reception time too)."""
+    last_sync = timezone.now() - timedelta(hours=1)
+    late = EntryState.objects.get(user=reader, entry__title="news 2")  # dated 2024
+    late.arrived_at = timezone.now()
+    late.save()
+    path = f"reader/api/0/stream/contents/{READING_LIST}"
+    body = gr.json(path, ot=int(last_sync.timestamp()))
+    assert titles(body) == ["news 2"]
+    (item,) = body["items"]
+    assert int(item["crawlTimeMsec"]) >= int(last_sync.timestamp() * 1000)
+    assert int(item["timestampUsec"]) // 1_000_000 == item["published"] < last_sync.timestamp()
+    assert "news 2" not in titles(gr.json(path, nt=int(last_sync.timestamp())))
 
 
 def test_streams_by_folder_label_feed_url_and_starred(
