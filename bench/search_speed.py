@@ -1,13 +1,16 @@
-"""How fast a search answers over a big reader: 100,000 entries, one person, SQLite.
+"""How fast a search answers over a big reader: 100,000 entries, one person, SQLite or PostgreSQL.
 
-Builds a fresh SQLite file database in a temporary folder (migrations, so the full-text index and
-its triggers are the real ones; then bulk-created rows of French text from a fixed seed), then
+Builds a fresh database, SQLite in a temporary folder or, with --postgres, a throw-away
+PostgreSQL database (migrations, so the full-text index and its triggers are the real ones; then
+bulk-created rows of French text from a fixed seed, then every queued entry indexed, as the
+refresh loop does in the background, and on PostgreSQL VACUUM ANALYZE, as autovacuum does), then
 times `queries.stream` with `StreamFilter.search` — parse, compile, and the first page of 50 —
 for a range of queries. Each query runs --runs times after one warm-up; p50 and p95 are printed
 in milliseconds. The issue's target: 100 ms or less.
 
     .venv/bin/python bench/search_speed.py                        # 100k entries
     .venv/bin/python bench/search_speed.py --entries 10000 --runs 5   # quick look
+    .venv/bin/python bench/search_speed.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
 """
 
 from __future__ import annotations
@@ -101,32 +104,64 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary folder (or database)"
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="measure on PostgreSQL: a server URL such as postgresql://postgres@127.0.0.1:5432/"
+        "postgres; a throw-away database is created on it and dropped after",
+    )
     args = parser.parse_args()
 
     folder = tempfile.mkdtemp(prefix="liseuse-search-bench-")
     os.environ["LISEUSE_DATA_DIR"] = folder
     os.environ.pop("LISEUSE_DATABASE_URL", None)  # SQLite, whatever the shell had
+    scratch = None
+    if args.postgres:
+        import psycopg
+
+        scratch = f"liseuse_search_bench_{os.getpid()}"
+        with psycopg.connect(args.postgres, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {scratch}")
+        os.environ["LISEUSE_DATABASE_URL"] = args.postgres.rsplit("/", 1)[0] + "/" + scratch
     os.environ["DJANGO_SETTINGS_MODULE"] = "liseuse.settings"
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import django
 
     django.setup()
     from django.core.management import call_command
+    from django.db import connection
 
-    call_command("migrate", verbosity=0)
-    started = time.perf_counter()
-    user_id = populate(args.feeds, args.entries, args.seed)
-    print(
-        f"database: {args.feeds} feeds, {args.entries} entries built in "
-        f"{time.perf_counter() - started:.1f} s (index included), SQLite file in {folder}"
-        f"{'' if args.keep else ' (removed at the end)'}"
-    )
+    from liseuse.feeds.search import index_pending
+
     try:
+        call_command("migrate", verbosity=0)
+        started = time.perf_counter()
+        user_id = populate(args.feeds, args.entries, args.seed)
+        index_pending()
+        if scratch:
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE")
+        where = f"PostgreSQL database {scratch}" if scratch else f"SQLite file in {folder}"
+        print(
+            f"database: {args.feeds} feeds, {args.entries} entries built in "
+            f"{time.perf_counter() - started:.1f} s (index included), {where}"
+            f"{'' if args.keep else ' (removed at the end)'}"
+        )
         measure(user_id, args.runs)
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
+            if scratch:
+                from django.db import connections
+
+                connections.close_all()
+                import psycopg
+
+                with psycopg.connect(args.postgres, autocommit=True) as admin:
+                    admin.execute(f"DROP DATABASE IF EXISTS {scratch}")
 
 
 def vocabulary(rng: random.Random) -> tuple[list[str], list[float]]:

@@ -113,3 +113,17 @@ def test_pages_are_bounded_whatever_is_asked(alice: User) -> None:
     make_feed("a", alice, entries=3)
     assert len(queries.stream(alice, StreamFilter(), limit=100_000).entries) == 3
     assert queries.MAX_PAGE == 1000
+
+
+def test_subscription_lines_are_the_subscriptions_as_plain_rows(alice: User, bob: User) -> None:
+    make_feed("b", alice, category="Tech")
+    make_feed("a", alice, category="Tech")
+    make_feed("loose", alice)
+    make_feed("bobs", bob)
+    Subscription.objects.filter(user=alice, feed__title="b").update(title="Mine")
+    lines = queries.subscription_lines(alice)
+    subs = queries.subscriptions(alice)
+    assert [line.feed_id for line in lines] == [sub.feed_id for sub in subs]
+    assert [line.display_title for line in lines] == [sub.display_title for sub in subs]
+    assert [line.category_id for line in lines] == [sub.category_id for sub in subs]
+    assert "Mine" in [line.display_title for line in lines]

@@ -1,38 +1,13 @@
-"""Template helpers of the reading pages: dates in the reader's words, links that keep the
-page's other choices."""
+"""Template helpers of the reading pages: links that keep the page's other choices, entry HTML
+through the media proxy. (The entries' dates in the reader's words are written by
+`liseuse.ui.pieces`, with the entries.)"""
 
 from __future__ import annotations
 
-from datetime import date
-from datetime import datetime
-
 from django import template
 from django.http import QueryDict
-from django.utils import dateformat
-from django.utils import timezone
-from django.utils.translation import pgettext
 
 register = template.Library()
-
-
-@register.filter
-def long_datetime(value: datetime | None) -> str:
-    """'15 janvier 2024 à 03:09' / 'January 15, 2024 at 03:09', in the active time zone."""
-    if value is None:
-        return ""
-    # Translators: a Django date format (https://docs.djangoproject.com/en/5.2/ref/templates/builtins/#date); backslash-escape letters meant literally.
-    fmt = pgettext("long date and time", "F j, Y \\a\\t H:i")
-    return dateformat.format(timezone.localtime(value), fmt)
-
-
-@register.filter
-def long_date(value: date | None) -> str:
-    """'20 janvier 2024' / 'January 20, 2024'."""
-    if value is None:
-        return ""
-    # Translators: a Django date format; see "long date and time".
-    fmt = pgettext("long date", "F j, Y")
-    return dateformat.format(value, fmt)
 
 
 @register.simple_tag(takes_context=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from dataclasses import field
 from dataclasses import replace
 from datetime import UTC
+from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from typing import Literal
@@ -21,6 +21,7 @@ from django.http import Http404
 from django.http import HttpRequest
 from django.http import HttpResponse
 from django.http import HttpResponseBadRequest
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -33,6 +34,10 @@ from liseuse.feeds.models import Category
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Label
 from liseuse.feeds.models import Subscription
+from liseuse.ui import pieces
+from liseuse.ui.pieces import CategoryBox
+from liseuse.ui.pieces import FeedLine
+from liseuse.ui.pieces import Shown
 from liseuse.ui.views.common import personal
 from liseuse.ui.views.common import today
 
@@ -162,41 +167,24 @@ def stream_filter(stream: Stream, choices: Choices) -> queries.StreamFilter:
     return flt
 
 
-def url_maker(name: str) -> Callable[[int], str]:
-    """`reverse` once, then string formatting: a sidebar of 500 feeds has 1,000 links."""
+def url_pattern(name: str) -> str:
+    """The address of a view taking one id, with `{}` for the id: `reverse` once per page."""
     sentinel = 987654321
     head, _, tail = reverse(name, args=[sentinel]).partition(str(sentinel))
-    return lambda ident: f"{head}{ident}{tail}"
+    return "{}".join(part.replace("{", "{{").replace("}", "}}") for part in (head, tail))
 
 
-@dataclass
-class FeedLine:
-    sub: Subscription
-    unread: int
-    url: str = ""
-    icon: str = ""  # the favicon's URL, if the feed has one
-
-
-@dataclass
-class CategoryBox:
-    category: Category | None
-    feeds: list[FeedLine] = field(default_factory=list)
-
-    @property
-    def unread(self) -> int:
-        return sum(
-            line.unread
-            for line in self.feeds
-            if line.sub.visibility != Subscription.Visibility.HIDDEN
-        )
-
-    @property
-    def has_error(self) -> bool:
-        return any(line.sub.feed.last_error for line in self.feeds)
+def url_maker(name: str) -> Callable[[int], str]:
+    """`reverse` once, then string formatting: a sidebar of 500 feeds has 1,000 links."""
+    return url_pattern(name).format
 
 
 def sidebar(user: User) -> dict[str, object]:
-    """Categories with their feeds and unread counts, labels, saved queries."""
+    """Categories with their feeds and unread counts, labels, saved queries.
+
+    Small queries and plain rows: the unread counts grouped by feed (the main stream's
+    total is their sum, less the feeds kept out of it), the subscriptions as tuples rather than
+    three model objects each, the categories, the starred count."""
     counts = queries.unread_counts_by_feed(user)
     boxes: dict[int | None, CategoryBox] = {}
     for category in queries.categories(user):
@@ -204,10 +192,24 @@ def sidebar(user: User) -> dict[str, object]:
     loose = CategoryBox(None)
     feed_url = url_maker("ui:feed")
     icon_url = url_maker("ui:favicon")
-    for sub in queries.subscriptions(user):
+    main = Subscription.Visibility.MAIN
+    kept_out = 0
+    for sub in queries.subscription_lines(user):
         box = boxes.get(sub.category_id, loose) if sub.category_id is not None else loose
-        icon = icon_url(sub.feed_id) if sub.feed.favicon_id else ""
-        box.feeds.append(FeedLine(sub, counts.get(sub.feed_id, 0), feed_url(sub.feed_id), icon))
+        unread = counts.get(sub.feed_id, 0)
+        if sub.visibility != main:
+            kept_out += unread
+        box.feeds.append(
+            FeedLine(
+                sub.feed_id,
+                sub.display_title,
+                sub.visibility,
+                sub.last_error,
+                unread,
+                feed_url(sub.feed_id),
+                icon_url(sub.feed_id) if sub.favicon_id else "",
+            )
+        )
     ordered = list(boxes.values())
     if loose.feeds:
         ordered.append(loose)
@@ -215,23 +217,11 @@ def sidebar(user: User) -> dict[str, object]:
         "boxes": ordered,
         "labels": queries.labels(user),
         "saved_queries": queries.saved_queries(user),
-        "unread_total": queries.unread_total(user),
+        # = queries.unread_total: the person's unread states less those of the feeds kept out of
+        # the main stream, from the counts already read.
+        "unread_total": sum(counts.values()) - kept_out,
         "starred_total": queries.starred_count(user),
     }
-
-
-@dataclass
-class Shown:
-    """An entry as the page shows it, with the day separator that comes before it, if any."""
-
-    state: EntryState
-    day: str = ""  # "today" | "yesterday" | "before" on the first entry of its day group
-    label_ids: set[int] = field(default_factory=set)
-    read_url: str = ""
-    star_url: str = ""
-    labels_url: str = ""
-    feed_url: str = ""
-    icon: str = ""
 
 
 def attach_urls(shown: list[Shown]) -> None:
@@ -253,10 +243,9 @@ def attach_urls(shown: list[Shown]) -> None:
         item.icon = icon(feed_id) if item.state.feed.favicon_id else ""
 
 
-def with_days(rows: list[EntryState]) -> list[Shown]:
+def with_days(rows: list[EntryState], day: date) -> list[Shown]:
     """Day separators, each at most once per page: Today, Yesterday, Before yesterday (from
-    the entries' dates in the reader's time zone)."""
-    day = today()
+    the entries' dates in the reader's time zone; `day` is today there)."""
     seen: set[str] = set()
     shown = []
     for row in rows:
@@ -289,18 +278,24 @@ def render_stream(request: HttpRequest, user: User, stream: Stream) -> HttpRespo
         return HttpResponseBadRequest(str(exc))
     flt = stream_filter(stream, choices)
     status = 200
+    side = sidebar(user)
+    boxes: list[CategoryBox] = side["boxes"]  # type: ignore[assignment]
+    day = today()
     context: dict[str, object] = {
         "stream": stream,
         "choices": choices,
         "watermark": queries.newest_state_id(),
         "poll_seconds": int(getattr(settings, "LISEUSE_UI_POLL_SECONDS", 120)),
-        "today": today(),
-        "yesterday": today() - timedelta(1),
         "search_error": "",
-        **sidebar(user),
+        **side,
     }
+    panel = request.GET.get("panel") == "1"
+    if not panel:
+        context["sidebar_boxes"] = pieces.sidebar_boxes(
+            boxes, url_pattern("ui:category"), (stream.kind, stream.ident)
+        )
     if choices.view == "global":
-        template = "ui/stream.html"
+        context["global_boxes"] = pieces.global_boxes(boxes, url_pattern("ui:category"))
     else:
         limit = user.page_size if choices.view == "normal" else max(1, user.page_size // 2)
         try:
@@ -310,18 +305,26 @@ def render_stream(request: HttpRequest, user: User, stream: Stream) -> HttpRespo
             status = 400
             page = queries.StreamPage(entries=[], next_after=None)
         shown = (
-            with_days(page.entries)
+            with_days(page.entries, day)
             if choices.view == "normal"
             else [Shown(s) for s in page.entries]
         )
         attach_labels(shown)
         attach_urls(shown)
         context["entries"] = shown
+        context["entry_articles"] = pieces.entry_articles(
+            shown,
+            view=choices.view,
+            next_path=request.get_full_path(),
+            csrf_token=get_token(request),
+            labels=side["labels"],  # type: ignore[arg-type]
+            stream_title=stream.title,
+            today=day,
+            yesterday=day - timedelta(1),
+        )
         context["next_cursor"] = format_cursor(page.next_after)
-        template = "ui/stream.html"
-    if request.GET.get("panel") == "1":
-        # The global view opens a feed in place: only the entries, no page around them.
-        template = "ui/_panel.html"
+    # The global view opens a feed in place: only the entries, no page around them.
+    template = "ui/_panel.html" if panel else "ui/stream.html"
     return render(request, template, context, status=status)
 
 

@@ -1,0 +1,365 @@
+"""The parts of the reading pages that repeat hundreds of times, written by Python.
+
+Why not templates: Django's template engine costs a few microseconds per variable, tag and
+filter, and a page holds a sidebar of up to hundreds of feeds (twice in the global view) and 50
+entries with their three forms each: some 10,000 nodes, which made the page template-bound
+(60–85 ms for 500 feeds, measured with bench/ui_speed.py) where issue #4 asks ≤ 30 ms. The same
+HTML written here from plain rows costs a few milliseconds. The templates keep everything else.
+
+The templates' rules hold here too: every plain-text value (titles, names, authors, URLs,
+errors, labels) goes through `escape`, which writes what Django's auto-escaping writes; only the
+entries' stored HTML, sanitized before it was stored, is written as it is; every word shown
+comes from gettext, once per page, and is escaped too (as `{% translate %}` output is).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+from datetime import datetime
+from html import escape as _escape
+from typing import TYPE_CHECKING
+
+from django.utils import dateformat
+from django.utils import timezone
+from django.utils.safestring import SafeString
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
+from django.utils.translation import pgettext
+
+from liseuse.feeds.media import proxify_html
+from liseuse.feeds.models import Subscription
+
+if TYPE_CHECKING:
+    from liseuse.feeds.models import Category
+    from liseuse.feeds.models import EntryState
+    from liseuse.feeds.models import Label
+
+
+def escape(text: object) -> str:
+    """Django's auto-escaping of a plain value (`html.escape` writes the same five entities)."""
+    return _escape(str(text), quote=True)
+
+
+# --- the sidebar and the global view -------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class FeedLine:
+    """A followed feed as the sidebar and the global view show it."""
+
+    feed_id: int
+    title: str  # the person's title for it, else the feed's, else its URL
+    visibility: str
+    last_error: str
+    unread: int
+    url: str = ""
+    icon: str = ""  # the favicon's URL, if the feed has one
+
+
+@dataclass
+class CategoryBox:
+    category: Category | None
+    feeds: list[FeedLine] = field(default_factory=list)
+
+    @property
+    def unread(self) -> int:
+        """The category's unread count: its feeds' but those hidden from it."""
+        hidden = Subscription.Visibility.HIDDEN
+        return sum(line.unread for line in self.feeds if line.visibility != hidden)
+
+    @property
+    def has_error(self) -> bool:
+        return any(line.last_error for line in self.feeds)
+
+
+def sidebar_boxes(
+    boxes: Sequence[CategoryBox], category_url: str, current: tuple[str, int | None]
+) -> SafeString:
+    """The categories of the sidebar with their feeds. `category_url` has `{}` for the id;
+    `current` is the stream shown (kind, id), marked `aria-current`."""
+    fold = escape(gettext("Fold or unfold"))
+    loose_name = escape(gettext("Uncategorized"))
+    problem = escape(gettext("This feed has a problem"))
+    kind, ident = current
+    out: list[str] = []
+    for number, box in enumerate(boxes, 1):
+        if box.category is not None:
+            here = ' aria-current="page"' if kind == "category" and ident == box.category.id else ""
+            head = (
+                f'<a href="{category_url.format(box.category.id)}"{here}>'
+                f"{escape(box.category.name)}</a>"
+            )
+        else:
+            head = f'<span class="loose">{loose_name}</span>'
+        unread = box.unread
+        out.append(
+            f'<section class="cat">\n  <h2 class="cat-head"><button type="button" class="fold"'
+            f' aria-expanded="true" aria-controls="cat-feeds-{number}" hidden>'
+            f'<span aria-hidden="true">▾</span><span class="vh">{fold}</span></button>{head}'
+            f' <span class="count" data-count-cat>{unread or ""}</span></h2>\n'
+            f'  <ul class="feeds" id="cat-feeds-{number}">\n'
+        )
+        for line in box.feeds:
+            here = ' aria-current="page"' if kind == "feed" and ident == line.feed_id else ""
+            icon = (
+                f'<img src="{line.icon}" alt="" width="16" height="16" loading="lazy">'
+                if line.icon
+                else '<span class="noicon" aria-hidden="true"></span>'
+            )
+            error = (
+                f'      <span class="error-mark" title="{escape(line.last_error)}" role="img"'
+                f' aria-label="{problem}">⚠</span>\n'
+                if line.last_error
+                else ""
+            )
+            out.append(
+                f'    <li class="feed{" in-error" if line.last_error else ""}"'
+                f' data-feed="{line.feed_id}">\n'
+                f'      <a href="{line.url}"{here}>{icon}<span class="name">{escape(line.title)}'
+                f"</span></a>\n{error}"
+                f'      <span class="count" data-count-feed="{line.feed_id}">'
+                f"{line.unread or ''}</span>\n    </li>\n"
+            )
+        out.append("  </ul>\n</section>\n")
+    # Safe: text went through `escape`; the rest are numbers and addresses made by `reverse`.
+    return mark_safe("".join(out))
+
+
+def global_boxes(boxes: Sequence[CategoryBox], category_url: str) -> SafeString:
+    """The boxes of the global view: a category's feeds, each opening in the panel."""
+    loose_name = escape(gettext("Uncategorized"))
+    problem = escape(gettext("This feed has a problem"))
+    out: list[str] = []
+    for number, box in enumerate(boxes, 1):
+        if box.category is not None:
+            head = (
+                f'<a href="{category_url.format(box.category.id)}?view=normal">'
+                f"{escape(box.category.name)}</a>"
+            )
+        else:
+            head = loose_name
+        unread = box.unread
+        count = f' <span class="count">{unread}</span>' if unread else ""
+        out.append(
+            f'<section class="box" aria-labelledby="box{number}">\n'
+            f'  <h2 id="box{number}">{head}{count}</h2>\n  <ul>\n'
+        )
+        for line in box.feeds:
+            classes = "feed"
+            if line.last_error:
+                classes += " in-error"
+            if not line.unread:
+                classes += " empty"
+            icon = (
+                f'<img src="{line.icon}" alt="" width="16" height="16" loading="lazy">'
+                if line.icon
+                else ""
+            )
+            error = (
+                f'      <span class="error-mark" title="{escape(line.last_error)}" role="img"'
+                f' aria-label="{problem}">⚠</span>\n'
+                if line.last_error
+                else ""
+            )
+            count = f'      <span class="count">{line.unread}</span>\n' if line.unread else ""
+            out.append(
+                f'    <li class="{classes}">\n'
+                f'      <a href="{line.url}?view=normal" class="open-in-panel">{icon}'
+                f"{escape(line.title)}</a>\n{error}{count}    </li>\n"
+            )
+        out.append("  </ul>\n</section>\n")
+    # Safe: text went through `escape`; the rest are numbers and addresses made by `reverse`.
+    return mark_safe("".join(out))
+
+
+# --- the entries ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Shown:
+    """An entry as the page shows it, with the day separator that comes before it, if any."""
+
+    state: EntryState
+    day: str = ""  # "today" | "yesterday" | "before" on the first entry of its day group
+    label_ids: set[int] = field(default_factory=set)
+    read_url: str = ""
+    star_url: str = ""
+    labels_url: str = ""
+    feed_url: str = ""
+    icon: str = ""
+
+
+class Dates:
+    """An entry's date in the reader's words and in ISO 8601, in the active time zone.
+
+    Formatting a date in words goes through the translated format and Django's formatter;
+    entries of a page share their minute often enough (and the ISO form is cheap), so each
+    distinct local minute is formatted once per page."""
+
+    def __init__(self) -> None:
+        # Translators: a Django date format (https://docs.djangoproject.com/en/5.2/ref/templates/builtins/#date); backslash-escape letters meant literally.
+        self.fmt = pgettext("long date and time", "F j, Y \\a\\t H:i")
+        self.words: dict[tuple[int, int, int, int, int], str] = {}
+
+    def of(self, value: datetime | None) -> tuple[str, str]:
+        """(ISO form, words), as the `date:'c'` and `long_datetime` filters write them."""
+        if value is None:
+            return "", ""
+        local = timezone.localtime(value) if timezone.is_aware(value) else value
+        key = (local.year, local.month, local.day, local.hour, local.minute)
+        words = self.words.get(key)
+        if words is None:
+            words = self.words[key] = escape(dateformat.format(local, self.fmt))
+        return local.isoformat(), words
+
+
+def long_date(value: date) -> str:
+    """'20 janvier 2024' / 'January 20, 2024'."""
+    # Translators: a Django date format; see "long date and time".
+    return dateformat.format(value, pgettext("long date", "F j, Y"))
+
+
+def entry_articles(
+    shown: Sequence[Shown],
+    *,
+    view: str,
+    next_path: str,
+    csrf_token: str,
+    labels: Sequence[Label],
+    stream_title: str,
+    today: date,
+    yesterday: date,
+) -> SafeString:
+    """The entries of a page with their day separators, actions and label menus."""
+    t_unread = escape(gettext("Mark as unread"))
+    t_read = escape(gettext("Mark as read"))
+    t_unstar = escape(gettext("Remove from favourites"))
+    t_star = escape(gettext("Add to favourites"))
+    t_original = escape(gettext("See on original website"))
+    t_labels = escape(gettext("My labels"))
+    t_new_label = escape(gettext("New label"))
+    t_save_labels = escape(gettext("Save labels"))
+    by = escape(gettext("By: %(author)s"))
+    # gettext outside the f-strings: xgettext (makemessages) does not look inside them.
+    t_today, t_yesterday = escape(gettext("Today")), escape(gettext("Yesterday"))
+    t_before = escape(gettext("Before yesterday"))
+    name = escape(stream_title)
+    days = {
+        "today": f'<h2 class="day">{t_today}<span class="date"> — '
+        f'{escape(long_date(today))}</span> <span class="name">{name}</span></h2>\n',
+        "yesterday": f'<h2 class="day">{t_yesterday}<span class="date"> — '
+        f'{escape(long_date(yesterday))}</span> <span class="name">{name}</span></h2>\n',
+        "before": f'<h2 class="day">{t_before} <span class="name">{name}</span></h2>\n',
+    }
+    csrf = f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(csrf_token)}">'
+    back = escape(next_path)
+    reader = view == "reader"
+    label_choices = [(label.id, escape(label.name)) for label in labels]
+    dates = Dates()
+    out: list[str] = []
+    for item in shown:
+        state = item.state
+        entry = state.entry
+        eid = entry.id
+        read, starred = state.is_read, state.is_starred
+        url = escape(entry.url)
+        title = escape(entry.title)
+        shown_title = title or url
+        author = escape(entry.author)
+        iso, words = dates.of(entry.published)
+        feed_name = escape(state.feed)
+        if item.day:
+            out.append(days[item.day])
+        classes = "entry"
+        if not read:
+            classes += " unread"
+        if starred:
+            classes += " starred"
+        if reader:
+            opening = '  <div class="entry-open">\n'
+            feed_link = f'<p class="feed-name"><a href="{item.feed_url}">{feed_name}</a></p>'
+            closing = "  </div>\n"
+        else:
+            icon = (
+                f'<img src="{item.icon}" alt="" width="16" height="16" loading="lazy">'
+                if item.icon
+                else ""
+            )
+            line_author = f'<span class="line-author">{author}</span>' if author else ""
+            opening = (
+                '  <details class="entry-fold">\n  <summary class="entry-line">\n'
+                f'    <span class="feed">{icon}{feed_name}</span>\n'
+                f'    <span class="line-title">{shown_title}</span>\n'
+                f"    {line_author}\n"
+                f'    <time class="line-date" datetime="{iso}">{words}</time>\n'
+                "  </summary>\n"
+            )
+            feed_link = ""
+            closing = "  </details>\n"
+        heading = (
+            f'<a href="{url}" rel="noopener noreferrer" target="_blank" class="original">'
+            f"{shown_title}</a>"
+            if url
+            else title
+        )
+        by_line = f'<div class="author">{by % {"author": author}}</div>' if author else ""
+        original = (
+            f'<a href="{url}" rel="noopener noreferrer" target="_blank">{t_original}</a>'
+            if url
+            else ""
+        )
+        ticks = "".join(
+            f'<label><input type="checkbox" name="label" value="{label_id}"'
+            f"{' checked' if label_id in item.label_ids else ''}> {label_name}</label>"
+            for label_id, label_name in label_choices
+        )
+        # Stored HTML, sanitized before it was stored (pipeline.sanitize): written as it is.
+        content = proxify_html(entry.content or entry.summary or "")
+        here = f"{back}#e{eid}"
+        read_label = t_unread if read else t_read
+        star_label = t_unstar if starred else t_star
+        out.append(
+            f'<article class="{classes}" id="e{eid}" data-entry="{eid}" data-feed="{state.feed_id}"'
+            f' data-url="{url}" tabindex="-1" aria-labelledby="t{eid}">\n'
+            '  <div class="entry-actions">\n'
+            f'    <form method="post" action="{item.read_url}" class="toggle" data-toggle="read">'
+            f"{csrf}\n"
+            f'      <input type="hidden" name="next" value="{here}">\n'
+            f'      <input type="hidden" name="read" value="{0 if read else 1}">\n'
+            f'      <button type="submit" class="icon read-toggle" data-label-on="{t_unread}"'
+            f' data-label-off="{t_read}" title="{read_label}"><span class="vh">{read_label}'
+            "</span></button>\n    </form>\n"
+            f'    <form method="post" action="{item.star_url}" class="toggle"'
+            f' data-toggle="starred">{csrf}\n'
+            f'      <input type="hidden" name="next" value="{here}">\n'
+            f'      <input type="hidden" name="starred" value="{0 if starred else 1}">\n'
+            f'      <button type="submit" class="icon star-toggle" data-label-on="{t_unstar}"'
+            f' data-label-off="{t_star}" title="{star_label}"><span class="vh">{star_label}'
+            "</span></button>\n    </form>\n  </div>\n"
+            f"{opening}"
+            '  <div class="entry-body">\n    <header>\n'
+            f"      {feed_link}\n"
+            f'      <h3 class="title" id="t{eid}">{heading}</h3>\n'
+            f"      {by_line}\n"
+            f'      <div class="date"><time datetime="{iso}">{words}</time></div>\n'
+            "    </header>\n"
+            f'    <div class="content">{content}</div>\n'
+            '    <footer class="entry-foot">\n'
+            f"      {original}\n"
+            '      <details class="labels-menu">\n'
+            f"        <summary>{t_labels}</summary>\n"
+            f'        <form method="post" action="{item.labels_url}">{csrf}\n'
+            f'          <input type="hidden" name="next" value="{here}">\n'
+            f"          {ticks}\n"
+            f'          <label>{t_new_label} <input type="text" name="new_label"'
+            ' maxlength="255"></label>\n'
+            f'          <button type="submit">{t_save_labels}</button>\n'
+            "        </form>\n      </details>\n    </footer>\n  </div>\n"
+            f"{closing}</article>\n"
+        )
+    # Safe: text went through `escape`, the content was sanitized before it was stored, the
+    # rest are numbers, the CSRF token and addresses made by `reverse`.
+    return mark_safe("".join(out))
