@@ -197,8 +197,13 @@ class EntryState(models.Model):
     table's indexes alone, without sorting a join (the main stream is one index range scan).
     """
 
+    # No index of its own: every index below starts with `user`, the unique one included; one
+    # more would only be written by every new entry and every mark as read.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="entry_states"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="entry_states",
+        db_index=False,
     )
     entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="states")
     feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="+")
