@@ -12,6 +12,7 @@ from xml.sax.saxutils import quoteattr
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from lxml import etree
 
 from liseuse.accounts.models import User
@@ -49,22 +50,22 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
     """Every feed outline of an OPML document, with the name of the folder holding it."""
     if len(data) > MAX_OPML_BYTES:
         raise OpmlError(
-            f"The OPML file is {len(data) // (1024 * 1024)} MB; liseuse accepts at most "
-            f"{MAX_OPML_BYTES // (1024 * 1024)} MB."
+            _("The OPML file is %(size)s MB; liseuse accepts at most %(limit)s MB.")
+            % {"size": len(data) // (1024 * 1024), "limit": MAX_OPML_BYTES // (1024 * 1024)}
         )
     # Entity declarations can only serve an attack here (XXE, billion laughs): refuse them
     # before the parser sees them, with a message that says so.
     if b"<!ENTITY" in data:
-        raise OpmlError("The OPML file declares XML entities, which liseuse refuses.")
+        raise OpmlError(_("The OPML file declares XML entities, which liseuse refuses."))
     try:
         root = etree.fromstring(data, parser=safe_parser(recover=False))
     except etree.XMLSyntaxError as exc:
-        raise OpmlError(f"This is not an XML file: {exc.msg}.") from None
+        raise OpmlError(_("This is not an XML file: %(reason)s.") % {"reason": exc.msg}) from None
     if not isinstance(root.tag, str) or etree.QName(root).localname.lower() != "opml":
-        raise OpmlError("This XML file is not OPML (its root element is not <opml>).")
+        raise OpmlError(_("This XML file is not OPML (its root element is not <opml>)."))
     body = next((el for el in root if isinstance(el.tag, str) and el.tag.lower() == "body"), None)
     if body is None:
-        raise OpmlError("The OPML file has no <body>.")
+        raise OpmlError(_("The OPML file has no <body>."))
 
     feeds: list[OpmlFeed] = []
     seen: set[str] = set()
@@ -80,7 +81,12 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
                     url = normalize_feed_url(xml_url)
                 except FeedUrlError as exc:
                     raise OpmlError(
-                        f"Line {outline.sourceline}: {title or xml_url!r} has a bad feed URL: {exc}"
+                        _("Line %(line)s: %(name)s has a bad feed URL: %(reason)s")
+                        % {
+                            "line": outline.sourceline,
+                            "name": repr(title or xml_url),
+                            "reason": exc,
+                        }
                     ) from None
                 if url in seen:
                     continue
@@ -102,7 +108,7 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
 
     walk(body, "")
     if not feeds:
-        raise OpmlError("The OPML file lists no feed (no outline has an xmlUrl).")
+        raise OpmlError(_("The OPML file lists no feed (no outline has an xmlUrl)."))
     return feeds
 
 
@@ -128,7 +134,7 @@ def import_opml(user: User, data: bytes) -> ImportReport:
                 category = Category.objects.create(user=user, name=item.category[:255])
                 categories[category.name] = category
                 created_categories += 1
-        feed, _ = Feed.objects.get_or_create(
+        feed, _created = Feed.objects.get_or_create(
             url=item.url, defaults={"title": item.title, "site_url": item.site_url[:2048]}
         )
         Subscription.objects.create(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from collections.abc import Sequence
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from liseuse.accounts.models import User
 from liseuse.feeds.models import Category
@@ -56,7 +57,9 @@ def subscribe_url(
     try:
         url = normalize_feed_url(raw_url)
     except FeedUrlError as exc:
-        raise SubscribeError(f"{raw_url!r}: {exc}") from None
+        raise SubscribeError(
+            _("%(url)s: %(reason)s") % {"url": repr(raw_url), "reason": exc}
+        ) from None
     if not Feed.objects.filter(url=url).exists():
         found = _discover(url)
         if found.feed is not None:
@@ -67,7 +70,10 @@ def subscribe_url(
             options = [(c.url, c.title) for c in found.candidates]
             if choose is None:
                 listed = ", ".join(c.url for c in found.candidates)
-                raise SubscribeError(f"{raw_url} offers several feeds; add one of: {listed}")
+                raise SubscribeError(
+                    _("%(url)s offers several feeds; add one of: %(feeds)s")
+                    % {"url": raw_url, "feeds": listed}
+                )
             url = choose(options)
     return follow(user, url, category=category, title=title)
 
@@ -75,12 +81,14 @@ def subscribe_url(
 @transaction.atomic
 def follow(user: User, url: str, *, category: str | None = None, title: str = "") -> Subscription:
     """Subscribe `user` to the feed at `url` (creating the shared Feed row if needed)."""
-    feed, _ = Feed.objects.get_or_create(url=url)
+    feed, _created = Feed.objects.get_or_create(url=url)
     if Subscription.objects.filter(user=user, feed=feed).exists():
-        raise SubscribeError(f"{user.username} already follows {url}")
+        raise SubscribeError(
+            _("%(user)s already follows %(url)s") % {"user": user.username, "url": url}
+        )
     folder = None
     if category:
-        folder, _ = Category.objects.get_or_create(user=user, name=category.strip()[:255])
+        folder, _created = Category.objects.get_or_create(user=user, name=category.strip()[:255])
     subscription = Subscription.objects.create(user=user, feed=feed, category=folder, title=title)
     # A feed others already follow has entries: the newcomer sees its recent ones, as they would
     # on a first fetch, rather than an empty feed until the next new entry.

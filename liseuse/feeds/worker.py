@@ -36,6 +36,7 @@ from django.db import close_old_connections
 from django.db import connection
 from django.db import connections
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from liseuse.accounts.models import User
 from liseuse.feeds import claim
@@ -321,12 +322,15 @@ def refresh_feed_now(user: User, feed_id: int) -> FeedReport:
     that a button pressed in a loop never becomes a way to hammer a site."""
     feed = Feed.objects.filter(id=feed_id, subscriptions__user=user).first()
     if feed is None:
-        raise NotFollowed("you do not follow this feed")
+        raise NotFollowed(_("you do not follow this feed"))
     now = timezone.now()
     config = schedule_config()
     if not manual_refresh_allowed(last_fetch=feed.last_fetched_at, now=now, config=config):
         wait = int(config.manual_refresh_gap.total_seconds())
-        raise RefreshRefused(f"this feed was fetched less than {wait} seconds ago; try again soon")
+        raise RefreshRefused(
+            _("this feed was fetched less than %(seconds)s seconds ago; try again soon")
+            % {"seconds": wait}
+        )
     owner = worker_id()
     claimed = claim.claim_feeds(
         owner=owner,
@@ -337,7 +341,7 @@ def refresh_feed_now(user: User, feed_id: int) -> FeedReport:
         feed_ids=[feed_id],
     )
     if not claimed:
-        raise RefreshRefused("this feed is being refreshed right now")
+        raise RefreshRefused(_("this feed is being refreshed right now"))
     return refresh_batch(claimed, owner=owner).reports[0]
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 
 from liseuse.accounts.models import User
 from liseuse.feeds import opml
@@ -122,3 +123,15 @@ def test_export_escapes_hostile_names(alice: User) -> None:
     assert "<script>" not in exported
     assert opml.parse_opml(exported.encode())[0].title == "a & <b>"
     assert opml.parse_opml(exported.encode())[0].category == '"><script>alert(1)</script>'
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("fr", "Ce fichier XML n’est pas un OPML"),
+        ("en", "This XML file is not OPML"),
+    ],
+)
+def test_a_refusal_speaks_the_persons_language(language: str, message: str) -> None:
+    with translation.override(language), pytest.raises(opml.OpmlError, match=message):
+        opml.parse_opml(b"<rss><channel/></rss>")
