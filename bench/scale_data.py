@@ -510,12 +510,14 @@ print(json.dumps({"indexed": done, "seconds": round(seconds, 2),
 @contextmanager
 def web_server(env: dict[str, str], port: int) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
+    OUT.mkdir(exist_ok=True)
+    log = OUT / "scale-data-serve.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "liseuse.cli", "serve", "--no-worker"],
         env={**env, "LISEUSE_LISTEN": f"127.0.0.1:{port}"},
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("wb"),
         start_new_session=True,
     )
     try:
@@ -526,7 +528,8 @@ def web_server(env: dict[str, str], port: int) -> Iterator[str]:
                     break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise SystemExit("liseuse serve did not start") from None
+                    tail = log.read_text(errors="replace")[-2000:]
+                    raise SystemExit(f"liseuse serve did not start ({log}):\n{tail}") from None
                 time.sleep(0.5)
         yield base
     finally:
