@@ -172,27 +172,6 @@ def stream(
     return StreamPage(entries=rows, next_after=next_after)
 
 
-def stream_ids(
-    user: User,
-    flt: StreamFilter,
-    *,
-    limit: int = MAX_PAGE,
-    after: tuple[datetime, int] | None = None,
-) -> list[tuple[int, datetime]]:
-    """(entry id, date) of a stream, without loading entries: for APIs that list ids only."""
-    limit = max(1, min(limit, 100_000))
-    qs = _after(states(user, flt), after, flt.oldest_first)
-    return list(qs.order_by(*_order(flt.oldest_first)).values_list("entry_id", "sort_date")[:limit])
-
-
-def by_ids(user: User, entry_ids: Iterable[int]) -> list[EntryState]:
-    """The person's states for these entries (others' and unknown ids are left out)."""
-    ids = _page_of_ids(entry_ids)
-    rows = EntryState.objects.filter(user=user, entry_id__in=ids).select_related("entry", "feed")
-    found = {row.entry_id: row for row in rows}
-    return [found[i] for i in ids if i in found]
-
-
 def _page_of_ids(entry_ids: Iterable[int]) -> list[int]:
     """Distinct ids in the order given, at most a page of them."""
     return list(dict.fromkeys(entry_ids))[:MAX_PAGE]
@@ -567,7 +546,8 @@ def stream_rows(
 def rows_by_ids(
     user: User, entry_ids: Iterable[int], fields: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """`by_ids`, as plain rows of these EntryState fields, in the order asked."""
+    """The person's states for these entries (others' and unknown ids are left out), as plain
+    rows of these EntryState fields, in the order asked."""
     ids = _page_of_ids(entry_ids)
     wanted = list(dict.fromkeys(["entry_id", *fields]))
     found = {
