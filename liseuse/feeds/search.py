@@ -4,9 +4,14 @@ The syntax (words, "phrases", `intitle:`, `inurl:`, `author:`, `#tag`, `f:`, `e:
 `label:`, `labels:`, `date:`, `pubdate:`, `search:`, `S:`, `/regex/flags`, `-`/`!` negation,
 `OR`, parentheses) is parsed by `parse`; `compile_query` turns the tree into a `Q` whose text
 leaves use the database's full-text index (migration 0002): SQLite FTS5 with `unicode61
-remove_diacritics 2`, or a PostgreSQL `tsvector` over accent-folded text. Both are insensitive to
-case and accents, and words match as prefixes ("liseu" finds "liseuse"). On both, new entries
-are indexed after the refresh that stored them, not within it (`index_pending`, below).
+remove_diacritics 2`, or PostgreSQL `tsvector` columns over accent-folded text (migration 0008:
+the title and text for plain words, and the title, author and tags, weighted, for the fields).
+Both are insensitive to case and accents. A word of three letters or more matches as a prefix
+("liseu" finds "liseuse"); a shorter one matches whole words only ("le" does not find
+"lecteur"): as a prefix it matched a large share of the vocabulary, and FTS5, which has no
+prefix index here (0004), merged the lists of all those words for every entry it tested (0.7 s
+for "le" over 100,000 entries). On both, new entries are indexed after the refresh that stored
+them, not within it (`index_pending`, below).
 
 Everything is bounded: the query's length, its number of terms and its depth are capped, and
 regular expressions run on RE2 (linear time, no backtracking) on SQLite and are checked by RE2
@@ -67,7 +72,8 @@ RegexField = Literal["text", "title", "url", "author", "tag"]
 
 @dataclass(frozen=True, slots=True)
 class Text:
-    """Words (each a prefix) or a phrase, in the title + content, or one field."""
+    """Words (the last one a prefix, if long enough) or a phrase, in the title + content, or one
+    field."""
 
     value: str
     phrase: bool = False
@@ -559,6 +565,18 @@ def check_regex(pattern: str, flags: str) -> str:
     return full
 
 
+# A shorter word is matched whole, never as a prefix (the module's docstring says why).
+PREFIX_MIN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    """One full-text match expression, and on PostgreSQL the column it reads ("" on SQLite)."""
+
+    column: str
+    expression: str
+
+
 class _Compiler:
     def __init__(self, user_id: int, tz: tzinfo, now: datetime) -> None:
         self.user_id = user_id
@@ -567,12 +585,15 @@ class _Compiler:
         self.vendor = connection.vendor
         self.saved_depth = 0
 
-    # Full-text leaves: one match expression each; an AND of positive ones is merged into one.
-    def fts_expr(self, node: Text) -> str | None:
-        source = node.value if self.vendor == "sqlite" else fold(node.value)
-        words = _WORD.findall(source.lower())
+    # Full-text leaves: one match expression each; an AND of positive ones is merged into one
+    # lookup. On PostgreSQL each expression says which column it reads.
+    def fts_expr(self, node: Text) -> _Match | None:
+        words = _WORD.findall(node.value.lower())
         if not words:
             return None
+        # The length is the typed word's, so that both databases decide alike ("œu" folds to
+        # "oeu" on PostgreSQL only).
+        prefix = not node.phrase and len(words[-1]) >= PREFIX_MIN
         if self.vendor == "sqlite":
             columns = {
                 "text": "{title content}",
@@ -580,27 +601,39 @@ class _Compiler:
                 "author": "author",
                 "tag": "tags",
             }[node.field]
-            if node.phrase:
-                return f'{columns} : "{" ".join(words)}"'
-            return f'{columns} : "{" ".join(words)}"*'
-        weights = {"text": "AD", "title": "A", "author": "B", "tag": "C"}[node.field]
-        lexemes = [f"'{w}':{weights}" for w in words]
-        if not node.phrase:
+            return _Match("", f'{columns} : "{" ".join(words)}"{"*" if prefix else ""}')
+        words = _WORD.findall(fold(node.value))
+        if node.field == "text":
+            # The title and text alone (migration 0008), without weights: its GIN index answers
+            # without reading any row's document back. The fields are in the other column.
+            column, weights = "liseuse_text", ""
+        else:
+            column = "liseuse_search"
+            weights = {"title": "A", "author": "B", "tag": "C"}[node.field]
+        lexemes = [f"'{w}':{weights}" if weights else f"'{w}'" for w in words]
+        if prefix:
             lexemes[-1] = f"'{words[-1]}':*{weights}"
-        return "(" + " <-> ".join(lexemes) + ")"
+        return _Match(column, "(" + " <-> ".join(lexemes) + ")")
 
-    def fts_q(self, expressions: list[str]) -> Q:
+    def fts_q(self, matches: list[_Match]) -> Q:
+        params: list[str]
         if self.vendor == "sqlite":
             sql = "SELECT rowid FROM liseuse_entry_fts WHERE liseuse_entry_fts MATCH %s"
-            match = " AND ".join(f"({e})" for e in expressions)
+            match = " AND ".join(f"({m.expression})" for m in matches)
+            params = [match]
         else:
-            sql = "SELECT id FROM feeds_entry WHERE liseuse_search @@ to_tsquery('simple', %s)"
-            match = " & ".join(expressions)
+            by_column: dict[str, list[str]] = {}
+            for m in matches:
+                by_column.setdefault(m.column, []).append(m.expression)
+            sql = "SELECT id FROM feeds_entry WHERE " + " AND ".join(
+                f"{column} @@ to_tsquery('simple', %s)" for column in sorted(by_column)
+            )
+            params = [" & ".join(by_column[column]) for column in sorted(by_column)]
         # Few matches (the usual case for a precise search): hand the ids over, so the stream
         # is found through the person's (user, entry) index instead of scanning it by date.
         # Many: a subquery, and the scan by date stops as soon as a page is full.
         with connection.cursor() as cursor:
-            cursor.execute(f"{sql} LIMIT {SMALL_MATCH + 1}", [match])
+            cursor.execute(f"{sql} LIMIT {SMALL_MATCH + 1}", params)
             ids = [row[0] for row in cursor.fetchall()]
         if len(ids) <= SMALL_MATCH:
             return Q(entry_id__in=ids)
@@ -609,7 +642,7 @@ class _Compiler:
             # page is full, without reading every match of a frequent word first.
             return Q(
                 Func(
-                    Value(match),
+                    Value(params[0]),
                     F("entry_id"),
                     template=(
                         "EXISTS (SELECT 1 FROM liseuse_entry_fts WHERE liseuse_entry_fts MATCH "
@@ -619,7 +652,7 @@ class _Compiler:
                     output_field=BooleanField(),
                 )
             )
-        return Q(entry_id__in=RawSQL(sql, [match]))
+        return Q(entry_id__in=RawSQL(sql, params))
 
     def like_q(self, node: Text) -> Q:
         # Terms without any letter or digit ("&", "++") are not in the index: plain contains.
@@ -691,7 +724,7 @@ class _Compiler:
 
     def q(self, node: Node) -> Q:
         if isinstance(node, And):
-            merged: list[str] = []
+            merged: list[_Match] = []
             rest: list[Q] = []
             for item in node.items:
                 expr = self.fts_expr(item) if isinstance(item, Text) else None
@@ -766,8 +799,9 @@ def compile_query(
 
 # --- keeping the full-text index up to date -----------------------------------------------------
 # New entries are queued (SQLite: a trigger fills a queue table, migration 0004; PostgreSQL: the
-# document column is left NULL, migration 0006) and indexed here, after the refresh that stored
-# them: indexing costs more than the rest of a refresh, and readers should not wait for it.
+# document columns are left NULL, migrations 0006 and 0008) and indexed here, after the refresh
+# that stored them: indexing costs more than the rest of a refresh, and readers should not wait
+# for it.
 
 # A search indexes at most this many queued entries first (a fraction of a second), so that what
 # was just stored is found; the refresh loop indexes the rest in the background.
@@ -822,9 +856,14 @@ def _index_pending_postgresql(limit: int | None) -> int:
         # One transaction per batch; SKIP LOCKED: rows another worker is indexing are its own,
         # and a batch that finds nothing free ends this call instead of waiting.
         with transaction.atomic(), connection.cursor() as cursor:
+            # Both columns in one write, split from one document (migration 0008). OFFSET 0
+            # keeps the subquery whole: flattened, it would compute the document once per
+            # column, and that is most of the cost.
             cursor.execute(
-                "UPDATE feeds_entry SET liseuse_search = liseuse_entry_document("
-                "title, content, author, categories::jsonb) "
+                "UPDATE feeds_entry SET (liseuse_search, liseuse_text) = ("
+                "SELECT ts_filter(d, '{a,b,c}'), ts_filter(d, '{a,d}') FROM ("
+                "SELECT liseuse_entry_document(title, content, author, categories::jsonb) AS d "
+                "OFFSET 0) AS document) "
                 "WHERE id IN (SELECT id FROM feeds_entry WHERE liseuse_search IS NULL "
                 "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)",
                 [batch],

@@ -151,3 +151,48 @@ def test_on_postgresql_a_worker_never_waits_for_rows_another_is_indexing(alice: 
         release.set()
         thread.join()
     assert search.index_pending() == 1 and pending() == set()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="migration 0008 is PostgreSQL's")
+def test_migration_0008_splits_indexed_documents_and_goes_back(alice: User) -> None:
+    from django.db.migrations.executor import MigrationExecutor
+
+    def migrate(target: list[tuple[str, str]]) -> None:
+        MigrationExecutor(connection).migrate(target)
+
+    def documents(title: str) -> tuple[str | None, ...]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'feeds_entry' AND column_name LIKE 'liseuse%%' "
+                "ORDER BY column_name"
+            )
+            names = [row[0] for row in cursor.fetchall()]
+            cursor.execute(
+                f"SELECT {', '.join(f'{n}::text' for n in names)} FROM feeds_entry "
+                "WHERE title = %s",
+                [title],
+            )
+            return tuple(cursor.fetchone())
+
+    items = [("a", "Indexé", "avant la migration"), ("b", "En attente", "encore dans la file")]
+    with LocalServer({"/feed": lambda request: Reply(body=rss(*items))}) as server:
+        follow(alice, server.url("/feed"))
+        worker.refresh_once(all_feeds=True)
+    assert search.index_pending() == 2
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    migrate([("feeds", "0007_entry_arrival")])
+    try:
+        # Back to 0006's whole documents (the text is "Indexé"'s, weight D, after the title).
+        assert documents("Indexé") == ("'avant':2 'indexe':1A 'la':3 'migration':4",)
+        # 0006's trigger is back: a change of text requeues without naming the gone column.
+        Entry.objects.filter(title="En attente").update(content="<p>toujours en attente</p>")
+        assert documents("En attente") == (None,)
+    finally:
+        migrate(latest)
+    # Split: the title and text on one side, the title (and fields) on the other.
+    assert documents("Indexé") == ("'indexe':1A", "'avant':2 'indexe':1A 'la':3 'migration':4")
+    assert documents("En attente") == (None, None)
+    assert pending() == {Entry.objects.get(title="En attente").pk}
+    assert search.index_pending() == 1 and pending() == set()
+    assert found(alice, "avant") == {"Indexé"} and found(alice, "toujours") == {"En attente"}
