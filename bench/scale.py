@@ -142,9 +142,13 @@ def _cycle(env: dict[str, str], workers: int, log: Path, port: int) -> dict[str,
 INDEX_IN_INSERT = [
     """CREATE OR REPLACE FUNCTION liseuse_entry_search_trigger() RETURNS trigger
         LANGUAGE plpgsql AS $$
+        DECLARE doc tsvector;
         BEGIN
-            NEW.liseuse_search := liseuse_entry_document(
+            doc := liseuse_entry_document(
                 NEW.title, NEW.content, NEW.author, NEW.categories::jsonb);
+            -- The two columns of migration 0008.
+            NEW.liseuse_search := ts_filter(doc, '{a,b,c}');
+            NEW.liseuse_text := ts_filter(doc, '{a,d}');
             RETURN NEW;
         END
     $$""",
