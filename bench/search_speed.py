@@ -240,7 +240,9 @@ def measure(user_id: int, runs: int) -> None:
 
     user = User.objects.get(pk=user_id)
     print(f"{'query':32} {'state':7} {'p50 ms':>8} {'p95 ms':>8} {'rows':>5}")
-    worst = 0.0
+    # Issue #4's target is for its syntax (words, phrases, fields, dates, -, OR, parentheses);
+    # a regular expression is a linear scan of the text by design, reported apart.
+    worst = worst_regex = 0.0
     for query in QUERIES:
         for state in ("all", "unread"):
             flt = queries.StreamFilter(state=state, search=query)
@@ -253,9 +255,12 @@ def measure(user_id: int, runs: int) -> None:
             times.sort()
             p50 = statistics.median(times)
             p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
-            worst = max(worst, p95)
+            if query.startswith("/"):
+                worst_regex = max(worst_regex, p95)
+            else:
+                worst = max(worst, p95)
             print(f"{query:32} {state:7} {p50:8.1f} {p95:8.1f} {rows:5}")
-    print(f"worst p95: {worst:.1f} ms (target: 100 ms)")
+    print(f"worst p95: {worst:.1f} ms (target: 100 ms); /regex/ worst p95: {worst_regex:.1f} ms")
 
 
 if __name__ == "__main__":
