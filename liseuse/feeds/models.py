@@ -79,7 +79,8 @@ class Favicon(models.Model):
 
 
 class Entry(models.Model):
-    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="entries")
+    # No index of its own: the unique (feed, identity) index and (feed, published) start with it.
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="entries", db_index=False)
     # pipeline.decide's identity: hash of guid, else link, else title + content.
     identity = models.CharField(max_length=64)
     content_hash = models.CharField(max_length=64)
@@ -112,7 +113,10 @@ class Entry(models.Model):
 class EntryTombstone(models.Model):
     """A purged entry's identity, so that the feed still listing it never brings it back."""
 
-    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="tombstones")
+    # No index of its own: the unique (feed, identity) index starts with it.
+    feed = models.ForeignKey(
+        Feed, on_delete=models.CASCADE, related_name="tombstones", db_index=False
+    )
     identity = models.CharField(max_length=64)
     purged_at = models.DateTimeField(default=timezone.now)
 
