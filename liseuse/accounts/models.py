@@ -42,6 +42,19 @@ class User(AbstractUser):
     mark_read_on_scroll = models.BooleanField(default=False)
     # An entry whose content changed at the source comes back unread (FreshRSS's option).
     mark_updated_unread = models.BooleanField(default=False)
+    # The fields above, which a person sets on the settings page and an export carries.
+    SETTINGS = (
+        "language",
+        "timezone",
+        "theme",
+        "page_size",
+        "default_view",
+        "default_state",
+        "oldest_first",
+        "mark_read_on_open",
+        "mark_read_on_scroll",
+        "mark_updated_unread",
+    )
     # The password apps use (Google Reader, Fever), hashed; never the login password.
     api_password = models.CharField(max_length=255, blank=True, default="")
     # Fever authenticates with md5("name:api password"); kept so the API can look it up. Empty

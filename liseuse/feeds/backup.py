@@ -41,19 +41,6 @@ from liseuse.feeds.subscribe import follow
 FORMAT = "liseuse-backup"
 VERSION = 1
 
-USER_SETTINGS = (
-    "language",
-    "timezone",
-    "theme",
-    "page_size",
-    "default_view",
-    "default_state",
-    "oldest_first",
-    "mark_read_on_open",
-    "mark_read_on_scroll",
-    "mark_updated_unread",
-)
-
 
 class BackupError(ValueError):
     """A document this version cannot import; the message says why."""
@@ -117,7 +104,7 @@ def export_user(user: User) -> dict[str, Any]:
         "version": VERSION,
         "exported_at": timezone.now().isoformat(),
         "username": user.username,
-        "settings": {name: getattr(user, name) for name in USER_SETTINGS},
+        "settings": {name: getattr(user, name) for name in User.SETTINGS},
         "categories": [
             {"name": c.name, "position": c.position} for c in Category.objects.filter(user=user)
         ],
@@ -175,11 +162,11 @@ def import_user(user: User, document: object) -> dict[str, int]:
 
 def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
     settings = data.get("settings") or {}
-    for name in USER_SETTINGS:
+    for name in User.SETTINGS:
         if name in settings:
             setattr(user, name, settings[name])
     user.full_clean(exclude=["password", "username"])
-    user.save(update_fields=[n for n in USER_SETTINGS if n in settings] or None)
+    user.save(update_fields=[n for n in User.SETTINGS if n in settings] or None)
 
     categories = {}
     for item in data.get("categories", []):

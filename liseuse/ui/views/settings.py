@@ -85,18 +85,7 @@ class PreferencesForm(forms.ModelForm[User]):
 
     class Meta:
         model = User
-        fields = (
-            "language",
-            "timezone",
-            "theme",
-            "page_size",
-            "default_view",
-            "default_state",
-            "oldest_first",
-            "mark_read_on_open",
-            "mark_read_on_scroll",
-            "mark_updated_unread",
-        )
+        fields = User.SETTINGS
 
 
 class ApiPasswordForm(forms.Form):
