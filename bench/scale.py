@@ -92,10 +92,9 @@ def _flush_log(port: int) -> None:
         answer.read()
 
 
-def _cycle(env: dict[str, str], workers: int, log: Path, port: int) -> dict[str, Any]:
-    _flush_log(port)
-    before = log.read_text().count("\n") if log.exists() else 0
-    started = time.monotonic()
+def run_refresh_workers(env: dict[str, str], workers: int) -> list[str]:
+    """`workers` `liseuse refresh` processes started at once; what each printed, once all are
+    done (a failed one stops the benchmark with its error)."""
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "liseuse.cli", "refresh"],
@@ -107,19 +106,34 @@ def _cycle(env: dict[str, str], workers: int, log: Path, port: int) -> dict[str,
         )
         for _ in range(workers)
     ]
-    shares = []
-    indexing = []
+    outputs = []
     for process in processes:
         out, err = process.communicate()
         if process.returncode != 0:
             raise SystemExit(f"a worker failed: {err.strip()[-2000:]}")
-        shares.append(int(out.rsplit("refreshed ", 1)[1].split()[0]))
+        outputs.append(out)
+    return outputs
+
+
+def refreshed(output: str) -> int:
+    """How many feeds a `liseuse refresh` says it refreshed."""
+    return int(output.rsplit("refreshed ", 1)[1].split()[0])
+
+
+def _cycle(env: dict[str, str], workers: int, log: Path, port: int) -> dict[str, Any]:
+    _flush_log(port)
+    before = log.read_text().count("\n") if log.exists() else 0
+    started = time.monotonic()
+    outputs = run_refresh_workers(env, workers)
+    seconds = time.monotonic() - started
+    shares = [refreshed(out) for out in outputs]
+    indexing = []
+    for out in outputs:
         # `liseuse refresh` indexes new entries for search after its pass (feeds/search.py):
         # inside the cycle's wall clock, but after the entries were readable.
         indexed = re.search(r"indexed (\d+) new entries for search in ([\d.]+) s", out)
         if indexed:
             indexing.append((int(indexed.group(1)), float(indexed.group(2))))
-    seconds = time.monotonic() - started
     _flush_log(port)
     lines = log.read_text().splitlines()[before:]
     per_feed = Counter(line.split("\t")[2] for line in lines)

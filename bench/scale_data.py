@@ -66,6 +66,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus  # bench/ is a folder of scripts, not a package
+import scale
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -599,24 +600,9 @@ def refresh_cycles(
                 _admin(port, "reset", post=True)
                 load_before = load_average()
                 started = time.monotonic()
-                processes = [
-                    subprocess.Popen(
-                        [sys.executable, "-m", "liseuse.cli", "refresh"],
-                        env=refresh_env,
-                        cwd=ROOT,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE,
-                        text=True,
-                    )
-                    for _ in range(workers)
-                ]
-                shares = []
-                for process in processes:
-                    out, err = process.communicate()
-                    if process.returncode != 0:
-                        raise SystemExit(f"a worker failed: {err.strip()[-2000:]}")
-                    shares.append(int(out.rsplit("refreshed ", 1)[1].split()[0]))
+                outputs = scale.run_refresh_workers(refresh_env, workers)
                 seconds = time.monotonic() - started
+                shares = [scale.refreshed(out) for out in outputs]
                 stats = _admin(port, "stats")
                 result = {
                     "workers": workers,
