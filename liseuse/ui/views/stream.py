@@ -260,13 +260,7 @@ def with_days(rows: list[EntryState], day: date) -> list[Shown]:
 
 
 def attach_labels(shown: list[Shown]) -> None:
-    through = EntryState.labels.through
-    pairs = through.objects.filter(entrystate_id__in=[s.state.pk for s in shown]).values_list(
-        "entrystate_id", "label_id"
-    )
-    by_state: dict[int, set[int]] = {}
-    for state_id, label_id in pairs:
-        by_state.setdefault(state_id, set()).add(label_id)
+    by_state = queries.label_ids_of([s.state.pk for s in shown])
     for item in shown:
         item.label_ids = by_state.get(item.state.pk, set())
 
