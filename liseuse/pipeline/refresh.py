@@ -3,7 +3,7 @@
     for each feed, concurrently (the fetcher bounds the concurrency, globally and per host):
         fetch  ─ 304 ───────────────────────────────→ store.save_not_modified
            │  ─ error ─────────────────────────────→ store.save_error (backs off)
-           └→ parse + sanitize (CPU, on the network loop unless given an executor)
+           └→ parse + sanitize (CPU, on the network loop)
                   └→ store.stored_hashes → decide → store.save_update
 
 The store is passed in, shaped by the `Store` protocol, so that this module imports no ORM and
@@ -182,7 +182,7 @@ def interleave_by_host(feeds: Sequence[FeedToRefresh]) -> list[FeedToRefresh]:
 
 
 def parse_and_sanitize(body: bytes, url: str, content_type: str | None) -> _Parsed:
-    """The CPU part of a refresh, in one picklable call so it can run in another process."""
+    """The CPU part of a refresh for one feed: parse, sanitize, identities and content hashes."""
     parsed = sanitize_feed(parse_feed(body, url=url, content_type=content_type), feed_url=url)
     return _Parsed(
         parsed,
@@ -197,7 +197,6 @@ async def refresh_feeds(
     fetcher: Fetcher,
     store: Store,
     store_executor: Executor,
-    cpu_executor: Executor | None = None,
     now: Callable[[], datetime],
     schedule: ScheduleConfig,
     on_report: Callable[[FeedReport], None] | None = None,
@@ -207,8 +206,7 @@ async def refresh_feeds(
     """Refresh `feeds`; at most `max_in_flight` are being fetched or waiting after a fetch, and
     at most `max_parsing` are between parse and store.
 
-    Parsing runs on the network loop itself unless `cpu_executor` is given. A thread of its own
-    made a first refresh slower, not faster: it held the interpreter lock that the store thread
+    Parsing runs on the network loop itself. A thread of its own made a first refresh slower, not faster: it held the interpreter lock that the store thread
     needs back after every row SQLite writes, and the store is the part that cannot be shared
     (docs/benchmarks.md). More cores are used by more processes (`feeds.worker.refresh_split`).
 
@@ -318,16 +316,7 @@ async def refresh_feeds(
         # of them, whatever the batch size and however slow the database.
         async with parsing:
             try:
-                if cpu_executor is None:
-                    parsed = parse_and_sanitize(result.body, result.url, result.content_type)
-                else:
-                    parsed = await loop.run_in_executor(
-                        cpu_executor,
-                        parse_and_sanitize,
-                        result.body,
-                        result.url,
-                        result.content_type,
-                    )
+                parsed = parse_and_sanitize(result.body, result.url, result.content_type)
             except PipelineError as exc:
                 return await failed(str(exc), gone=False, retry_after=None)
             except Exception as exc:  # a parser bug must mark this feed, never stop the batch
