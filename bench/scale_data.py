@@ -24,7 +24,9 @@ Then, against `liseuse serve --no-worker` (gunicorn, LISEUSE_WEB_WORKERS process
 threads):
 
 1. the main stream page under --connections concurrent connections (wrk, a Lua script rotating
-   the 100 people's session cookies), p50 / p99 and requests per second;
+   the 100 people's session cookies), p50 / p99 and requests per second: made every time (the
+   page cache off), then as liseuse runs by default (pages kept while nothing changed for the
+   person), then the same while --changes-per-second people's pages are made afresh;
 2. Google Reader stream/contents n=1000 (ClientLogin, then --runs calls), p50 / p95;
 3. marking 100,000 entries read through `queries.mark_stream_read` (one person's main stream);
 4. the size on disk: entries (with TOAST), states, the full-text index, the whole database;
@@ -46,6 +48,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -53,6 +56,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -629,32 +633,86 @@ def refresh_cycles(
     return results
 
 
+def _main_stream_alone(base: str, cookies: list[str]) -> dict[str, Any]:
+    """One request at a time: what a page costs the server on its own."""
+    times = []
+    for n in range(3 * len(cookies[:20])):
+        began = time.perf_counter()
+        _get(base + "/", {"Cookie": cookies[n % 20 % len(cookies)]})
+        times.append((time.perf_counter() - began) * 1000)
+    return {
+        "requests": len(times),
+        "p50_ms": round(statistics.median(times), 1),
+        "max_ms": round(max(times), 1),
+    }
+
+
+@contextmanager
+def people_changing(database: str, people: int, per_second: float) -> Iterator[None]:
+    """Meanwhile, `per_second` times a second, one person (at random) changes something: their
+    change counter goes up as after any of their requests that writes (accounts/changes.py),
+    so their next page is made afresh."""
+    stop = threading.Event()
+
+    def change() -> None:
+        rng = random.Random(7)
+        with psycopg.connect(f"{SERVER}/{database}", autocommit=True) as db:
+            ids = [row[0] for row in db.execute("SELECT id FROM accounts_user ORDER BY id")]
+            while not stop.wait(1 / per_second):
+                db.execute(
+                    "UPDATE accounts_user SET generation = generation + 1 WHERE id = %s",
+                    (rng.choice(ids[:people]),),
+                )
+
+    thread = threading.Thread(target=change, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def _main_stream_under_load(
+    args: argparse.Namespace, base: str, cookies: list[str], work: Path, name: str
+) -> dict[str, Any]:
+    # Warm-up, not kept: 10 s, so that each web process has made each person's page once.
+    wrk(base, cookies, work, args.connections, 10)
+    figures = wrk(base, cookies, work, args.connections, args.duration)
+    shown = {k: v for k, v in figures.items() if k != "raw"}
+    log(f"main stream, {name}: {json.dumps(shown)}")
+    return figures
+
+
 def web_figures(
-    args: argparse.Namespace, env: dict[str, str], work: Path, out: dict[str, Any]
+    args: argparse.Namespace, name: str, env: dict[str, str], work: Path, out: dict[str, Any]
 ) -> None:
     cookies = json.loads(_django(env, _SESSIONS))
-    with web_server(env, _free_port()) as base:
+    # First with no page kept (LISEUSE_PAGE_CACHE_SECONDS=0): what making a page costs.
+    with web_server({**env, "LISEUSE_PAGE_CACHE_SECONDS": "0"}, _free_port()) as base:
         for cookie in cookies:  # every session gets its page, not a redirect to the login
             request = urllib.request.Request(base + "/", headers={"Cookie": cookie})
             with urllib.request.urlopen(request, timeout=60) as answer:
                 assert answer.status == 200 and answer.url == base + "/", answer.url
-        # One request at a time first: what a page costs the server on its own.
-        times = []
-        for n in range(3 * len(cookies[:20])):
-            began = time.perf_counter()
-            _get(base + "/", {"Cookie": cookies[n % 20 % len(cookies)]})
-            times.append((time.perf_counter() - began) * 1000)
-        out["main_stream_alone"] = {
-            "requests": len(times),
-            "p50_ms": round(statistics.median(times), 1),
-            "max_ms": round(max(times), 1),
-        }
-        log(f"main stream, one at a time: {json.dumps(out['main_stream_alone'])}")
+        out["main_stream_alone_uncached"] = _main_stream_alone(base, cookies)
+        log(f"main stream, one at a time, made each time: {out['main_stream_alone_uncached']}")
         if shutil.which("wrk"):
-            wrk(base, cookies, work, args.connections, 5)  # warm-up, not kept
-            out["main_stream"] = wrk(base, cookies, work, args.connections, args.duration)
-            shown = {k: v for k, v in out["main_stream"].items() if k != "raw"}
-            log(f"main stream: {json.dumps(shown)}")
+            out["main_stream_uncached"] = _main_stream_under_load(
+                args, base, cookies, work, "made each time"
+            )
+    # Then as liseuse runs by default: pages kept while nothing changed for the person.
+    with web_server(env, _free_port()) as base:
+        out["main_stream_alone"] = _main_stream_alone(base, cookies)
+        log(f"main stream, one at a time, kept pages: {json.dumps(out['main_stream_alone'])}")
+        if shutil.which("wrk"):
+            out["main_stream"] = _main_stream_under_load(
+                args, base, cookies, work, "kept pages, nothing changes"
+            )
+            with people_changing(name, args.people, args.changes_per_second):
+                out["main_stream_changing"] = _main_stream_under_load(
+                    args, base, cookies, work, f"{args.changes_per_second} changes a second"
+                )
+                out["main_stream_changing"]["changes_per_second"] = args.changes_per_second
         else:
             log("wrk is not installed: main stream under load skipped")
         out["greader"] = [
@@ -672,12 +730,13 @@ def web_figures(
 
 def measure(args: argparse.Namespace, name: str, env: dict[str, str], work: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    _django(env, _MIGRATE)  # a database kept from an earlier run may lack newer migrations
     with psycopg.connect(f"{SERVER}/{name}", autocommit=True) as db:
         out["sizes"] = sizes(db, name)
     log(f"sizes: {json.dumps(out['sizes'])}")
 
     if not args.skip_web:
-        web_figures(args, env, work, out)
+        web_figures(args, name, env, work, out)
     out["index_pending"] = json.loads(_django(env, _INDEX_PENDING, "20000"))
     out["index_pending"]["load_average_after"] = load_average()
     log(f"index_pending: {json.dumps(out['index_pending'])}")
@@ -701,6 +760,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=corpus.DEFAULT_SEED)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--duration", type=int, default=30, help="seconds of wrk")
+    parser.add_argument(
+        "--changes-per-second",
+        type=float,
+        default=10.0,
+        help="people's changes a second during the last main-stream run (pages made afresh)",
+    )
     parser.add_argument("--runs", type=int, default=7, help="calls per Google Reader figure")
     parser.add_argument("--latency-ms", type=float, default=500)
     parser.add_argument("--due", type=int, help="feeds due for the refresh cycles (all)")

@@ -62,6 +62,13 @@ def _get_user(name: str):  # type: ignore[no-untyped-def]
 # --- serve / worker / refresh ----------------------------------------------------------------
 
 
+def _changed(*user_ids: int) -> None:
+    """The web pages of these people must not be served from their cache any more."""
+    from liseuse.accounts.changes import count_change
+
+    count_change(*user_ids)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from liseuse import server
 
@@ -181,6 +188,7 @@ def cmd_feed_add(args: argparse.Namespace) -> None:
     user = _get_user(args.user)
     choose = _choose_on_terminal if sys.stdin.isatty() else None
     sub = subscribe.subscribe_url(user, args.url, category=args.category, choose=choose)
+    _changed(user.pk)
     print(f"following {sub.feed.url} (feed {sub.feed_id}): {sub.display_title}")
 
 
@@ -223,9 +231,12 @@ def cmd_feed_remove(args: argparse.Namespace) -> None:
         if sub is None:
             raise CliError(f"{args.user} does not follow feed {args.id}")
         unfollow(sub)
+        _changed(sub.user_id)
         print(f"{args.user} no longer follows feed {args.id}")
         return
+    followers = list(Subscription.objects.filter(feed_id=args.id).values_list("user_id", flat=True))
     deleted, _ = Feed.objects.filter(id=args.id).delete()
+    _changed(*followers)
     if not deleted:
         raise CliError(f"no feed {args.id}")
     print(f"feed {args.id} removed for everyone")
@@ -251,6 +262,7 @@ def cmd_opml_import(args: argparse.Namespace) -> None:
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
     report = opml.import_opml(user, data)
+    _changed(user.pk)
     print(
         f"imported {report.added} feed(s), skipped {report.skipped} already followed, "
         f"created {report.categories_created} categor{'y' if report.categories_created == 1 else 'ies'}"
@@ -296,6 +308,7 @@ def cmd_import(args: argparse.Namespace) -> None:
         counts = backup.import_user(user, document)
     except backup.BackupError as exc:
         raise CliError(str(exc)) from None
+    _changed(user.pk)
     print(
         f"imported into {user.username}: {counts['subscriptions']} subscription(s), "
         f"{counts['labels']} label(s), {counts['entries']} entry state(s)"

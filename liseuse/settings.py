@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "liseuse.ops.logs.RequestContextMiddleware",  # user_id on the request's log lines
+    "liseuse.accounts.changes.ChangeCounterMiddleware",  # what the pages' cache keys on
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -194,6 +195,19 @@ LISEUSE_LEASE_SECONDS = env_int("LEASE_SECONDS", 600, minimum=1)
 LISEUSE_UI_TODAY = env_str("UI_TODAY") or None
 # How often an open page asks whether new entries arrived (the "new articles" banner).
 LISEUSE_UI_POLL_SECONDS = env_int("UI_POLL_SECONDS", 120, minimum=10)
+# A reading page is served again from memory while nothing it shows changed for the person, for
+# at most this long (liseuse/ui/pagecache.py says what it notices at once); 0 turns it off.
+LISEUSE_PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 120, minimum=0)
+# Each web process keeps at most this many pages (about 100 to 300 KB each).
+LISEUSE_PAGE_CACHE_PAGES = env_int("PAGE_CACHE_PAGES", 200, minimum=1)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "liseuse-pages",
+        "OPTIONS": {"MAX_ENTRIES": LISEUSE_PAGE_CACHE_PAGES},
+    },
+}
 LISEUSE_USER_AGENT = env_str(
     "USER_AGENT", "liseuse/0.1 (+https://liseuse.org; self-hosted feed reader)"
 )

@@ -55,6 +55,9 @@ class User(AbstractUser):
         "mark_read_on_scroll",
         "mark_updated_unread",
     )
+    # Goes up after each change the person makes (accounts/changes.py): the reading pages'
+    # cache keys on it, so that what they did shows at once, on every web node.
+    generation = models.PositiveBigIntegerField(default=0, db_default=0)
     # The password apps use (Google Reader, Fever), hashed; never the login password.
     api_password = models.CharField(max_length=255, blank=True, default="")
     # Fever authenticates with md5("name:api password"); kept so the API can look it up. Empty

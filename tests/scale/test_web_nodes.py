@@ -101,6 +101,20 @@ def test_log_in_on_one_web_node_and_carry_on_with_the_other(pg: PgDatabase, tmp_
         # Node B knows the session A opened.
         status, _, page, _ = _request(b, "GET", "/", cookies=cookies)
         assert status == 200 and 'action="/logout/"' in page, "the reading page, logged in"
+        # B keeps that page in its memory (ui/pagecache.py); a change made through A shows on B
+        # all the same: the pages key on the person's change counter, in the database.
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert token is not None and "To read later" not in page
+        status, _, _, _ = _request(
+            a,
+            "POST",
+            "/manage/labels/add",
+            cookies=cookies,
+            form={"name": "To read later", "csrfmiddlewaretoken": token.group(1)},
+        )
+        assert status in (302, 303), "label made on node A"
+        status, _, page, _ = _request(b, "GET", "/", cookies=cookies)
+        assert status == 200 and "To read later" in page, "node B shows it at once"
         # …and accepts a form A rendered (the login rotated the CSRF token: take the new one).
         _, _, page, _ = _request(a, "GET", "/", cookies=cookies)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)

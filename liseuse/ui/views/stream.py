@@ -21,7 +21,6 @@ from django.http import Http404
 from django.http import HttpRequest
 from django.http import HttpResponse
 from django.http import HttpResponseBadRequest
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -34,6 +33,7 @@ from liseuse.feeds.models import Category
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Label
 from liseuse.feeds.models import Subscription
+from liseuse.ui import pagecache
 from liseuse.ui import pieces
 from liseuse.ui.pieces import CategoryBox
 from liseuse.ui.pieces import FeedLine
@@ -270,12 +270,21 @@ def render_stream(request: HttpRequest, user: User, stream: Stream) -> HttpRespo
         choices = read_choices(request, user)
     except BadChoice as exc:
         return HttpResponseBadRequest(str(exc))
+    day = today()
+    page_key = pagecache.key(request, user, day.isoformat())
+    unchanged = pagecache.not_modified(request, page_key)
+    if unchanged is not None:
+        return unchanged
+    kept = pagecache.get(page_key)
+    if kept is not None:
+        return pagecache.labelled(HttpResponse(pagecache.answer(request, kept)), page_key)
     flt = stream_filter(stream, choices)
     status = 200
     side = sidebar(user)
     boxes: list[CategoryBox] = side["boxes"]  # type: ignore[assignment]
-    day = today()
     context: dict[str, object] = {
+        # Every form gets the placeholder; each answer gets its browser's token (pagecache).
+        "csrf_token": pagecache.CSRF_PLACEHOLDER,
         "stream": stream,
         "choices": choices,
         "watermark": queries.newest_state_id(),
@@ -310,7 +319,7 @@ def render_stream(request: HttpRequest, user: User, stream: Stream) -> HttpRespo
             shown,
             view=choices.view,
             next_path=request.get_full_path(),
-            csrf_token=get_token(request),
+            csrf_token=pagecache.CSRF_PLACEHOLDER,
             labels=side["labels"],  # type: ignore[arg-type]
             stream_title=stream.title,
             today=day,
@@ -319,7 +328,12 @@ def render_stream(request: HttpRequest, user: User, stream: Stream) -> HttpRespo
         context["next_cursor"] = format_cursor(page.next_after)
     # The global view opens a feed in place: only the entries, no page around them.
     template = "ui/_panel.html" if panel else "ui/stream.html"
-    return render(request, template, context, status=status)
+    response = render(request, template, context, status=status)
+    parts = pagecache.cut(response.content)
+    if status == 200:
+        pagecache.put(page_key, parts)
+    response.content = pagecache.answer(request, parts)
+    return pagecache.labelled(response, page_key) if status == 200 else response
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -1,0 +1,208 @@
+"""The reading pages' cache (liseuse/ui/pagecache.py): a page comes back from memory while
+nothing it shows changed for the person, and never once something did."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC
+from datetime import datetime
+
+import pytest
+from django.core.cache import caches
+from django.db import connection
+from django.test import Client
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+
+from liseuse.accounts.models import User
+from liseuse.feeds.models import Entry
+from liseuse.feeds.models import EntryState
+from liseuse.feeds.models import Feed
+from liseuse.ui import pagecache
+from tests.fever.conftest import URL as FEVER_URL
+from tests.fever.conftest import fever_key
+from tests.greader.conftest import API_PASSWORD as GREADER_PASSWORD
+from tests.greader.conftest import GReader
+from tests.greader.conftest import with_api_password
+from tests.ui.reading_data import add_entry
+from tests.ui.reading_data import followed_feed
+
+pytestmark = pytest.mark.django_db
+
+JAN_15 = datetime(2024, 1, 15, 12, 0, tzinfo=UTC)
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+UNREAD_ARTICLE = re.compile(r'<article[^>]* class="entry unread')
+
+
+def visit(client: Client, url: str = "/?state=all") -> tuple[str, int]:
+    """The page, and how many of its queries read the subscriptions (the sidebar does; a
+    page from the cache does not)."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, response.content[:300]
+    sidebar_queries = sum("feeds_subscription" in q["sql"] for q in queries.captured_queries)
+    return response.content.decode(), sidebar_queries
+
+
+@pytest.fixture
+def two_entries(alice: User) -> tuple[Feed, Entry, Entry]:
+    feed = followed_feed(alice, title="Framablog")
+    return feed, add_entry(feed, "Entry one", JAN_15), add_entry(feed, "Entry two", JAN_15)
+
+
+def test_a_page_seen_again_comes_from_the_cache_with_a_token_that_works(
+    alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    first, built = visit(client)
+    again, kept = visit(client)
+    assert built > 0 and kept == 0
+    assert pagecache.CSRF_PLACEHOLDER not in first + again
+    # The same page but for the token, which every answer masks anew.
+    assert TOKEN.sub("", first) == TOKEN.sub("", again)
+    token = TOKEN.search(again)
+    assert token is not None
+    entry = two_entries[1]
+    response = client.post(
+        f"/entries/{entry.id}/read", {"read": "1", "csrfmiddlewaretoken": token.group(1)}
+    )
+    assert response.status_code == 303
+
+
+def test_each_browser_gets_a_token_of_its_own_from_the_same_kept_page(
+    alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    laptop, phone = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    laptop.force_login(alice)
+    phone.force_login(alice)
+    visit(laptop)
+    page, kept = visit(phone)
+    assert kept == 0, "the phone was served the page the laptop made"
+    token = TOKEN.search(page)
+    assert token is not None
+    entry = two_entries[1]
+    answer = phone.post(
+        f"/entries/{entry.id}/star", {"starred": "1", "csrfmiddlewaretoken": token.group(1)}
+    )
+    assert answer.status_code == 303, "the phone's form is accepted with the phone's token"
+
+
+def test_what_the_person_does_in_the_page_shows_at_once(
+    client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    client.force_login(alice)
+    page, _ = visit(client)
+    assert len(UNREAD_ARTICLE.findall(page)) == 2
+    visit(client)
+    client.post(f"/entries/{two_entries[1].id}/read", {"read": "1"})
+    page, built = visit(client)
+    assert built > 0 and len(UNREAD_ARTICLE.findall(page)) == 1
+
+
+def test_a_setting_changed_shows_at_once(
+    client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    client.force_login(alice)
+    assert 'data-theme="auto"' in visit(client)[0]
+    # Only the theme changes: neither the language nor the time zone, which the key holds.
+    form = {"language": "", "timezone": "UTC", "theme": "dark", "page_size": "50"}
+    form.update(default_view="normal", default_state="all", oldest_first="0", mark_read_on_open="on")
+    response = client.post("/manage/settings/preferences", form)
+    assert response.status_code in (302, 303), response.content[:500]
+    page, _ = visit(client)
+    assert 'data-theme="dark"' in page
+
+
+def test_what_an_app_does_shows_at_once(
+    client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    with_api_password(alice)
+    client.force_login(alice)
+    visit(client)
+    app = GReader(Client())
+    assert app.login("alice").status_code == 200
+    answer = app.post(
+        "reader/api/0/edit-tag",
+        {"i": two_entries[1].id, "a": "user/-/state/com.google/read"},
+    )
+    assert answer.status_code == 200
+    assert len(UNREAD_ARTICLE.findall(visit(client)[0])) == 1
+    fever = Client().post(
+        f"{FEVER_URL}?api&mark=item&as=read&id={two_entries[2].id}",
+        {"api_key": fever_key("alice", GREADER_PASSWORD)},
+    )
+    assert fever.status_code == 200
+    assert len(UNREAD_ARTICLE.findall(visit(client)[0])) == 0
+
+
+def test_entries_a_refresh_brings_show_at_once(
+    client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    client.force_login(alice)
+    visit(client)
+    add_entry(two_entries[0], "Just arrived", JAN_15)  # as the store writes it: no request
+    page, built = visit(client)
+    assert built > 0 and "Just arrived" in page
+
+
+def test_what_the_key_does_not_see_shows_once_the_page_expires(
+    client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    client.force_login(alice)
+    with override_settings(LISEUSE_PAGE_CACHE_SECONDS=1):
+        visit(client)
+        # The publisher edits an entry: a refresh rewrites it in place, nobody's counter moves.
+        Entry.objects.filter(pk=two_entries[1].pk).update(title="Entry one, corrected")
+        assert "Entry one, corrected" not in visit(client)[0]
+        time.sleep(1.1)
+        assert "Entry one, corrected" in visit(client)[0]
+
+
+@override_settings(LISEUSE_PAGE_CACHE_SECONDS=0)
+def test_with_no_cache_every_page_is_made_afresh(
+    client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    client.force_login(alice)
+    assert visit(client)[1] > 0
+    assert visit(client)[1] > 0
+
+
+def test_someone_elses_change_or_page_is_not_served(
+    client: Client, alice: User, bob: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    EntryState.objects.filter(user=bob).delete()
+    followed_feed(bob)
+    client.force_login(alice)
+    alices, _ = visit(client)
+    client.force_login(bob)
+    bobs, built = visit(client)
+    assert built > 0 and "Entry one" in alices and "Entry one" not in bobs
+
+
+def test_a_reload_of_an_unchanged_page_is_a_304_without_a_body(
+    client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    client.force_login(alice)
+    first = client.get("/")
+    etag = first["ETag"]
+    assert "no-cache" in first["Cache-Control"] and "private" in first["Cache-Control"]
+    again = client.get("/", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    client.post(f"/entries/{two_entries[1].id}/read", {"read": "1"})
+    changed = client.get("/", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed["ETag"] != etag
+
+
+def test_a_newer_version_of_a_page_takes_the_older_ones_place(
+    client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    client.force_login(alice)
+    for entry in two_entries[1:]:
+        visit(client)
+        client.post(f"/entries/{entry.id}/read", {"read": "1"})
+    visit(client)
+    visit(client, "/?state=unread")
+    # LocMemCache's own dictionary: two addresses, however many versions were made of them.
+    assert len(caches["pages"]._cache) == 2  # type: ignore[attr-defined]
