@@ -156,6 +156,20 @@ def test_a_disabled_account_cannot_log_in_and_its_sessions_end(client: Client, a
     assert attempt(client, "alice", GOOD) == 302
 
 
+def test_a_session_ends_at_its_expiry_date(alice: User) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from liseuse.accounts.models import Session
+
+    browser = Client()
+    browser.force_login(alice)
+    assert browser.get("/manage/settings/").status_code == 200
+    Session.objects.filter(user=alice).update(expire_date=timezone.now() - timedelta(seconds=1))
+    assert browser.get("/manage/settings/").status_code == 302
+
+
 @override_settings(SESSION_COOKIE_SECURE=True, CSRF_COOKIE_SECURE=True)
 def test_over_https_the_session_cookie_is_secure_httponly_and_lax(
     client: Client, alice: User
