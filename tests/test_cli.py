@@ -121,6 +121,10 @@ def test_opml_import_then_export_gives_back_the_same_feeds_and_categories(
         }
 
     assert followed(bob) == followed(alice) and len(followed(alice)) == 5
+    # Their reading pages are not served from the pages' cache any more (ui/pagecache.py).
+    alice.refresh_from_db()
+    bob.refresh_from_db()
+    assert alice.generation == 1 and bob.generation == 1
 
 
 def test_opml_import_of_a_missing_file_says_so(
