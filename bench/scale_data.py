@@ -677,10 +677,9 @@ def people_changing(database: str, people: int, per_second: float) -> Iterator[N
 
 
 def _main_stream_under_load(
-    args: argparse.Namespace, base: str, cookies: list[str], work: Path, name: str
+    args: argparse.Namespace, base: str, cookies: list[str], work: Path, name: str, warm: int
 ) -> dict[str, Any]:
-    # Warm-up, not kept: 10 s, so that each web process has made each person's page once.
-    wrk(base, cookies, work, args.connections, 10)
+    wrk(base, cookies, work, args.connections, warm)  # warm-up, not kept
     figures = wrk(base, cookies, work, args.connections, args.duration)
     shown = {k: v for k, v in figures.items() if k != "raw"}
     log(f"main stream, {name}: {json.dumps(shown)}")
@@ -701,19 +700,21 @@ def web_figures(
         log(f"main stream, one at a time, made each time: {out['main_stream_alone_uncached']}")
         if shutil.which("wrk"):
             out["main_stream_uncached"] = _main_stream_under_load(
-                args, base, cookies, work, "made each time"
+                args, base, cookies, work, "made each time", warm=5
             )
     # Then as liseuse runs by default: pages kept while nothing changed for the person.
     with web_server(env, _free_port()) as base:
         out["main_stream_alone"] = _main_stream_alone(base, cookies)
         log(f"main stream, one at a time, kept pages: {json.dumps(out['main_stream_alone'])}")
         if shutil.which("wrk"):
+            # 30 s of warm-up: each web process makes each person's page once (200 pages of
+            # 35 to 110 ms here), which takes 10 to 20 s of the two cores.
             out["main_stream"] = _main_stream_under_load(
-                args, base, cookies, work, "kept pages, nothing changes"
+                args, base, cookies, work, "kept pages, nothing changes", warm=30
             )
             with people_changing(name, args.people, args.changes_per_second):
                 out["main_stream_changing"] = _main_stream_under_load(
-                    args, base, cookies, work, f"{args.changes_per_second} changes a second"
+                    args, base, cookies, work, f"{args.changes_per_second} changes a second", 5
                 )
                 out["main_stream_changing"]["changes_per_second"] = args.changes_per_second
         else:

@@ -86,7 +86,8 @@ def not_modified(request: HttpRequest, page_key: PageKey | None) -> HttpResponse
     same but for the token's mask. A reload (`q`, the browser's button) then costs no body."""
     if page_key is None:
         return None
-    return get_conditional_response(request, etag=page_key.etag)
+    unchanged = get_conditional_response(request, etag=page_key.etag)
+    return labelled(unchanged, page_key) if unchanged is not None else None
 
 
 def labelled(response: HttpResponse, page_key: PageKey | None) -> HttpResponse:

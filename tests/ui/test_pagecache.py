@@ -189,7 +189,7 @@ def test_a_reload_of_an_unchanged_page_is_a_304_without_a_body(
     etag = first["ETag"]
     assert "no-cache" in first["Cache-Control"] and "private" in first["Cache-Control"]
     again = client.get("/", headers={"If-None-Match": etag})
-    assert again.status_code == 304 and again.content == b""
+    assert again.status_code == 304 and again.content == b"" and again["ETag"] == etag
     client.post(f"/entries/{two_entries[1].id}/read", {"read": "1"})
     changed = client.get("/", headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed["ETag"] != etag
