@@ -24,7 +24,8 @@ Then, against `liseuse serve --no-worker` (gunicorn, LISEUSE_WEB_WORKERS process
 threads):
 
 1. the main stream page under --connections concurrent connections (wrk, a Lua script rotating
-   the 100 people's session cookies), p50 / p99 and requests per second: made every time (the
+   the 100 people's session and CSRF cookies and asking for gzip, as browsers do), p50 / p99
+   and requests per second: made every time (the
    page cache off), then as liseuse runs by default (pages kept while nothing changed for the
    person), then the same while --changes-per-second people's pages are made afresh;
 2. Google Reader stream/contents n=1000 (ClientLogin, then --runs calls), p50 / p95;
@@ -389,7 +390,11 @@ cookies = []
 for user in User.objects.order_by("username"):
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(user)
-    cookies.append(f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}")
+    # A browser has the CSRF cookie from its first page on (the login page sets it).
+    assert client.get("/manage/settings/").status_code == 200
+    jar = client.cookies
+    session, csrf = settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME
+    cookies.append(f"{session}={jar[session].value}; {csrf}={jar[csrf].value}")
 print(json.dumps(cookies))
 """
 
@@ -399,7 +404,7 @@ for line in io.lines("%s") do cookies[#cookies + 1] = line end
 local n = math.random(#cookies)
 request = function()
   n = n %% #cookies + 1
-  return wrk.format("GET", "/", {["Cookie"] = cookies[n]})
+  return wrk.format("GET", "/", {["Cookie"] = cookies[n], ["Accept-Encoding"] = "gzip, deflate, br"})
 end
 """
 

@@ -21,6 +21,7 @@ from django.http import Http404
 from django.http import HttpRequest
 from django.http import HttpResponse
 from django.http import HttpResponseBadRequest
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -276,15 +277,13 @@ def render_stream(request: HttpRequest, user: User, stream: Stream) -> HttpRespo
     if unchanged is not None:
         return unchanged
     kept = pagecache.get(page_key)
-    if kept is not None:
-        return pagecache.labelled(HttpResponse(pagecache.answer(request, kept)), page_key)
+    if page_key is not None and kept is not None:
+        return pagecache.answer(request, page_key, kept)
     flt = stream_filter(stream, choices)
     status = 200
     side = sidebar(user)
     boxes: list[CategoryBox] = side["boxes"]  # type: ignore[assignment]
     context: dict[str, object] = {
-        # Every form gets the placeholder; each answer gets its browser's token (pagecache).
-        "csrf_token": pagecache.CSRF_PLACEHOLDER,
         "stream": stream,
         "choices": choices,
         "watermark": queries.newest_state_id(),
@@ -319,7 +318,7 @@ def render_stream(request: HttpRequest, user: User, stream: Stream) -> HttpRespo
             shown,
             view=choices.view,
             next_path=request.get_full_path(),
-            csrf_token=pagecache.CSRF_PLACEHOLDER,
+            csrf_token=get_token(request),
             labels=side["labels"],  # type: ignore[arg-type]
             stream_title=stream.title,
             today=day,
@@ -329,11 +328,9 @@ def render_stream(request: HttpRequest, user: User, stream: Stream) -> HttpRespo
     # The global view opens a feed in place: only the entries, no page around them.
     template = "ui/_panel.html" if panel else "ui/stream.html"
     response = render(request, template, context, status=status)
-    parts = pagecache.cut(response.content)
-    if status == 200:
-        pagecache.put(page_key, parts)
-    response.content = pagecache.answer(request, parts)
-    return pagecache.labelled(response, page_key) if status == 200 else response
+    if page_key is None or status != 200:
+        return response
+    return pagecache.keep(request, page_key, response.content)
 
 
 def home(request: HttpRequest) -> HttpResponse:
