@@ -152,12 +152,14 @@ class _Document:
         self._img_has_source = False
         self._img_is_pixel = False
 
-    def url(self, tag: str, attribute: str, value: str) -> str | None:
-        """A URL attribute resolved and checked (see _filter_attribute)."""
-        if attribute == "href":
-            if self.base.url is None and value.strip().startswith("#"):
-                return value.strip()  # an in-entry anchor (footnotes) needs no base
-            return self.base.safe(value, LINK_SCHEMES, strip_tracking=True)
+    def href(self, value: str) -> str | None:
+        """A link resolved and checked, its tracking parameters removed."""
+        if self.base.url is None and value.strip().startswith("#"):
+            return value.strip()  # an in-entry anchor (footnotes) needs no base
+        return self.base.safe(value, LINK_SCHEMES, strip_tracking=True)
+
+    def url(self, tag: str, value: str) -> str | None:
+        """Any other URL attribute (a source, cite, poster) resolved and checked."""
         url = self.base.safe(value, WEB_SCHEMES)
         if url is None:
             return None
@@ -185,7 +187,7 @@ class _Document:
     def note(self, tag: str, attribute: str, value: str | None) -> None:
         """Keep count of imgs and iframes, from what the filter is about to return."""
         if tag == "img":
-            if attribute == _NH3_FORCED_NAME["img"]:  # the img's last attribute
+            if attribute == _IMG_LAST_ATTRIBUTE:
                 self.images += 1
                 if self._img_has_source and not self._img_is_pixel:
                     self.clean_images += 1
@@ -210,6 +212,7 @@ class _Document:
 # (only the iframe has any) are added by _iframe_or_nothing.
 _NH3_FORCED = {tag: dict([next(iter(forced.items()))]) for tag, forced in FORCED_ATTRIBUTES.items()}
 _NH3_FORCED_NAME = {tag: next(iter(forced)) for tag, forced in _NH3_FORCED.items()}
+_IMG_LAST_ATTRIBUTE = _NH3_FORCED_NAME["img"]
 # What _filter_attribute has anything to do with: URLs, and what _Document.note looks at.
 _FILTERED_ATTRIBUTES = URL_ATTRIBUTES | {
     *("srcset", "width", "height"),
@@ -226,15 +229,17 @@ def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
     but lets relative URLs through; they are resolved here against the current base.
     """
     # Called for every attribute, the forced ones too: let the many that need nothing through
-    # first (a link's target and rel, an image's alt…).
+    # first (a link's target and rel, an image's alt…), then links, the most common of the rest.
     if attribute not in _FILTERED_ATTRIBUTES:
         return value
     document = _current_document.get() or _Document(None)
+    if attribute == "href":  # links: nothing for note() to count
+        return document.href(value)
     result: str | None
     if attribute == "srcset":
         result = document.srcset(value)
     elif attribute in URL_ATTRIBUTES:
-        result = document.url(tag, attribute, value)
+        result = document.url(tag, value)
     else:
         result = value
     if tag in ("img", "iframe"):
@@ -340,6 +345,8 @@ _LEADING_NUMBER = re.compile(r"\s*(\d+)")
 def _is_pixel(size: str | None) -> bool:
     if size is None:
         return False
+    if size.isascii() and size.isdigit():  # the usual "640": no need for the pattern
+        return int(size) <= 1
     match = _LEADING_NUMBER.match(size)
     return match is not None and int(match[1]) <= 1
 

@@ -8,6 +8,7 @@ so the callers (sanitize, parse, discovery) never have to reason about URL synta
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import unquote
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
@@ -219,7 +220,8 @@ class BaseURL:
         directory = self._path.split("/")
         if directory[-1]:
             del directory[-1]  # the base's last segment is a file name, not a folder
-        self._directory = directory
+        # Joined again, a key for _joined_path (which splits it back into these segments).
+        self._directory = "/".join(directory)
 
     def safe(
         self, url: str, schemes: frozenset[str] = WEB_SCHEMES, *, strip_tracking: bool = False
@@ -271,24 +273,34 @@ class BaseURL:
         if not path:  # "?query" or "#fragment": the base's path, and its query if none given
             query = query or self._query
             return self._root + self._path + ("?" + query if query else "") + fragment
-        if path[0] == "/":
-            segments = path.split("/")
-        else:
-            segments = [*self._directory, *path.split("/")]
-            segments[1:-1] = [segment for segment in segments[1:-1] if segment]
-        resolved: list[str] = []
-        for segment in segments:
-            if segment == "..":
-                if resolved:
-                    resolved.pop()
-            elif segment != ".":
-                resolved.append(segment)
-        if segments[-1] in (".", ".."):
-            resolved.append("")  # "a/.." names a folder: keep the trailing slash
-        joined = "/".join(resolved)
-        if not joined.startswith("/"):
-            joined = "/" + joined
+        joined = _joined_path(None if path[0] == "/" else self._directory, path)
         return self._root + joined + ("?" + query if query else "") + fragment
+
+
+# Cached: the entries of a feed mostly share their base's folder, and their relative links
+# (tags, categories, images) repeat from one entry to the next.
+@lru_cache(maxsize=2048)
+def _joined_path(directory: str | None, path: str) -> str:
+    """`path` resolved in `directory` (BaseURL._directory; None when `path` starts with "/"),
+    dot segments included, the way urljoin resolves it."""
+    if directory is None:
+        segments = path.split("/")
+    else:
+        segments = [*directory.split("/"), *path.split("/")]
+        segments[1:-1] = [segment for segment in segments[1:-1] if segment]
+    resolved: list[str] = []
+    for segment in segments:
+        if segment == "..":
+            if resolved:
+                resolved.pop()
+        elif segment != ".":
+            resolved.append(segment)
+    if segments[-1] in (".", ".."):
+        resolved.append("")  # "a/.." names a folder: keep the trailing slash
+    joined = "/".join(resolved)
+    if not joined.startswith("/"):
+        joined = "/" + joined
+    return joined
 
 
 def is_tracking_param(name: str) -> bool:

@@ -89,6 +89,8 @@ CHECKS = [
     ("SELECT count(DISTINCT feed_id || identity) FROM feeds_entry", TOTAL * ITEMS),
     ("SELECT count(*) FROM feeds_entrystate", TOTAL * ITEMS),
     ("SELECT count(*) FROM feeds_feed WHERE last_error = '' AND lease_owner = ''", TOTAL),
+    # Each process notes its feeds' refresh times for /metrics (every answer takes 30 ms).
+    ("SELECT count(*) FROM feeds_feed WHERE last_duration_ms >= 30", TOTAL),
 ]
 
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
+from liseuse.pipeline import decide
 from liseuse.pipeline.decide import EntryDecision
 from liseuse.pipeline.decide import ScheduleConfig
 from liseuse.pipeline.decide import content_hash
@@ -352,3 +358,112 @@ def test_a_manual_refresh_is_allowed_once_the_gap_has_passed() -> None:
 
 def test_a_last_fetch_in_the_future_does_not_block_refreshing() -> None:
     assert manual_refresh_allowed(last_fetch=NOW + timedelta(hours=1), now=NOW, config=CONFIG)
+
+
+# The bytes hashed: stored identities and content hashes depend on them never changing.
+
+
+def _digest_as_first_written(*parts: str) -> str:
+    data = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+# Every character JSON escapes, non-ASCII text, a lone surrogate, characters beyond the BMP.
+_TRICKY = [*'"\\\n\r\t\b\f\x00\x1f\x7fé—😀', "\ud800"]
+_PART = st.text(
+    alphabet=st.one_of(st.sampled_from(_TRICKY), st.characters(codec="utf-8")), max_size=40
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(_PART, min_size=1, max_size=4))
+def test_the_digest_is_json_dumps_then_sha256(parts: list[str]) -> None:
+    # Each part as it is and repeated past _LONG_PART, which takes the way around the encoder.
+    long = [(part or "x") * (decide._LONG_PART // max(1, len(part)) + 1) for part in parts]
+    for texts in (parts, long, [*parts, *long]):
+        assert decide._digest(*texts) == _digest_as_first_written(*texts)
+
+
+def _content_hash_as_first_written(e: ParsedEntry) -> str:
+    enclosures = [
+        [x.url, x.mime_type, "" if x.length is None else str(x.length)] for x in e.enclosures
+    ]
+    return _digest_as_first_written(
+        "content",
+        e.title,
+        e.link or "",
+        e.content,
+        e.summary,
+        e.author,
+        json.dumps(enclosures, ensure_ascii=False),
+        json.dumps(sorted(e.categories), ensure_ascii=False),
+    )
+
+
+_LONG_TEXT = st.builds(lambda part, times: part * times, _PART, st.integers(1, 100))
+_ENCLOSURE = st.builds(ParsedEnclosure, _PART, _PART, st.one_of(st.none(), st.integers(0, 10**12)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    title=_PART,
+    link=st.one_of(st.none(), _PART),
+    content=_LONG_TEXT,
+    summary=st.one_of(st.none(), _LONG_TEXT),
+    author=_PART,
+    categories=st.lists(_PART, max_size=3),
+    enclosures=st.lists(_ENCLOSURE, max_size=2),
+)
+def test_the_content_hash_is_as_first_written(
+    title: str,
+    link: str | None,
+    content: str,
+    summary: str | None,
+    author: str,
+    categories: list[str],
+    enclosures: list[ParsedEnclosure],
+) -> None:
+    e = entry(
+        title=title,
+        link=link,
+        content=content,
+        summary=content if summary is None else summary,
+        author=author,
+        categories=tuple(categories),
+        enclosures=tuple(enclosures),
+    )
+    assert content_hash(e) == _content_hash_as_first_written(e)
+
+
+def test_the_content_hash_of_a_known_entry_has_not_changed() -> None:
+    long_html = '<p class="x">Été — "quoted" \\ back</p>\n\t\r' * 20
+    known = entry(
+        title="Un titre",
+        link="https://e.com/1",
+        content=long_html,
+        summary=long_html,
+        author="Camille",
+        categories=("b", "a"),
+        enclosures=(ParsedEnclosure("https://e.com/a.mp3", "audio/mpeg", 1),),
+    )
+    expected = _digest_as_first_written(
+        "content",
+        "Un titre",
+        "https://e.com/1",
+        long_html,
+        long_html,
+        "Camille",
+        '[["https://e.com/a.mp3", "audio/mpeg", "1"]]',
+        '["a", "b"]',
+    )
+    assert content_hash(known) == expected
+    assert content_hash(dataclasses.replace(known, summary="court")) == _digest_as_first_written(
+        "content",
+        "Un titre",
+        "https://e.com/1",
+        long_html,
+        "court",
+        "Camille",
+        '[["https://e.com/a.mp3", "audio/mpeg", "1"]]',
+        '["a", "b"]',
+    )

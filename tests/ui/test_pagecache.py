@@ -139,7 +139,9 @@ def test_a_setting_changed_shows_at_once(
     assert 'data-theme="auto"' in visit(client)[0]
     # Only the theme changes: neither the language nor the time zone, which the key holds.
     form = {"language": "", "timezone": "UTC", "theme": "dark", "page_size": "50"}
-    form.update(default_view="normal", default_state="all", oldest_first="0", mark_read_on_open="on")
+    form.update(
+        default_view="normal", default_state="all", oldest_first="0", mark_read_on_open="on"
+    )
     response = client.post("/manage/settings/preferences", form)
     assert response.status_code in (302, 303), response.content[:500]
     page, _ = visit(client)
