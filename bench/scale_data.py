@@ -681,11 +681,38 @@ def people_changing(database: str, people: int, per_second: float) -> Iterator[N
         thread.join(timeout=10)
 
 
+def _cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far: the whole machine's (/proc/stat, idle and waiting left out), and
+    liseuse's web processes' (gunicorn's workers live as long as the server). PostgreSQL's are
+    not read per process: the web node's connections end and start again (CONN_MAX_AGE)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(fields) - fields[3] - fields[4]  # less idle and iowait
+    web = 0.0
+    for process in Path("/proc").iterdir():
+        if not process.name.isdigit():
+            continue
+        try:
+            if b"liseuse.cli serve" not in (process / "cmdline").read_bytes().replace(b"\0", b" "):
+                continue
+            stat = (process / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        web += (int(stat[11]) + int(stat[12])) / tick  # utime + stime
+    return {"machine": busy / tick, "web": web}
+
+
 def _main_stream_under_load(
     args: argparse.Namespace, base: str, cookies: list[str], work: Path, name: str, warm: int
 ) -> dict[str, Any]:
     wrk(base, cookies, work, args.connections, warm)  # warm-up, not kept
+    before = _cpu_seconds()
     figures = wrk(base, cookies, work, args.connections, args.duration)
+    after = _cpu_seconds()
+    # CPU per answer: what bounds the rate on a machine this size.
+    for kind, seconds in after.items():
+        spent = 1000 * (seconds - before[kind]) / max(1, figures["requests"])
+        figures[f"cpu_ms_per_answer_{kind}"] = round(spent, 2)
     shown = {k: v for k, v in figures.items() if k != "raw"}
     log(f"main stream, {name}: {json.dumps(shown)}")
     return figures
