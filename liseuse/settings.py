@@ -198,8 +198,8 @@ LISEUSE_UI_POLL_SECONDS = env_int("UI_POLL_SECONDS", 120, minimum=10)
 # A reading page is served again from memory while nothing it shows changed for the person, for
 # at most this long (liseuse/ui/pagecache.py says what it notices at once); 0 turns it off.
 LISEUSE_PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 120, minimum=0)
-# Each web process keeps at most this many pages (about 100 to 300 KB each).
-LISEUSE_PAGE_CACHE_PAGES = env_int("PAGE_CACHE_PAGES", 200, minimum=1)
+# Each web process keeps at most this many pages (gzipped: about 10 to 40 KB each).
+LISEUSE_PAGE_CACHE_PAGES = env_int("PAGE_CACHE_PAGES", 500, minimum=1)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "pages": {
