@@ -17,10 +17,11 @@ person by someone else (an administrator), and entries committed out of order by
 on PostgreSQL (the higher id visible first).
 
 A page is kept gzipped: a reading page is hundreds of kilobytes of HTML (a sidebar of 1,000
-feeds is half of it), a tenth of that compressed, in memory and on the wire. Compressing a page that holds a secret is what BREACH attacks; they need many
-answers with the attacker's text reflected beside the same secret, each a little different,
-and here each different address (the search, say) is a page made afresh, whose CSRF token
-Django masks anew, while asking the same address again gives the same bytes.
+feeds is half of it), a tenth of that compressed, in memory and on the wire. Compressing a
+page that holds a secret is what BREACH attacks; they need many answers with the attacker's
+text reflected beside the same secret, each a little different, and here each different
+address (the search, say) is a page made afresh, whose CSRF token Django masks anew, while
+asking the same address again gives the same bytes.
 """
 
 from __future__ import annotations
