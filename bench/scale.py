@@ -48,7 +48,8 @@ SERVER = os.environ.get("LISEUSE_SCALE_PG", "postgresql://postgres@127.0.0.1:543
 PASSWORD = "Scale-bench-2024-liseuse"
 
 
-def _env(database: str, data_dir: Path, **extra: str) -> dict[str, str]:
+def liseuse_env(database: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a liseuse process on this throw-away database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LISEUSE_")}
     env.update(
         DJANGO_SETTINGS_MODULE="liseuse.settings",
@@ -62,9 +63,11 @@ def _env(database: str, data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _liseuse(env: dict[str, str], *args: str, stdin: str = "") -> str:
+def run_python(env: dict[str, str], argv: list[str], what: str, stdin: str = "") -> str:
+    """Run Python with `argv` in the project's folder; its standard output, or stop with the
+    end of its errors, named by `what`."""
     done = subprocess.run(
-        [sys.executable, "-m", "liseuse.cli", *args],
+        [sys.executable, *argv],
         input=stdin,
         capture_output=True,
         text=True,
@@ -73,8 +76,12 @@ def _liseuse(env: dict[str, str], *args: str, stdin: str = "") -> str:
         check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"liseuse {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
+        raise SystemExit(f"{what} failed: {done.stderr.strip()[-3000:]}")
     return done.stdout
+
+
+def _liseuse(env: dict[str, str], *args: str, stdin: str = "") -> str:
+    return run_python(env, ["-m", "liseuse.cli", *args], f"liseuse {' '.join(args)}", stdin)
 
 
 # Run with Django set up: the accounts are made by the model, whatever columns it has today.
@@ -193,7 +200,7 @@ def run(
         assert server.stdout is not None
         ready = json.loads(server.stdout.readline())
         port = int(ready["port"])
-        env = _env(name, work, LISEUSE_REFRESH_BATCH=str(batch))
+        env = liseuse_env(name, work, LISEUSE_REFRESH_BATCH=str(batch))
         _liseuse(env, "user", "add", "bench", stdin=PASSWORD + "\n")
         opml = work / "feeds.opml"
         opml.write_text(corpus.opml(feeds, port), encoding="utf-8")

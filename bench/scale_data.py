@@ -76,7 +76,7 @@ import scale
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUT = BENCH / "out"
-SERVER = os.environ.get("LISEUSE_SCALE_PG", "postgresql://postgres@127.0.0.1:5432")
+SERVER = scale.SERVER
 # Only ever used on a throw-away database.
 PASSWORD = "Scale-data-bench-2024"
 API_PASSWORD = "scale-data-api-2024"
@@ -94,33 +94,11 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def _env(database: str, data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LISEUSE_")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="liseuse.settings",
-        LISEUSE_DATA_DIR=str(data_dir),
-        LISEUSE_DATABASE_URL=f"{SERVER}/{database}",
-        LISEUSE_ALLOW_PRIVATE_NETWORKS="1",
-        LISEUSE_SECRET_KEY="scale-data-bench-" + "k" * 40,
-        LISEUSE_LOG_LEVEL="WARNING",
-        **extra,
-    )
-    return env
-
-
 def _django(env: dict[str, str], code: str, *args: str) -> str:
     """Run `code` in a fresh Python with Django set up; its standard output."""
-    done = subprocess.run(
-        [sys.executable, "-c", "import django\ndjango.setup()\n" + code, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=False,
+    return scale.run_python(
+        env, ["-c", "import django\ndjango.setup()\n" + code, *args], "a Django step"
     )
-    if done.returncode != 0:
-        raise SystemExit(f"a Django step failed: {done.stderr.strip()[-3000:]}")
-    return done.stdout
 
 
 # --- building -----------------------------------------------------------------------------------
@@ -827,7 +805,7 @@ def main(argv: list[str] | None = None) -> int:
 
     name = args.database or f"liseuse_bench_scaledata_{uuid.uuid4().hex[:8]}"
     work = Path(tempfile.mkdtemp(prefix="liseuse-scale-data-"))
-    env = _env(name, work)
+    env = scale.liseuse_env(name, work)
     admin = psycopg.connect(f"{SERVER}/postgres", autocommit=True)
     result: dict[str, Any] = {
         "database": name,
