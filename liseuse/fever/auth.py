@@ -13,7 +13,6 @@ import string
 
 from django.http import HttpRequest
 
-from liseuse.accounts import changes
 from liseuse.accounts.models import User
 
 _HEX = frozenset(string.hexdigits)
@@ -30,5 +29,4 @@ def fever_user(request: HttpRequest) -> User | None:
     # accept a person without an API password (their stored key is empty).
     if user is None or not user.api_password or not hmac.compare_digest(user.fever_api_key, key):
         return None
-    changes.note_app_person(request, user)
     return user

@@ -31,6 +31,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from liseuse.accounts import changes
 from liseuse.accounts import throttle
 from liseuse.accounts.models import User
 from liseuse.feeds import queries
@@ -227,8 +228,13 @@ def fever(request: HttpRequest) -> JsonResponse:
         if request.POST.get("api_key"):
             throttle.record_address_failure(address)
         return JsonResponse({"api_version": API_VERSION, "auth": 0})
+    params = _params(request)
+    if "mark" in params:
+        # Fever asks everything by POST: only a mark changes what the person's pages show
+        # (accounts/changes.py counts it after the answer).
+        changes.note_app_person(request, user)
     try:
-        body = _answer(user, _params(request))
+        body = _answer(user, params)
     except BadParameter as error:
         return JsonResponse(
             {"api_version": API_VERSION, "auth": 1, "error": str(error)}, status=400

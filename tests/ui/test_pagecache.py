@@ -240,3 +240,20 @@ def test_a_newer_version_of_a_page_takes_the_older_ones_place(
     visit(client, "/?state=unread")
     # LocMemCache's own dictionary: two addresses, however many versions were made of them.
     assert len(caches["pages"]._cache) == 2  # type: ignore[attr-defined]
+
+
+def test_an_app_reading_changes_nothing_and_keeps_the_page(
+    client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    """Fever asks everything by POST; a sync that only reads counts no change."""
+    with_api_password(alice)
+    log_in(client, alice)
+    visit(client)
+    for query in ("items", "groups&feeds", "unread_item_ids"):
+        answer = Client().post(
+            f"{FEVER_URL}?api&{query}", {"api_key": fever_key("alice", GREADER_PASSWORD)}
+        )
+        assert answer.status_code == 200 and answer.json()["auth"] == 1
+    alice.refresh_from_db()
+    assert alice.generation == 0
+    assert visit(client)[1] == 0, "the page still comes from the cache"
