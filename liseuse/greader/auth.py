@@ -13,7 +13,6 @@ import hmac
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 
-from liseuse.accounts import changes
 from liseuse.accounts.models import User
 from liseuse.greader.errors import ApiError
 
@@ -74,7 +73,6 @@ def authenticate(request: HttpRequest) -> User:
         raise unauthorized("Bad or expired token: log in again")
     if not hmac.compare_digest(mac.encode(), _mac(_AUTH_SALT, user).encode()):
         raise unauthorized("Bad or expired token: log in again")
-    changes.note_app_person(request, user)
     return user
 
 

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from liseuse.accounts import changes
 from liseuse.accounts import throttle
 from liseuse.accounts.models import User
 from liseuse.feeds import queries
@@ -567,6 +568,19 @@ ROUTES: dict[str, Handler] = {
     "reader/api/0/edit-tag": edit_tag,
     "reader/api/0/mark-all-as-read": mark_all_as_read,
 }
+# The calls that change what the person's pages show; the others only read, whatever their
+# method (some clients POST stream/items/contents): accounts/changes.py counts these alone.
+WRITES = frozenset(
+    {
+        "reader/api/0/subscription/edit",
+        "reader/api/0/subscription/quickadd",
+        "reader/api/0/subscription/import",
+        "reader/api/0/rename-tag",
+        "reader/api/0/disable-tag",
+        "reader/api/0/edit-tag",
+        "reader/api/0/mark-all-as-read",
+    }
+)
 CONTENTS_PREFIX = "reader/api/0/stream/contents/"
 ATOM_PREFIX = "reader/atom/"
 
@@ -602,6 +616,8 @@ def _route(request: HttpRequest, path: str) -> HttpResponse:
     if fixed == "accounts/ClientLogin":
         return client_login(request, params)
     user = auth.authenticate(request)
+    if fixed in WRITES:
+        changes.note_app_person(request, user)
     handler = ROUTES.get(fixed)
     if handler is not None:
         return handler(request, user, params)

@@ -245,7 +245,8 @@ def test_a_newer_version_of_a_page_takes_the_older_ones_place(
 def test_an_app_reading_changes_nothing_and_keeps_the_page(
     client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
 ) -> None:
-    """Fever asks everything by POST; a sync that only reads counts no change."""
+    """Fever asks everything by POST, some Google Reader clients their reads too: a sync that
+    only reads counts no change."""
     with_api_password(alice)
     log_in(client, alice)
     visit(client)
@@ -254,6 +255,12 @@ def test_an_app_reading_changes_nothing_and_keeps_the_page(
             f"{FEVER_URL}?api&{query}", {"api_key": fever_key("alice", GREADER_PASSWORD)}
         )
         assert answer.status_code == 200 and answer.json()["auth"] == 1
+    app = GReader(Client())
+    assert app.login("alice").status_code == 200
+    read = app.post(
+        "reader/api/0/stream/items/contents", {"i": str(two_entries[1].id)}
+    )  # some clients POST this read
+    assert read.status_code == 200
     alice.refresh_from_db()
     assert alice.generation == 0
     assert visit(client)[1] == 0, "the page still comes from the cache"
