@@ -1,8 +1,8 @@
 """A person's change counter, `User.generation`: what lets a reading page be served again.
 
-It goes up after every request of theirs that may change something (any method but GET, HEAD
-and OPTIONS), from the web pages or from an app, and after the CLI commands that change their
-data. The reading pages' cache (`liseuse/ui/pagecache.py`) keys on it: what a person did shows
+It goes up after every request of theirs that may change something: from the web pages, any
+method but GET, HEAD and OPTIONS; from an app, the calls its API names as writes (Fever and some
+Google Reader clients read by POST too); and after the CLI commands that change their data. The reading pages' cache (`liseuse/ui/pagecache.py`) keys on it: what a person did shows
 on their next page, whichever web node serves it, since the counter lives in the database.
 
 Entries that a refresh brings are not counted here (a feed's new entries would otherwise write
@@ -30,7 +30,8 @@ def count_change(*user_ids: int) -> None:
 
 
 def note_app_person(request: HttpRequest, user: User) -> None:
-    """An app's request (Google Reader, Fever) is this person's: no session says so."""
+    """This app request (Google Reader, Fever) writes for this person, whom no session names:
+    the API calls it for its writing calls only."""
     setattr(request, _APP_PERSON, user.pk)
 
 
