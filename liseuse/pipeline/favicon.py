@@ -7,8 +7,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 from typing import Protocol
+from typing import TypeVar
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
@@ -17,6 +21,8 @@ from lxml import etree
 
 from liseuse.pipeline.types import FetchResult
 from liseuse.pipeline.types import PipelineError
+
+T = TypeVar("T")
 
 MAX_ICON_BYTES = 256 * 1024
 MAX_PAGE_BYTES = 1024 * 1024
@@ -83,22 +89,70 @@ async def _icon_at(fetcher: IconFetcher, url: str) -> Icon | None:
     return Icon(kind, result.body) if kind and result.body else None
 
 
-async def find_icon(
-    fetcher: IconFetcher, *, site_url: str | None, icon_url: str | None
-) -> Icon | None:
-    candidates: list[str] = []
-    if icon_url:
-        candidates.append(icon_url)
-    if site_url and urlsplit(site_url).scheme in {"http", "https"}:
-        try:
-            page = await fetcher.fetch(site_url, max_bytes=MAX_PAGE_BYTES, accept="text/html")
-            candidates.extend(u for u in icon_links(page.body, page.url) if u not in candidates)
-        except PipelineError:
-            pass
-        parts = urlsplit(site_url)
-        candidates.append(f"{parts.scheme}://{parts.netloc}/favicon.ico")
-    for url in candidates[:4]:  # a few requests at most, however many icons a page lists
-        icon = await _icon_at(fetcher, url)
+async def _page_icons(fetcher: IconFetcher, site_url: str) -> tuple[str, ...]:
+    try:
+        page = await fetcher.fetch(site_url, max_bytes=MAX_PAGE_BYTES, accept="text/html")
+    except PipelineError:
+        return ()
+    return tuple(icon_links(page.body, page.url))
+
+
+class IconSearch:
+    """The icon lookups of one refresh pass, each URL asked at most once.
+
+    A site's several feeds (its categories, its comments) lead to the same page, and every feed
+    of a host to the same /favicon.ico: asked once per feed, a first refresh of 1,000 feeds on
+    50 hosts sent 1,000 requests for /favicon.ico where 50 answer the same. Lookups of the same
+    URL at the same moment share one request. Icons are kept for the pass up to
+    `max_kept_bytes` in all (an icon may be up to MAX_ICON_BYTES): past that, a URL is asked
+    again rather than held in memory.
+    """
+
+    def __init__(self, fetcher: IconFetcher, *, max_kept_bytes: int = 4 * 1024 * 1024) -> None:
+        self._fetcher = fetcher
+        self._pages: dict[str, asyncio.Task[tuple[str, ...]]] = {}
+        self._icons: dict[str, asyncio.Task[Icon | None]] = {}
+        self._room = max_kept_bytes
+
+    async def find(self, *, site_url: str | None, icon_url: str | None) -> Icon | None:
+        """The feed's own icon, else one its site's page declares, else the host's
+        /favicon.ico: the first that is an image of at most MAX_ICON_BYTES."""
+        candidates: list[str] = []
+        if icon_url:
+            candidates.append(icon_url)
+        if site_url and urlsplit(site_url).scheme in {"http", "https"}:
+            links = await self._shared(self._pages, site_url, _page_icons(self._fetcher, site_url))
+            candidates.extend(u for u in links if u not in candidates)
+            parts = urlsplit(site_url)
+            favicon = f"{parts.scheme}://{parts.netloc}/favicon.ico"
+            if favicon not in candidates:
+                candidates.append(favicon)
+        for url in candidates[:4]:  # a few requests at most, however many icons a page lists
+            icon = await self._icon(url)
+            if icon is not None:
+                return icon
+        return None
+
+    async def _icon(self, url: str) -> Icon | None:
+        return await self._shared(self._icons, url, self._icon_kept(url))
+
+    async def _icon_kept(self, url: str) -> Icon | None:
+        icon = await _icon_at(self._fetcher, url)
         if icon is not None:
-            return icon
-    return None
+            if len(icon.data) <= self._room:
+                self._room -= len(icon.data)
+            else:
+                self._icons.pop(url, None)  # no room left to keep it: the next feed asks again
+        return icon
+
+    @staticmethod
+    async def _shared(
+        tasks: dict[str, asyncio.Task[T]], url: str, lookup: Coroutine[Any, Any, T]
+    ) -> T:
+        known = tasks.get(url)
+        if known is None:
+            tasks[url] = known = asyncio.ensure_future(lookup)
+        else:
+            lookup.close()  # made for nothing: another feed is asking already
+        # Shielded: a feed whose refresh is cancelled must not cancel the others' lookup.
+        return await asyncio.shield(known)

@@ -36,7 +36,7 @@ from liseuse.pipeline.decide import decide_entries
 from liseuse.pipeline.decide import entry_identities
 from liseuse.pipeline.decide import next_fetch_at
 from liseuse.pipeline.favicon import Icon
-from liseuse.pipeline.favicon import find_icon
+from liseuse.pipeline.favicon import IconSearch
 from liseuse.pipeline.parse import parse_feed
 from liseuse.pipeline.sanitize import sanitize_feed
 from liseuse.pipeline.types import FetchError
@@ -218,6 +218,7 @@ async def refresh_feeds(
     in_flight = asyncio.Semaphore(max_in_flight)
     parsing = asyncio.Semaphore(max_parsing)
     started = time.monotonic()
+    icons = IconSearch(fetcher)
 
     async def in_store(call: Callable[[], T]) -> T:
         return await loop.run_in_executor(store_executor, call)
@@ -369,9 +370,7 @@ async def refresh_feeds(
                     retry_after=None,
                 )
         if feed.wants_icon:
-            icon = await find_icon(
-                fetcher, site_url=parsed.feed.link, icon_url=parsed.feed.icon_url
-            )
+            icon = await icons.find(site_url=parsed.feed.link, icon_url=parsed.feed.icon_url)
             checked_at = now()
             await write(lambda: store.save_icon(feed.id, icon, checked_at=checked_at))
         return FeedReport(feed.id, feed.url, "updated", new_entries=new, duration_ms=elapsed())

@@ -232,6 +232,25 @@ def test_a_site_without_icon_is_not_asked_on_every_fetch(alice: User) -> None:
     assert Feed.objects.get().favicon is None
 
 
+def test_a_sites_feeds_ask_for_its_page_and_icon_once(alice: User) -> None:
+    routes = {
+        "/": Reply(
+            headers={"Content-Type": "text/html"},
+            body=b'<html><head><link rel="icon" href="/i.png"></head></html>',
+        ),
+        "/i.png": Reply(headers={"Content-Type": "image/png"}, body=PNG),
+    }
+    with LocalServer(routes) as server:
+        for name in ("articles", "comments", "videos"):  # one site's three feeds
+            server.routes[f"/{name}"] = Reply(body=rss((name, name), site=server.url("/")))
+            follow(alice, server.url(f"/{name}"))
+        worker.refresh_once(all_feeds=True)
+        assert (server.paths().count("/"), server.paths().count("/i.png")) == (1, 1)
+    feeds = Feed.objects.all()
+    assert len(feeds) == 3
+    assert all(feed.favicon is not None and bytes(feed.favicon.data) == PNG for feed in feeds)
+
+
 def test_a_manual_refresh_is_allowed_but_rate_limited(alice: User, bob: User) -> None:
     with LocalServer({"/feed": Reply(body=rss(("a", "Un")))}) as server:
         sub = follow(alice, server.url("/feed"))

@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+import asyncio
+
+from liseuse.pipeline.favicon import Icon
+from liseuse.pipeline.favicon import IconSearch
 from liseuse.pipeline.favicon import icon_links
 from liseuse.pipeline.favicon import sniff_image
+from liseuse.pipeline.types import FetchError
+from liseuse.pipeline.types import FetchResult
 
 
 def test_images_are_recognised_by_their_bytes_not_their_name() -> None:
@@ -26,3 +32,81 @@ def test_icon_links_are_absolute_and_http_only() -> None:
         "https://cdn.example/b.png",
     ]
     assert icon_links(b"", "https://site.example/") == []
+
+
+class FakeSite:
+    """An IconFetcher over a dict of URL → body (absent: a 404), counting what is asked."""
+
+    def __init__(self, bodies: dict[str, bytes], *, delay: float = 0.0) -> None:
+        self.bodies = bodies
+        self.delay = delay
+        self.asked: list[str] = []
+
+    async def fetch(
+        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*"
+    ) -> FetchResult:
+        self.asked.append(url)
+        await asyncio.sleep(self.delay)
+        if url not in self.bodies:
+            raise FetchError(f"{url}: HTTP 404")
+        return FetchResult(url=url, status=200, body=self.bodies[url])
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PAGE = b'<html><head><link rel="icon" href="/i.png"></head></html>'
+
+
+def test_one_pass_asks_each_url_once_for_a_sites_feeds() -> None:
+    site = FakeSite({"https://site.example/": PAGE, "https://site.example/i.png": PNG})
+
+    async def run() -> list[Icon | None]:
+        search = IconSearch(site)
+        first = await search.find(site_url="https://site.example/", icon_url=None)
+        second = await search.find(site_url="https://site.example/", icon_url=None)
+        return [first, second]
+
+    assert asyncio.run(run()) == [Icon("image/png", PNG)] * 2
+    assert site.asked == ["https://site.example/", "https://site.example/i.png"]
+
+
+def test_feeds_of_one_host_share_its_favicon_ico_and_lookups_at_once_share_a_request() -> None:
+    site = FakeSite({"https://host.example/favicon.ico": PNG}, delay=0.01)
+
+    async def run() -> list[Icon | None]:
+        search = IconSearch(site)
+        return await asyncio.gather(
+            *(search.find(site_url=f"https://host.example/{n}/", icon_url=None) for n in range(3))
+        )
+
+    assert asyncio.run(run()) == [Icon("image/png", PNG)] * 3
+    assert site.asked.count("https://host.example/favicon.ico") == 1
+    assert sorted(site.asked[:3]) == [f"https://host.example/{n}/" for n in range(3)]
+
+
+def test_icons_past_the_memory_budget_are_asked_again_not_kept() -> None:
+    site = FakeSite({"https://a.example/favicon.ico": PNG, "https://b.example/favicon.ico": PNG})
+
+    async def run() -> None:
+        search = IconSearch(site, max_kept_bytes=len(PNG))  # room for one icon
+        for _ in range(2):
+            for host in ("a", "b"):
+                assert await search.find(site_url=f"https://{host}.example/", icon_url=None)
+
+    asyncio.run(run())
+    assert site.asked.count("https://a.example/favicon.ico") == 1  # kept
+    assert site.asked.count("https://b.example/favicon.ico") == 2  # no room: asked again
+
+
+def test_a_cancelled_lookup_leaves_the_shared_request_to_the_others() -> None:
+    site = FakeSite({"https://site.example/favicon.ico": PNG}, delay=0.05)
+
+    async def run() -> Icon | None:
+        search = IconSearch(site)
+        first = asyncio.ensure_future(search.find(site_url="https://site.example/", icon_url=None))
+        second = asyncio.ensure_future(search.find(site_url="https://site.example/", icon_url=None))
+        await asyncio.sleep(0.01)
+        first.cancel()
+        return await second
+
+    assert asyncio.run(run()) == Icon("image/png", PNG)
+    assert site.asked.count("https://site.example/favicon.ico") == 1
