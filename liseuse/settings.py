@@ -116,6 +116,8 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Django's model backend, given the person the session query read (liseuse/accounts/backends.py).
+AUTHENTICATION_BACKENDS = ["liseuse.accounts.backends.PersonBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

@@ -360,20 +360,35 @@ def newest_state_id() -> int:
     return newest or 0
 
 
+# The attribute under which a person's row loaded with their session carries their newest
+# entry (`liseuse.accounts.sessions`), so that a kept page needs no query of its own.
+NEWEST_ENTRY = "liseuse_newest_entry_id"
+
+
+def newest_entry_sql(user_column: str) -> str:
+    """The SQL of `newest_entry_id` for the person whose id is in `user_column`, as a value."""
+    return (
+        f"COALESCE((SELECT entry_id FROM {EntryState._meta.db_table} "
+        f"WHERE user_id = {user_column} ORDER BY entry_id DESC LIMIT 1), 0)"
+    )
+
+
 def newest_entry_id(user: User) -> int:
     """The highest entry id among the person's states: it changes when a refresh brings them
     entries (a new entry has a higher id than any before it). One step down the
-    (person, entry) unique index, on both databases."""
+    (person, entry) unique index, on both databases.
+
+    A person loaded with the request's session carries it already, read with the session as
+    the request began (`NEWEST_ENTRY`)."""
+    loaded = getattr(user, NEWEST_ENTRY, None)
+    if loaded is not None:
+        return int(loaded)
     # Plain SQL: asked before every reading page, where the ORM's compiling cost more than
     # the lookup itself.
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT entry_id FROM {EntryState._meta.db_table} WHERE user_id = %s"
-            " ORDER BY entry_id DESC LIMIT 1",
-            [user.pk],
-        )
+        cursor.execute(f"SELECT {newest_entry_sql('%s')}", [user.pk])
         row = cursor.fetchone()
-    return int(row[0]) if row else 0
+    return int(row[0])
 
 
 def arrived_after(user: User, flt: StreamFilter, watermark: int) -> int:

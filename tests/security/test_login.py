@@ -170,6 +170,39 @@ def test_a_session_ends_at_its_expiry_date(alice: User) -> None:
     assert browser.get("/manage/settings/").status_code == 302
 
 
+def test_sessions_opened_under_djangos_backend_stay_open(alice: User) -> None:
+    """Sessions from before liseuse's backend name Django's: reading them as naming liseuse's
+    keeps everyone logged in across the upgrade."""
+    browser = Client()
+    browser.force_login(alice, backend="django.contrib.auth.backends.ModelBackend")
+    assert browser.get("/manage/settings/").status_code == 200
+
+
+def test_the_person_read_with_the_session_is_still_checked(alice: User, bob: User) -> None:
+    """The person comes with the session's row (liseuse/accounts/backends.py), and Django's
+    checks still hold: a password changed elsewhere or an account disabled ends the session,
+    and the session's own data, not its row's column, says whose it is."""
+    from liseuse.accounts.models import Session
+
+    changed, disabled, moved = Client(), Client(), Client()
+    for browser in (changed, disabled, moved):
+        browser.force_login(alice)
+        assert browser.get("/manage/settings/").status_code == 200
+    response = moved.get("/manage/settings/")
+    assert response.wsgi_request.user == alice
+    Session.objects.filter(session_key=moved.session.session_key).update(user=bob)
+    response = moved.get("/manage/settings/")
+    assert response.status_code == 200 and response.wsgi_request.user == alice
+
+    User.objects.filter(pk=alice.pk).update(is_active=False)
+    assert disabled.get("/manage/settings/").status_code == 302
+    User.objects.filter(pk=alice.pk).update(is_active=True)
+
+    alice.set_password("another horse battery")
+    alice.save()
+    assert changed.get("/manage/settings/").status_code == 302
+
+
 @override_settings(SESSION_COOKIE_SECURE=True, CSRF_COOKIE_SECURE=True)
 def test_over_https_the_session_cookie_is_secure_httponly_and_lax(
     client: Client, alice: User

@@ -264,3 +264,17 @@ def test_an_app_reading_changes_nothing_and_keeps_the_page(
     alice.refresh_from_db()
     assert alice.generation == 0
     assert visit(client)[1] == 0, "the page still comes from the cache"
+
+
+def test_a_kept_page_costs_one_query(
+    client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    """The session, its person and their newest entry come in one query; a kept page needs
+    nothing more (they were three, then the page)."""
+    log_in(client, alice)
+    visit(client)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/?state=all")
+    assert response.status_code == 200
+    assert len(queries.captured_queries) == 1, [q["sql"] for q in queries.captured_queries]
+    assert visit(client)[1] == 0, "the page came from the cache"
