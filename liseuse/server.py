@@ -7,6 +7,7 @@ web request up and a crash of one does not take the other down. It leaves when t
 from __future__ import annotations
 
 import logging
+import socket
 import subprocess
 import sys
 from typing import Any
@@ -37,9 +38,43 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return application
 
 
+def _own_sockets(port: int, workers: int) -> bool:
+    """Whether each web process listens on a socket of its own (SO_REUSEPORT), the kernel
+    spreading new connections between them.
+
+    On one shared socket, whichever process is quicker to accept takes the connection, and a
+    browser's or a proxy's keep-alive connections stay where they landed: under 50 connections,
+    one run in four or five had most of them on one process, one core idle and the other's
+    queue doubling every latency (bench/scale_data.py). Linux spreads them evenly; elsewhere
+    SO_REUSEPORT does not, and one shared socket is kept. Port 0 would give each process a
+    port of its own."""
+    return workers > 1 and port != 0 and sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
+
+
+def _refuse_if_taken(host: str, port: int, bind: str) -> None:
+    """Stop with a clear message if something listens on the address already. With sockets of
+    their own (SO_REUSEPORT), the web processes would otherwise bind beside another program of
+    the same user that does the same (a second liseuse, say) and share its connections."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # Connections of an earlier run still closing (TIME_WAIT) do not count; a listener does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SystemExit(
+                f"liseuse: cannot listen on {bind}: {exc.strerror or exc} "
+                f"(is another liseuse or server running there? set LISEUSE_LISTEN)"
+            ) from None
+
+
 def serve(*, worker: bool = True) -> None:
     host, port = listen_address(settings.LISEUSE_LISTEN)
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    workers = settings.LISEUSE_WEB_WORKERS
+    own_sockets = _own_sockets(port, workers)
+    if own_sockets:
+        _refuse_if_taken(host, port, bind)
     refresher: subprocess.Popen[bytes] | None = None
 
     def start_worker(server: Any) -> None:
@@ -62,7 +97,8 @@ def serve(*, worker: bool = True) -> None:
             "bind": bind,
             # Threads, not processes: light on a Pi, and requests mostly wait on the database.
             "worker_class": "gthread",
-            "workers": settings.LISEUSE_WEB_WORKERS,
+            "workers": workers,
+            "reuse_port": own_sockets,
             "threads": 4,
             "timeout": 60,
             "accesslog": "-",

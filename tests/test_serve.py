@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -110,3 +111,23 @@ def test_serve_no_worker_runs_no_refresh_loop(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_serve_refuses_an_address_another_server_listens_on(tmp_path: Path) -> None:
+    """The web processes listen with SO_REUSEPORT (each its own socket, connections spread by
+    the kernel): without a check, they would share the port with another listener that does
+    the same, and split its visitors with it silently."""
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "liseuse.cli", "serve", "--no-worker"],
+            env=liseuse_env(tmp_path, LISEUSE_LISTEN=f"127.0.0.1:{port}", LISEUSE_WEB_WORKERS="2"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr, done.stderr[-2000:]
