@@ -27,7 +27,8 @@ threads):
    the 100 people's session and CSRF cookies and asking for gzip, as browsers do), p50 / p99
    and requests per second: made every time (the
    page cache off), then as liseuse runs by default (pages kept while nothing changed for the
-   person), then the same while --changes-per-second people's pages are made afresh;
+   person; --kept-runs runs in a row, through the kept pages' first expiry), then the same
+   while --changes-per-second people's pages are made afresh;
 2. Google Reader stream/contents n=1000 (ClientLogin, then --runs calls), p50 / p95;
 3. marking 100,000 entries read through `queries.mark_stream_read` (one person's main stream);
 4. the size on disk: entries (with TOAST), states, the full-text index, the whole database;
@@ -683,7 +684,8 @@ def _cpu_seconds() -> dict[str, float]:
 def _main_stream_under_load(
     args: argparse.Namespace, base: str, cookies: list[str], work: Path, name: str, warm: int
 ) -> dict[str, Any]:
-    wrk(base, cookies, work, args.connections, warm)  # warm-up, not kept
+    if warm:
+        wrk(base, cookies, work, args.connections, warm)  # warm-up, not kept
     before = _cpu_seconds()
     figures = wrk(base, cookies, work, args.connections, args.duration)
     after = _cpu_seconds()
@@ -722,6 +724,19 @@ def web_figures(
             out["main_stream"] = _main_stream_under_load(
                 args, base, cookies, work, "kept pages, nothing changes", warm=30
             )
+            # Then, without a pause, through the kept pages' first expiry: those made in the
+            # warm-up stay fresh 60 to 120 s (LISEUSE_PAGE_CACHE_SECONDS), then are made again
+            # one by one, as they are all day long.
+            runs = [out["main_stream"]]
+            for run in range(2, args.kept_runs + 1):
+                runs.append(
+                    _main_stream_under_load(
+                        args, base, cookies, work, f"kept pages, run {run}", warm=0
+                    )
+                )
+            out["main_stream_kept_runs"] = [
+                {k: v for k, v in figures.items() if k != "raw"} for figures in runs
+            ]
             with people_changing(name, args.people, args.changes_per_second):
                 out["main_stream_changing"] = _main_stream_under_load(
                     args, base, cookies, work, f"{args.changes_per_second} changes a second", 5
@@ -779,6 +794,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=corpus.DEFAULT_SEED)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--duration", type=int, default=30, help="seconds of wrk")
+    parser.add_argument(
+        "--kept-runs",
+        type=int,
+        default=6,
+        help="wrk runs in a row on kept pages (6 × 30 s: through their first expiry)",
+    )
     parser.add_argument(
         "--changes-per-second",
         type=float,

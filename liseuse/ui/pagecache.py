@@ -14,7 +14,10 @@ key holds everything a page shows that can change while its address stays the sa
 What the key does not see shows after at most `LISEUSE_PAGE_CACHE_SECONDS` (0: no cache): an
 entry or a feed changed by its publisher, entries purged by retention, a change made for the
 person by someone else (an administrator), and entries committed out of order by two workers
-on PostgreSQL (the higher id visible first).
+on PostgreSQL (the higher id visible first). Each page stays fresh a time drawn from the second
+half of that, so that pages made together are not made again together; the first request
+after makes it again, and those that come meanwhile get the stale copy. Its ETag is its
+version and the period it was made in: a browser revalidating its copy sees the new page too.
 
 A page is kept gzipped: a reading page is hundreds of kilobytes of HTML (a sidebar of 1,000
 feeds is half of it), a tenth of that compressed, in memory and on the wire. Compressing a
@@ -28,6 +31,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import random
+import threading
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -49,6 +55,19 @@ def seconds() -> int:
     return int(getattr(settings, "LISEUSE_PAGE_CACHE_SECONDS", 0))
 
 
+# A kept page stays fresh between this share of `seconds()` and all of it, drawn for each page.
+SHORTEST_LIFETIME = 0.5
+
+
+def lifetime() -> float:
+    """How long a page just made stays fresh: at most `seconds()`, drawn at random from its
+    second half. Pages made together (a web process's first minute, each person's first
+    visit) would otherwise all expire together and be made again in the same seconds: 200
+    pages at 40 ms of CPU each pushed the p99 of every other answer over a second
+    (bench/scale_data.py). Drawn over a quarter, they still took it to 300 ms."""
+    return seconds() * random.uniform(SHORTEST_LIFETIME, 1.0)
+
+
 @dataclass(frozen=True, slots=True)
 class PageKey:
     """Where a page is kept, and which version of it is wanted.
@@ -59,15 +78,20 @@ class PageKey:
     slot: str  # the person, the browser, the address, the language, the time zone
     version: str  # their change counter, their newest entry, the day
 
-    @property
-    def etag(self) -> str:
-        return quote_etag(f"{self.slot}.{self.version}")
-
 
 @dataclass(frozen=True, slots=True)
 class KeptPage:
     version: str
     gzipped: bytes
+    made: float  # time.time() when it was made
+    fresh_until: float  # then it is made again (the first request after makes it)
+
+    def etag(self, page_key: PageKey) -> str:
+        """Its version, and the period of `seconds()` it was made in: an unchanged page made
+        again after it expired (what the key does not see may have changed) has a new ETag,
+        while the web processes that made it in the same period give the same one."""
+        period = int(self.made // max(1, seconds()))
+        return quote_etag(f"{page_key.slot}.{page_key.version}.{period}")
 
 
 def key(request: HttpRequest, user: User, today: str) -> PageKey | None:
@@ -91,30 +115,44 @@ def key(request: HttpRequest, user: User, today: str) -> PageKey | None:
     )
 
 
-def not_modified(request: HttpRequest, page_key: PageKey | None) -> HttpResponse | None:
-    """304 when the browser's copy is this version of the page (its `If-None-Match`): a
-    reload (`q`, the browser's button) of an unchanged page then costs no body."""
-    if page_key is None:
-        return None
-    unchanged = get_conditional_response(request, etag=page_key.etag)
-    return labelled(unchanged, page_key) if unchanged is not None else None
-
-
-def labelled(response: HttpResponse, page_key: PageKey | None) -> HttpResponse:
-    """The page's version as its ETag; `no-cache` has the browser ask again before each use."""
-    if page_key is not None:
-        response["ETag"] = page_key.etag
-        patch_cache_control(response, private=True, no_cache=True)
+def labelled(response: HttpResponse, etag: str) -> HttpResponse:
+    """`no-cache` has the browser ask again before each use, with the ETag."""
+    response["ETag"] = etag
+    patch_cache_control(response, private=True, no_cache=True)
     return response
 
 
+# The slots whose page went stale and is being made again, with when that began: meanwhile the
+# other requests for it get the stale page, rather than all making it at once (each of 50
+# connections asking for a page that expired made it again, several times over).
+_remaking: dict[str, float] = {}
+_remaking_lock = threading.Lock()
+# A request that took a page to make and has not kept it after this long (an error, a search
+# refused) no longer holds the others to the stale page.
+REMAKE_PATIENCE = 10.0
+
+
 def get(page_key: PageKey | None) -> KeptPage | None:
+    """The page to answer with: this version, fresh, or stale while another request makes it
+    again; None when this request is to make it."""
     if page_key is None:
         return None
     kept: KeptPage | None = caches["pages"].get(page_key.slot)
     if kept is None or kept.version != page_key.version:
-        return None
-    return kept
+        return None  # something the person sees changed: make it, whoever else does too
+    now = time.time()
+    if now < kept.fresh_until:
+        return kept
+    with _remaking_lock:
+        began = _remaking.get(page_key.slot)
+        if began is not None and now - began < REMAKE_PATIENCE:
+            return kept
+        if len(_remaking) > 1000:  # forget those given up long ago
+            for slot, when in list(_remaking.items()):
+                if now - when >= REMAKE_PATIENCE:
+                    del _remaking[slot]
+        _remaking[page_key.slot] = now
+    return None
 
 
 def keep(request: HttpRequest, page_key: PageKey, body: bytes) -> HttpResponse:
@@ -122,16 +160,25 @@ def keep(request: HttpRequest, page_key: PageKey, body: bytes) -> HttpResponse:
 
     Kept gzipped only: a tenth of the memory, and what almost every browser asks for; the
     rare client that does not take gzip gets it unpacked (a millisecond). Level 4: a third of
-    level 6's time for 4 % more bytes (a 420 KB page: 3.6 ms against 10.5), once per version."""
-    kept = KeptPage(page_key.version, gzip.compress(body, compresslevel=4))
-    caches["pages"].set(page_key.slot, kept, timeout=seconds())
+    level 6's time for 4 % more bytes (a 420 KB page: 3.6 ms against 10.5), once per version.
+    It stays in memory twice its fresh time, to be served stale while it is made again."""
+    now = time.time()
+    kept = KeptPage(page_key.version, gzip.compress(body, compresslevel=4), now, now + lifetime())
+    caches["pages"].set(page_key.slot, kept, timeout=2 * seconds())
+    with _remaking_lock:
+        _remaking.pop(page_key.slot, None)
     return answer(request, page_key, kept, plain=body)
 
 
 def answer(
     request: HttpRequest, page_key: PageKey, kept: KeptPage, *, plain: bytes | None = None
 ) -> HttpResponse:
-    """The kept page, gzipped when the browser takes gzip."""
+    """The kept page, gzipped when the browser takes gzip; a 304 without a body when the
+    browser's copy is this one (its `If-None-Match`): a reload of an unchanged page."""
+    etag = kept.etag(page_key)
+    unchanged = get_conditional_response(request, etag=etag)
+    if unchanged is not None:
+        return labelled(unchanged, etag)
     response = HttpResponse()
     if "gzip" in request.headers.get("Accept-Encoding", ""):
         response.content = kept.gzipped
@@ -139,4 +186,4 @@ def answer(
     else:
         response.content = plain if plain is not None else gzip.decompress(kept.gzipped)
     patch_vary_headers(response, ("Accept-Encoding",))
-    return labelled(response, page_key)
+    return labelled(response, etag)

@@ -8,6 +8,7 @@ import re
 import time
 from datetime import UTC
 from datetime import datetime
+from unittest import mock
 
 import pytest
 from django.core.cache import caches
@@ -20,6 +21,7 @@ from liseuse.accounts.models import User
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Feed
+from liseuse.ui import pagecache
 from tests.fever.conftest import URL as FEVER_URL
 from tests.fever.conftest import fever_key
 from tests.greader.conftest import API_PASSWORD as GREADER_PASSWORD
@@ -278,3 +280,68 @@ def test_a_kept_page_costs_one_query(
     assert response.status_code == 200
     assert len(queries.captured_queries) == 1, [q["sql"] for q in queries.captured_queries]
     assert visit(client)[1] == 0, "the page came from the cache"
+
+
+def kept_pages(client: Client, urls: list[str]) -> dict[str, pagecache.KeptPage]:
+    """Visit these addresses; the pages kept for them, by slot."""
+    pages = caches["pages"]
+    kept: dict[str, pagecache.KeptPage] = {}
+    real_set = pages.set
+
+    def noting_set(key: str, value: pagecache.KeptPage, timeout: float | None = None) -> None:
+        kept[key] = value
+        real_set(key, value, timeout=timeout)
+
+    with mock.patch.object(pages, "set", noting_set):
+        for url in urls:
+            visit(client, url)
+    return kept
+
+
+@override_settings(LISEUSE_PAGE_CACHE_SECONDS=100)
+def test_pages_made_together_do_not_expire_together(
+    alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    """Each kept page stays fresh a time drawn from the second half of
+    LISEUSE_PAGE_CACHE_SECONDS: pages made in the same minute are not all made again in the
+    same second."""
+    client = log_in(Client(), alice)
+    kept = kept_pages(client, [f"/?state=all&n={n}" for n in range(20)])
+    lifetimes = [page.fresh_until - page.made for page in kept.values()]
+    assert len(lifetimes) == 20
+    assert all(50 <= seconds <= 100 for seconds in lifetimes), lifetimes
+    assert max(lifetimes) - min(lifetimes) > 20, lifetimes
+
+
+@override_settings(LISEUSE_PAGE_CACHE_SECONDS=1)
+def test_a_stale_page_is_made_again_by_one_request_while_the_others_get_it_stale(
+    alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    """Under load, every request for a page that just expired made it again; now the first
+    does, and those that come meanwhile get the stale copy."""
+    client = log_in(Client(), alice)
+    (slot,) = kept_pages(client, ["/?state=all"])
+    time.sleep(1.1)
+    with mock.patch.dict(pagecache._remaking, {slot: time.time()}):  # someone is making it
+        assert visit(client)[1] == 0, "served stale"
+    gave_up = time.time() - pagecache.REMAKE_PATIENCE - 1
+    with mock.patch.dict(pagecache._remaking, {slot: gave_up}):  # who took it gave up
+        assert visit(client)[1] > 0, "made again"
+        assert slot not in pagecache._remaking
+    assert visit(client)[1] == 0, "kept again, fresh"
+
+
+@override_settings(LISEUSE_PAGE_CACHE_SECONDS=1)
+def test_a_page_made_again_after_it_expired_has_a_new_etag(
+    client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    """What the key does not see (here a publisher's edit) reaches a browser that revalidates
+    its copy too, not only one that asks without If-None-Match."""
+    log_in(client, alice)
+    etag = client.get("/?state=all")["ETag"]
+    assert client.get("/?state=all", headers={"If-None-Match": etag}).status_code == 304
+    Entry.objects.filter(pk=two_entries[1].pk).update(title="Entry one, corrected")
+    time.sleep(1.1)
+    again = client.get("/?state=all", headers={"If-None-Match": etag})
+    assert again.status_code == 200 and again["ETag"] != etag
+    assert "Entry one, corrected" in again.content.decode()

@@ -273,9 +273,6 @@ def render_stream(request: HttpRequest, user: User, stream: Stream) -> HttpRespo
         return HttpResponseBadRequest(str(exc))
     day = today()
     page_key = pagecache.key(request, user, day.isoformat())
-    unchanged = pagecache.not_modified(request, page_key)
-    if unchanged is not None:
-        return unchanged
     kept = pagecache.get(page_key)
     if page_key is not None and kept is not None:
         return pagecache.answer(request, page_key, kept)
