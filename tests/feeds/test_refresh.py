@@ -202,14 +202,19 @@ def test_the_reference_feed_is_stored_once(alice: User) -> None:
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-def test_the_site_icon_is_fetched_once_and_kept(alice: User) -> None:
-    routes = {
+def site_with_icon() -> dict[str, Route]:
+    """A site's home page declaring its icon, and the icon."""
+    return {
         "/": Reply(
             headers={"Content-Type": "text/html"},
             body=b'<html><head><link rel="icon" href="/i.png"></head></html>',
         ),
         "/i.png": Reply(headers={"Content-Type": "image/png"}, body=PNG),
     }
+
+
+def test_the_site_icon_is_fetched_once_and_kept(alice: User) -> None:
+    routes = site_with_icon()
     with LocalServer(routes) as server:
         server.routes["/feed"] = Reply(body=rss(("a", "Un"), site=server.url("/")))
         follow(alice, server.url("/feed"))
@@ -233,13 +238,7 @@ def test_a_site_without_icon_is_not_asked_on_every_fetch(alice: User) -> None:
 
 
 def test_a_sites_feeds_ask_for_its_page_and_icon_once(alice: User) -> None:
-    routes = {
-        "/": Reply(
-            headers={"Content-Type": "text/html"},
-            body=b'<html><head><link rel="icon" href="/i.png"></head></html>',
-        ),
-        "/i.png": Reply(headers={"Content-Type": "image/png"}, body=PNG),
-    }
+    routes = site_with_icon()
     with LocalServer(routes) as server:
         for name in ("articles", "comments", "videos"):  # one site's three feeds
             server.routes[f"/{name}"] = Reply(body=rss((name, name), site=server.url("/")))
