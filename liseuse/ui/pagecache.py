@@ -17,7 +17,7 @@ person by someone else (an administrator), and entries committed out of order by
 on PostgreSQL (the higher id visible first). Each page stays fresh a time drawn from the second
 half of that, so that pages made together are not made again together; the first request
 after makes it again, and those that come meanwhile get the stale copy. Its ETag is its
-version and the period it was made in: a browser revalidating its copy sees the new page too.
+version and when it was made: a browser revalidating its copy sees the new page too.
 
 A page is kept gzipped: a reading page is hundreds of kilobytes of HTML (a sidebar of 1,000
 feeds is half of it), a tenth of that compressed, in memory and on the wire. Compressing a
@@ -87,11 +87,10 @@ class KeptPage:
     fresh_until: float  # then it is made again (the first request after makes it)
 
     def etag(self, page_key: PageKey) -> str:
-        """Its version, and the period of `seconds()` it was made in: an unchanged page made
-        again after it expired (what the key does not see may have changed) has a new ETag,
-        while the web processes that made it in the same period give the same one."""
-        period = int(self.made // max(1, seconds()))
-        return quote_etag(f"{page_key.slot}.{page_key.version}.{period}")
+        """Its version and when it was made: a page made again after it expired (what the key
+        does not see may have changed) has a new ETag. Each web process makes its own copy, so
+        a browser whose next request reaches another process gets the page, not a 304."""
+        return quote_etag(f"{page_key.slot}.{page_key.version}.{int(self.made * 1000)}")
 
 
 def key(request: HttpRequest, user: User, today: str) -> PageKey | None:
