@@ -3,6 +3,7 @@ nothing it shows changed for the person, and never once something did."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import re
 import time
@@ -342,6 +343,22 @@ def test_a_page_made_again_after_it_expired_has_a_new_etag(
     assert client.get("/?state=all", headers={"If-None-Match": etag}).status_code == 304
     Entry.objects.filter(pk=two_entries[1].pk).update(title="Entry one, corrected")
     time.sleep(1.1)
+    again = client.get("/?state=all", headers={"If-None-Match": etag})
+    assert again.status_code == 200 and again["ETag"] != etag
+    assert "Entry one, corrected" in again.content.decode()
+
+
+@override_settings(LISEUSE_PAGE_CACHE_SECONDS=100)
+def test_a_page_made_again_has_a_new_etag_even_soon_after(
+    client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    """A page stays fresh 50 to 100 s here: made again within the same 100 s, it still gets an
+    ETag of its own, or the browser's copy from before would be answered 304."""
+    log_in(client, alice)
+    ((slot, kept),) = kept_pages(client, ["/?state=all"]).items()
+    etag = client.get("/?state=all")["ETag"]
+    caches["pages"].set(slot, dataclasses.replace(kept, fresh_until=0.0), timeout=200)  # expired
+    Entry.objects.filter(pk=two_entries[1].pk).update(title="Entry one, corrected")
     again = client.get("/?state=all", headers={"If-None-Match": etag})
     assert again.status_code == 200 and again["ETag"] != etag
     assert "Entry one, corrected" in again.content.decode()
