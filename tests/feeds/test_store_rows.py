@@ -97,3 +97,13 @@ def test_a_worker_gives_back_its_own_lease_and_never_anothers() -> None:
         store.save_not_modified(feed.id, fetched_at=now, next_fetch_at=later, result=result)
     assert _lease(ours) == ("", False)
     assert _lease(theirs) == ("worker-b", True)
+
+
+def test_each_error_counts_once_more_and_gone_disables_the_feed() -> None:
+    now = datetime.now(UTC)
+    feed = _leased_feed("worker-a")
+    store = DjangoStore("worker-a")
+    store.save_error(feed.id, fetched_at=now, reason="boom", next_fetch_at=now, gone=False)
+    store.save_error(feed.id, fetched_at=now, reason="gone", next_fetch_at=now, gone=True)
+    feed.refresh_from_db()
+    assert (feed.error_count, feed.last_error, feed.disabled) == (2, "gone", True)
