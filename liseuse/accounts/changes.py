@@ -1,9 +1,11 @@
 """A person's change counter, `User.generation`: what lets a reading page be served again.
 
 It goes up after every request of theirs that may change something: from the web pages, any
-method but GET, HEAD and OPTIONS; from an app, the calls its API names as writes (Fever and some
-Google Reader clients read by POST too); and after the CLI commands that change their data. The reading pages' cache (`liseuse/ui/pagecache.py`) keys on it: what a person did shows
-on their next page, whichever web node serves it, since the counter lives in the database.
+method but GET, HEAD and OPTIONS; from an app, the calls its API names as writes (Fever and
+some Google Reader clients read by POST too); and after the CLI commands that change their
+data. The reading pages' cache (`liseuse/ui/pagecache.py`) keys on it: what a person did
+shows on their next page, whichever web node serves it, since the counter lives in the
+database.
 
 Entries that a refresh brings are not counted here (a feed's new entries would otherwise write
 the row of each of its followers, from every worker at once): the pages key on the person's
