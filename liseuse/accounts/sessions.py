@@ -6,9 +6,11 @@ an account ends its sessions), the browser and the address it was opened from.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import NamedTuple
 
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DatabaseStore
@@ -17,15 +19,64 @@ from django.db import router
 from django.utils import timezone
 
 if TYPE_CHECKING:
+    from django.db.models.expressions import Col
+
     from liseuse.accounts.models import Session
+    from liseuse.accounts.models import User
 
 # Keys of the session data that the login signal fills (`record_login`).
 AGENT = "_liseuse_agent"
 ADDRESS = "_liseuse_address"
 CREATED = "_liseuse_created"
 
-# The session's data, read along with its person's row (SessionStore.load).
-_SESSION_DATA = "liseuse_session_data"
+
+class _PersonQuery(NamedTuple):
+    """The query of a session with its person's row and newest entry, and how to make the
+    person of its row: written once per database, as `User.objects.raw` would each time
+    (its column matching and per-row model setup were half a kept page's Python)."""
+
+    sql: str
+    attnames: list[str]
+    # (column's index, Django's converters of its database value, the column they expect)
+    converters: list[tuple[int, list[Any], Col]]
+
+    def row(self, alias: str, row: tuple[Any, ...]) -> User:
+        from liseuse.accounts.models import User
+        from liseuse.feeds.queries import NEWEST_ENTRY
+
+        values = list(row[: len(self.attnames)])
+        connection = connections[alias]
+        for index, converters, column in self.converters:
+            for converter in converters:
+                values[index] = converter(values[index], column, connection)
+        person = User.from_db(alias, self.attnames, values)
+        setattr(person, NEWEST_ENTRY, row[-1])
+        return person
+
+
+@functools.cache
+def _person_query(alias: str) -> _PersonQuery:
+    from liseuse.accounts.models import Session
+    from liseuse.accounts.models import User
+    from liseuse.feeds.queries import newest_entry_sql
+
+    connection = connections[alias]
+    fields = User._meta.concrete_fields
+    quote = connection.ops.quote_name
+    converters = []
+    for index, field in enumerate(fields):
+        column = field.get_col(User._meta.db_table)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if found:
+            converters.append((index, found, column))
+    return _PersonQuery(
+        f"SELECT {', '.join('u.' + quote(field.column) for field in fields)}, s.session_data, "
+        f"{newest_entry_sql('u.id')} "
+        f"FROM {Session._meta.db_table} s JOIN {User._meta.db_table} u ON u.id = s.user_id "
+        "WHERE s.session_key = %s AND s.expire_date > %s",
+        [field.attname for field in fields],
+        converters,
+    )
 
 
 class SessionStore(DatabaseStore):
@@ -56,27 +107,19 @@ class SessionStore(DatabaseStore):
         from liseuse.accounts.backends import BACKEND
         from liseuse.accounts.backends import STOCK_BACKEND
         from liseuse.accounts.backends import person_loaded
-        from liseuse.accounts.models import User
-        from liseuse.feeds.queries import NEWEST_ENTRY
-        from liseuse.feeds.queries import newest_entry_sql
 
         model = self.get_model_class()
-        connection = connections[router.db_for_read(model)]
+        alias = router.db_for_read(model)
+        connection = connections[alias]
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        people = list(
-            User.objects.raw(
-                f"SELECT u.*, s.session_data AS {_SESSION_DATA}, "
-                f"{newest_entry_sql('u.id')} AS {NEWEST_ENTRY} "
-                f"FROM {model._meta.db_table} s JOIN {User._meta.db_table} u ON u.id = s.user_id "
-                "WHERE s.session_key = %s AND s.expire_date > %s",
-                [self.session_key, now],
-            )
-        )
-        if people:
-            person = people[0]
-            data: dict[str, Any] = self.decode(getattr(person, _SESSION_DATA))
-            delattr(person, _SESSION_DATA)
-            person_loaded(person)  # taken only if the data names the same person
+        person = _person_query(alias)
+        with connection.cursor() as cursor:
+            cursor.execute(person.sql, [self.session_key, now])
+            row = cursor.fetchone()
+        if row is not None:
+            found = person.row(alias, row)
+            data: dict[str, Any] = self.decode(row[-2])
+            person_loaded(found)  # taken only if the data names the same person
             if data.get(BACKEND_SESSION_KEY) == STOCK_BACKEND:
                 data[BACKEND_SESSION_KEY] = BACKEND
             return data

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from statistics import median
+from typing import Any
+from typing import cast
 
 import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher
@@ -201,6 +203,23 @@ def test_the_person_read_with_the_session_is_still_checked(alice: User, bob: Use
     alice.set_password("another horse battery")
     alice.save()
     assert changed.get("/manage/settings/").status_code == 302
+
+
+def test_the_person_read_with_the_session_is_the_same_as_the_orms(alice: User) -> None:
+    """The session's query makes its person from its row itself (liseuse/accounts/sessions.py):
+    every field as the ORM reads it, dates as dates on SQLite too, and a saved row."""
+    browser = Client()
+    browser.force_login(alice)  # sets last_login: a date the database gives back as text
+    response = browser.get("/manage/settings/")
+    person = response.wsgi_request.user
+    person.username  # noqa: B018 - loads the lazy object
+    loaded = cast(Any, person)._wrapped
+    stored = User.objects.get(pk=alice.pk)
+    assert stored.last_login is not None
+    for field in User._meta.concrete_fields:
+        mine, orms = getattr(loaded, field.attname), getattr(stored, field.attname)
+        assert (mine, type(mine)) == (orms, type(orms)), field.name
+    assert not loaded._state.adding and loaded._state.db == "default"
 
 
 @override_settings(SESSION_COOKIE_SECURE=True, CSRF_COOKIE_SECURE=True)
