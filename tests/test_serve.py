@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import re
 import signal
 import socket
 import subprocess
@@ -11,6 +13,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from gunicorn.config import Config
+from gunicorn.glogging import Logger
+
+from liseuse.server import AccessLogger
 from tests.process import free_port
 from tests.process import liseuse_env
 
@@ -81,6 +87,9 @@ def test_serve_migrates_answers_with_the_first_account_page_and_stops_with_its_w
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+    output = process.stdout.read().decode() if process.stdout else ""
+    # The access log, one line per request in the combined log format.
+    assert re.search(r'^127\.0\.0\.1 - - \[.+\] "GET /setup/ HTTP/1\.1" 200 \d+ "-" ', output, re.M)
     time.sleep(0.5)
     assert (
         not Path(f"/proc/{workers[0]}").exists()
@@ -131,3 +140,37 @@ def test_serve_refuses_an_address_another_server_listens_on(tmp_path: Path) -> N
         )
     assert done.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr, done.stderr[-2000:]
+
+
+def test_the_access_log_line_is_gunicorns_own() -> None:
+    """liseuse's access logger makes only the fields of the combined log format, and the same
+    line from them as gunicorn's logger (which makes every header a field too)."""
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": "/reader/api/0/edit-tag?a=1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "192.0.2.7",
+        "HTTP_REFERER": "https://example.org/",
+        "HTTP_USER_AGENT": 'Reeder "5"',
+        "HTTP_AUTHORIZATION": "Basic YWxpY2U6c2VjcmV0",  # alice:secret
+    }
+
+    class Response:
+        status = "204 No Content"
+        sent = 0
+        headers = (("Content-Type", "text/plain"),)
+
+    class Request:
+        headers = (("Host", "liseuse.example"),)
+
+    config = Config()
+    elapsed = datetime.timedelta(microseconds=1500)
+    lines = []
+    for logger in (Logger(config), AccessLogger(config)):
+        atoms = logger.atoms(Response(), Request(), environ, elapsed)
+        lines.append(config.access_log_format % logger.atoms_wrapper_class(atoms))
+    assert lines[0] == lines[1]
+    assert lines[1].startswith("192.0.2.7 - alice [")
+    assert lines[1].endswith(
+        '"POST /reader/api/0/edit-tag?a=1 HTTP/1.1" 204 0 "https://example.org/" "Reeder \\"5\\""'
+    )
