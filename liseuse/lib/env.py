@@ -65,7 +65,7 @@ def database_from_url(url: str) -> dict[str, object]:
     if not name:
         raise ConfigError(f"{PREFIX}DATABASE_URL names no database (postgresql://host/NAME)")
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "liseuse.db.postgresql",
         "NAME": name,
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
@@ -73,6 +73,8 @@ def database_from_url(url: str) -> dict[str, object]:
         "PORT": str(parts.port or ""),
         # Keep connections for a minute: the web workers and the refresh loop reconnect less.
         "CONN_MAX_AGE": 60,
+        # A connection the server ended is opened again rather than failing a request; the
+        # backend checks a quiet connection without a query (liseuse/db/postgresql).
         "CONN_HEALTH_CHECKS": True,
     }
 

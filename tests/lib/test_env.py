@@ -32,7 +32,7 @@ def test_a_secret_can_come_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path
 def test_database_urls() -> None:
     db = env.database_from_url("postgresql://me:p%40ss@db.example:5433/liseuse")
     assert (db["ENGINE"], db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
-        "django.db.backends.postgresql",
+        "liseuse.db.postgresql",
         "liseuse",
         "me",
         "p@ss",

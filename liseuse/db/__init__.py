@@ -1,0 +1,1 @@
+"""liseuse's own database backends (Django loads them by the `ENGINE` setting)."""
