@@ -200,13 +200,20 @@ LISEUSE_UI_POLL_SECONDS = env_int("UI_POLL_SECONDS", 120, minimum=10)
 # A reading page is served again from memory while nothing it shows changed for the person, for
 # at most this long (liseuse/ui/pagecache.py says what it notices at once); 0 turns it off.
 LISEUSE_PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 120, minimum=0)
-# Each web process keeps at most this many pages (gzipped: about 10 to 40 KB each).
+# Each web process keeps at most this many pages (gzipped: about 10 to 40 KB each), and so
+# does the folder the web processes of this machine share them through.
 LISEUSE_PAGE_CACHE_PAGES = env_int("PAGE_CACHE_PAGES", 500, minimum=1)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "pages": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "liseuse-pages",
+        "OPTIONS": {"MAX_ENTRIES": LISEUSE_PAGE_CACHE_PAGES},
+    },
+    # A page one web process made, for the others of this machine (ui/pagecache.py).
+    "shared-pages": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": DATA_DIR / "cache" / "pages",
         "OPTIONS": {"MAX_ENTRIES": LISEUSE_PAGE_CACHE_PAGES},
     },
 }

@@ -19,6 +19,12 @@ half of that, so that pages made together are not made again together; the first
 after makes it again, and those that come meanwhile get the stale copy. Its ETag is its
 version and when it was made: a browser revalidating its copy sees the new page too.
 
+Each web process keeps its pages in memory, and writes each page it makes to a folder the web
+processes of its machine share (`LISEUSE_DATA_DIR/cache/pages`): a process whose copy is
+missing, older or stale looks there before making the page itself. Each process making every
+page was twice the work on two processes, and making a page holds that process's interpreter
+lock for tens of milliseconds while the others' answers wait (bench/scale_data.py).
+
 A page is kept gzipped: a reading page is hundreds of kilobytes of HTML (a sidebar of 1,000
 feeds is half of it), a tenth of that compressed, in memory and on the wire. Compressing a
 page that holds a secret is what BREACH attacks; they need many answers with the attacker's
@@ -68,6 +74,12 @@ def lifetime() -> float:
     return seconds() * random.uniform(SHORTEST_LIFETIME, 1.0)
 
 
+def kept_for() -> int:
+    """How long a page stays kept at all: twice its freshest, so that it can be served stale
+    while one request makes it again."""
+    return 2 * seconds()
+
+
 @dataclass(frozen=True, slots=True)
 class PageKey:
     """Where a page is kept, and which version of it is wanted.
@@ -88,8 +100,9 @@ class KeptPage:
 
     def etag(self, page_key: PageKey) -> str:
         """Its version and when it was made: a page made again after it expired (what the key
-        does not see may have changed) has a new ETag. Each web process makes its own copy, so
-        a browser whose next request reaches another process gets the page, not a 304."""
+        does not see may have changed) has a new ETag. The web processes of one machine share
+        their copies; a browser whose next request reaches another machine, or a process that
+        made the page at the same moment, gets the page again, not a 304."""
         return quote_etag(f"{page_key.slot}.{page_key.version}.{int(self.made * 1000)}")
 
 
@@ -129,6 +142,8 @@ _remaking_lock = threading.Lock()
 # A request that took a page to make and has not kept it after this long (an error, a search
 # refused) no longer holds the others to the stale page.
 REMAKE_PATIENCE = 10.0
+# Beside a page in the shared folder while a web process makes it again.
+REMAKING = ".remaking"
 
 
 def get(page_key: PageKey | None) -> KeptPage | None:
@@ -136,22 +151,45 @@ def get(page_key: PageKey | None) -> KeptPage | None:
     again; None when this request is to make it."""
     if page_key is None:
         return None
+    now = time.time()
     kept: KeptPage | None = caches["pages"].get(page_key.slot)
+    if kept is not None and kept.version == page_key.version and now < kept.fresh_until:
+        return kept
+    # Not fresh in this process: another web process of this machine may have made it since.
+    made_elsewhere: KeptPage | None = caches["shared-pages"].get(page_key.slot)
+    if (
+        made_elsewhere is not None
+        and made_elsewhere.version == page_key.version
+        and (kept is None or kept.version != page_key.version or made_elsewhere.made > kept.made)
+    ):
+        kept = made_elsewhere
+        caches["pages"].set(page_key.slot, kept, timeout=max(1.0, kept.made + kept_for() - now))
+        if now < kept.fresh_until:
+            return kept
     if kept is None or kept.version != page_key.version:
         return None  # something the person sees changed: make it, whoever else does too
-    now = time.time()
-    if now < kept.fresh_until:
-        return kept
+    return kept if not _claim(page_key.slot, now) else None
+
+
+def _claim(slot: str, now: float) -> bool:
+    """Whether this request is the one of this machine to make a stale page again; if not,
+    another request of this process or of another web process is making it."""
     with _remaking_lock:
-        began = _remaking.get(page_key.slot)
+        began = _remaking.get(slot)
         if began is not None and now - began < REMAKE_PATIENCE:
-            return kept
+            return False
         if len(_remaking) > 1000:  # forget those given up long ago
-            for slot, when in list(_remaking.items()):
+            for other, when in list(_remaking.items()):
                 if now - when >= REMAKE_PATIENCE:
-                    del _remaking[slot]
-        _remaking[page_key.slot] = now
-    return None
+                    del _remaking[other]
+        _remaking[slot] = now
+    # The processes copy a page from the shared folder with its time of expiry: they all see
+    # it expire at the same moment, and each made it again (not atomic, two may still both).
+    if caches["shared-pages"].add(slot + REMAKING, now, timeout=REMAKE_PATIENCE):
+        return True
+    with _remaking_lock:
+        _remaking.pop(slot, None)  # theirs: ask again, their page will be in the folder
+    return False
 
 
 def keep(request: HttpRequest, page_key: PageKey, body: bytes) -> HttpResponse:
@@ -160,12 +198,16 @@ def keep(request: HttpRequest, page_key: PageKey, body: bytes) -> HttpResponse:
     Kept gzipped only: a tenth of the memory, and what almost every browser asks for; the
     rare client that does not take gzip gets it unpacked (a millisecond). Level 4: a third of
     level 6's time for 4 % more bytes (a 420 KB page: 3.6 ms against 10.5), once per version.
-    It stays in memory twice its fresh time, to be served stale while it is made again."""
+    It stays in memory twice its fresh time, to be served stale while it is made again, and
+    is written to the folder the other web processes of this machine look in before they make
+    it themselves."""
     now = time.time()
     kept = KeptPage(page_key.version, gzip.compress(body, compresslevel=4), now, now + lifetime())
-    caches["pages"].set(page_key.slot, kept, timeout=2 * seconds())
+    caches["pages"].set(page_key.slot, kept, timeout=kept_for())
+    caches["shared-pages"].set(page_key.slot, kept, timeout=kept_for())
     with _remaking_lock:
         _remaking.pop(page_key.slot, None)
+    caches["shared-pages"].delete(page_key.slot + REMAKING)
     return answer(request, page_key, kept, plain=body)
 
 

@@ -362,3 +362,36 @@ def test_a_page_made_again_has_a_new_etag_even_soon_after(
     again = client.get("/?state=all", headers={"If-None-Match": etag})
     assert again.status_code == 200 and again["ETag"] != etag
     assert "Entry one, corrected" in again.content.decode()
+
+
+def test_a_page_another_web_process_made_is_not_made_again(
+    client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    """The web processes of a machine share the pages they make (a folder in the data
+    directory): one with nothing in its memory takes the page another made."""
+    log_in(client, alice)
+    first = client.get("/?state=all")
+    caches["pages"].clear()  # as in another process
+    again, sidebar_queries = visit(client)
+    assert sidebar_queries == 0, "taken from the shared folder"
+    assert again == first.content.decode()
+    assert client.get("/?state=all")["ETag"] == first["ETag"]
+
+
+@override_settings(LISEUSE_PAGE_CACHE_SECONDS=1)
+def test_a_stale_page_another_web_process_is_making_again_is_served_stale(
+    client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    """The processes take a page from the shared folder with its time of expiry, so they all
+    see it expire together: the one that marks it in the folder makes it again."""
+    log_in(client, alice)
+    (slot,) = kept_pages(client, ["/?state=all"])
+    time.sleep(1.1)
+    shared = caches["shared-pages"]
+    assert shared.add(slot + pagecache.REMAKING, time.time(), timeout=10)  # another process's
+    assert visit(client)[1] == 0, "served stale"
+    assert slot not in pagecache._remaking, "this process did not take it on"
+    shared.delete(slot + pagecache.REMAKING)  # that process gave up, or kept it
+    assert visit(client)[1] > 0, "made again here"
+    assert shared.get(slot + pagecache.REMAKING) is None, "the mark goes with the new page"
+    assert visit(client)[1] == 0, "kept again, fresh"
