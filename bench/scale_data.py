@@ -719,8 +719,9 @@ def web_figures(
         out["main_stream_alone"] = _main_stream_alone(base, cookies)
         log(f"main stream, one at a time, kept pages: {json.dumps(out['main_stream_alone'])}")
         if shutil.which("wrk"):
-            # 30 s of warm-up: each web process makes each person's page once (200 pages of
-            # 35 to 110 ms here), which takes 10 to 20 s of the two cores.
+            # 30 s of warm-up: the web processes make each person's page (35 to 110 ms here;
+            # 100 pages, and some again where two requests asked before either had kept it,
+            # 150 in a counted run), which takes 10 to 25 s of the two cores.
             out["main_stream"] = _main_stream_under_load(
                 args, base, cookies, work, "kept pages, nothing changes", warm=30
             )

@@ -3,7 +3,7 @@
 With `CONN_HEALTH_CHECKS`, Django asks PostgreSQL `SELECT 1` before the first query of every
 request that reuses a connection, so that a connection the server closed (a restart, an
 administrator, an idle time-out) is opened again instead of failing the request with a 500.
-That round trip was a tenth of the cost of a kept reading page (bench/scale_data.py).
+That round trip cost 12 % of the kept reading pages' throughput (bench/scale_data.py).
 
 Between requests a connection is idle: PostgreSQL sends nothing on it unless it is ending it
 (its last message, then the close). So a socket with nothing to read is a connection still
