@@ -37,9 +37,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import pickle
 import random
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -156,7 +158,7 @@ def get(page_key: PageKey | None) -> KeptPage | None:
     if kept is not None and kept.version == page_key.version and now < kept.fresh_until:
         return kept
     # Not fresh in this process: another web process of this machine may have made it since.
-    made_elsewhere: KeptPage | None = caches["shared-pages"].get(page_key.slot)
+    made_elsewhere = _shared(page_key.slot)
     if (
         made_elsewhere is not None
         and made_elsewhere.version == page_key.version
@@ -169,6 +171,21 @@ def get(page_key: PageKey | None) -> KeptPage | None:
     if kept is None or kept.version != page_key.version:
         return None  # something the person sees changed: make it, whoever else does too
     return kept if not _claim(page_key.slot, now) else None
+
+
+def _shared(slot: str) -> KeptPage | None:
+    """The page another web process of this machine kept in the shared folder, if any. A file
+    an earlier version of liseuse wrote (another KeptPage), or one damaged, is as good as none:
+    the page is made again and written anew, rather than every request failing until it
+    expires."""
+    try:
+        found = caches["shared-pages"].get(slot)
+    except (
+        AttributeError, EOFError, ImportError, IndexError, TypeError, ValueError,
+        pickle.UnpicklingError, zlib.error,
+    ):  # fmt: skip
+        return None
+    return found if isinstance(found, KeptPage) else None
 
 
 def _claim(slot: str, now: float) -> bool:

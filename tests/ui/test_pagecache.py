@@ -9,6 +9,7 @@ import re
 import time
 from datetime import UTC
 from datetime import datetime
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -395,3 +396,23 @@ def test_a_stale_page_another_web_process_is_making_again_is_served_stale(
     assert visit(client)[1] > 0, "made again here"
     assert shared.get(slot + pagecache.REMAKING) is None, "the mark goes with the new page"
     assert visit(client)[1] == 0, "kept again, fresh"
+
+
+def test_a_damaged_or_foreign_page_in_the_shared_folder_is_made_again(
+    client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    """A file an earlier version of liseuse wrote, or one cut short, costs a page made again,
+    not an error on every request until it expires."""
+    log_in(client, alice)
+    (slot,) = kept_pages(client, ["/?state=all"])
+    shared = caches["shared-pages"]
+    path = Path(shared._key_to_file(slot))  # type: ignore[attr-defined]
+    assert path.exists()
+    for damaged in (path.read_bytes()[:-40], b"not a page at all"):
+        caches["pages"].clear()
+        path.write_bytes(damaged)
+        assert visit(client)[1] > 0, "made again"
+        assert visit(client)[1] == 0, "then kept"
+    shared.set(slot, {"a": "dictionary"}, timeout=100)  # not a KeptPage
+    caches["pages"].clear()
+    assert visit(client)[1] > 0
