@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import json
+import logging
 import re
 import signal
 import socket
@@ -13,9 +15,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+from django.test import Client
+from django.test import override_settings
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 
+from liseuse.accounts.models import User
+from liseuse.ops.logs import ENVIRON_USER_ID
+from liseuse.ops.logs import JsonFormatter
 from liseuse.server import AccessLogger
 from tests.process import free_port
 from tests.process import liseuse_env
@@ -174,3 +182,47 @@ def test_the_access_log_line_is_gunicorns_own() -> None:
     assert lines[1].endswith(
         '"POST /reader/api/0/edit-tag?a=1 HTTP/1.1" 204 0 "https://example.org/" "Reeder \\"5\\""'
     )
+
+
+def test_with_json_logs_the_access_line_is_json_with_the_same_keys(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """LISEUSE_LOG_FORMAT=json: the access line is the message of a JSON line that carries
+    the keys every other line does (liseuse/ops/logs.py)."""
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "192.0.2.7",
+        ENVIRON_USER_ID: 7,
+    }
+
+    class Response:
+        status = "200 OK"
+        sent = 2048
+        headers = ()
+
+    config = Config()
+    config.set("accesslog", "-")
+    logger = AccessLogger(config)
+    with (
+        override_settings(LISEUSE_LOG_FORMAT="json"),
+        caplog.at_level(logging.INFO, logger="liseuse.access"),
+    ):
+        logger.access(Response(), None, environ, datetime.timedelta(microseconds=12_340))
+    (record,) = [r for r in caplog.records if r.name == "liseuse.access"]
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["user_id"], line["duration_ms"]) == (7, 12.3)
+    assert line["message"].startswith("192.0.2.7 - - [")
+    assert line["message"].endswith('"GET / HTTP/1.1" 200 2048 "-" "-"')
+
+
+@pytest.mark.django_db
+def test_a_logged_in_request_names_its_person_to_the_access_log(
+    client: Client, alice: User
+) -> None:
+    client.force_login(alice)
+    response = client.get("/manage/settings/")
+    assert response.wsgi_request.META[ENVIRON_USER_ID] == alice.pk
+    client.logout()
+    assert ENVIRON_USER_ID not in client.get("/login/").wsgi_request.META

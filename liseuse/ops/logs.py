@@ -20,6 +20,9 @@ CONTEXT_KEYS = ("feed_id", "feed_url", "user_id", "duration_ms", "new_entries", 
 
 # The person a web request is for, set by `RequestContextMiddleware` for the request's duration.
 current_user_id: ContextVar[int | None] = ContextVar("liseuse_user_id", default=None)
+# The same, in the request's WSGI environment: the access log line is written after the
+# request's context has ended (`liseuse.server.AccessLogger`).
+ENVIRON_USER_ID = "liseuse.user_id"
 
 
 class RequestContextFilter(logging.Filter):
@@ -41,7 +44,10 @@ class RequestContextMiddleware:
 
     def __call__(self, request: Any) -> Any:
         user = getattr(request, "user", None)
-        token = current_user_id.set(user.pk if user is not None and user.is_authenticated else None)
+        user_id = user.pk if user is not None and user.is_authenticated else None
+        token = current_user_id.set(user_id)
+        if user_id is not None:
+            request.META[ENVIRON_USER_ID] = user_id
         try:
             return self.get_response(request)
         finally:
