@@ -49,7 +49,15 @@ class AccessLogger(Logger):  # type: ignore[misc]
 
     With LISEUSE_LOG_FORMAT=json the line goes through liseuse's own logging instead, as the
     message of a JSON line with the same keys as the others (`duration_ms`, and `user_id`
-    for a logged-in person's page)."""
+    for a logged-in person's page), and so do gunicorn's own lines (workers starting and
+    stopping, errors)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        if settings.LISEUSE_LOG_FORMAT == "json":
+            for handler in list(self.error_log.handlers):
+                self.error_log.removeHandler(handler)
+            self.error_log.propagate = True  # to the root logger's JSON lines
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         if settings.LISEUSE_LOG_FORMAT != "json":

@@ -204,17 +204,23 @@ def test_with_json_logs_the_access_line_is_json_with_the_same_keys(
 
     config = Config()
     config.set("accesslog", "-")
-    logger = AccessLogger(config)
     with (
         override_settings(LISEUSE_LOG_FORMAT="json"),
         caplog.at_level(logging.INFO, logger="liseuse.access"),
+        caplog.at_level(logging.INFO, logger="gunicorn.error"),
     ):
+        logger = AccessLogger(config)
         logger.access(Response(), None, environ, datetime.timedelta(microseconds=12_340))
+        logger.info("Booting worker with pid: %s", 1234)  # gunicorn's own lines too
     (record,) = [r for r in caplog.records if r.name == "liseuse.access"]
     line = json.loads(JsonFormatter().format(record))
     assert (line["user_id"], line["duration_ms"]) == (7, 12.3)
     assert line["message"].startswith("192.0.2.7 - - [")
     assert line["message"].endswith('"GET / HTTP/1.1" 200 2048 "-" "-"')
+    (own,) = [r for r in caplog.records if r.name == "gunicorn.error"]
+    assert own.getMessage() == "Booting worker with pid: 1234"
+    assert logger.error_log.handlers == [], "not gunicorn's text lines beside the JSON ones"
+    logger.error_log.propagate = False  # as gunicorn leaves it, for the tests after this one
 
 
 @pytest.mark.django_db
