@@ -16,6 +16,7 @@ from django.utils import timezone
 from liseuse.accounts.models import User
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
+from liseuse.ops.logs import ENVIRON_USER_ID
 from liseuse.ops.logs import JsonFormatter
 from liseuse.ops.logs import RequestContextFilter
 from liseuse.ops.logs import RequestContextMiddleware
@@ -141,11 +142,13 @@ def test_lines_logged_during_a_persons_request_carry_their_user_id(alice: User) 
         seen.append(record)
         return "answer"
 
-    request = mock.Mock(user=alice)
+    request = mock.Mock(user=alice, META={})
     assert RequestContextMiddleware(view)(request) == "answer"
-    anonymous = mock.Mock(user=mock.Mock(is_authenticated=False))
+    anonymous = mock.Mock(user=mock.Mock(is_authenticated=False), META={})
     RequestContextMiddleware(view)(anonymous)
     outside = _record()
     RequestContextFilter().filter(outside)
     assert getattr(seen[0], "user_id", None) == alice.pk
     assert not hasattr(seen[1], "user_id") and not hasattr(outside, "user_id")
+    # …and the access log line, written after the request, finds it in the environment.
+    assert request.META.get(ENVIRON_USER_ID) == alice.pk and anonymous.META == {}
