@@ -37,21 +37,20 @@ class _PersonQuery(NamedTuple):
     pages)."""
 
     sql: str
+    model: type[User]
     attnames: list[str]
     # (column's index, Django's converters of its database value, the column they expect)
     converters: list[tuple[int, list[Any], Col]]
+    newest_entry: str  # the attribute the person carries their newest entry under
 
     def row(self, alias: str, row: tuple[Any, ...]) -> User:
-        from liseuse.accounts.models import User
-        from liseuse.feeds.queries import NEWEST_ENTRY
-
         values = list(row[: len(self.attnames)])
         connection = connections[alias]
         for index, converters, column in self.converters:
             for converter in converters:
                 values[index] = converter(values[index], column, connection)
-        person = User.from_db(alias, self.attnames, values)
-        setattr(person, NEWEST_ENTRY, row[-1])
+        person = self.model.from_db(alias, self.attnames, values)
+        setattr(person, self.newest_entry, row[-1])
         return person
 
 
@@ -59,6 +58,7 @@ class _PersonQuery(NamedTuple):
 def _person_query(alias: str) -> _PersonQuery:
     from liseuse.accounts.models import Session
     from liseuse.accounts.models import User
+    from liseuse.feeds.queries import NEWEST_ENTRY
     from liseuse.feeds.queries import newest_entry_sql
 
     connection = connections[alias]
@@ -75,8 +75,10 @@ def _person_query(alias: str) -> _PersonQuery:
         f"{newest_entry_sql('u.id')} "
         f"FROM {Session._meta.db_table} s JOIN {User._meta.db_table} u ON u.id = s.user_id "
         "WHERE s.session_key = %s AND s.expire_date > %s",
+        User,
         [field.attname for field in fields],
         converters,
+        NEWEST_ENTRY,
     )
 
 
