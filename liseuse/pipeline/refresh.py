@@ -115,8 +115,8 @@ class Store(Protocol):
         """Keep the feed's icon (None: none found; look again some days later)."""
 
     def write_together(self, calls: Sequence[Callable[[], object]]) -> list[object]:
-        """Run these writes in one transaction, each isolated (a savepoint): the result of each
-        call, or the exception it raised (its own changes undone, the others kept)."""
+        """Run these writes in one transaction, each isolated: the result of each call, or the
+        exception it raised (its own changes undone, the others kept)."""
 
 
 class Fetcher(Protocol):
@@ -223,9 +223,9 @@ async def refresh_feeds(
     async def in_store(call: Callable[[], T]) -> T:
         return await loop.run_in_executor(store_executor, call)
 
-    # Writes wait in a queue while the store thread is busy, then go together, each in a
-    # savepoint of one transaction (`Store.write_together`): one commit for many feeds instead
-    # of one each, and a feed whose write fails still fails alone.
+    # Writes wait in a queue while the store thread is busy, then go together in one
+    # transaction (`Store.write_together`): one commit for many feeds instead of one each, and
+    # a feed whose write fails still fails alone.
     queued: list[tuple[Callable[[], object], asyncio.Future[object]]] = []
     writer: asyncio.Task[None] | None = None
 
