@@ -36,6 +36,12 @@ from liseuse.pipeline.favicon import Icon
 from liseuse.pipeline.refresh import FeedUpdate
 from liseuse.pipeline.types import FetchResult
 
+# SQLite's page cache for a refresh's writes, in KiB. Its default, 2 MB, is smaller than the
+# indexes a first refresh writes into (the states' seven alone are 9 MB at 35,000 entries): their
+# pages were dropped and read back again and again, and changed ones written to the WAL before
+# their transaction ended, then again at its end (docs/benchmarks.md).
+STORE_CACHE_KIB = 8192
+
 # SQLite allows 32766 variables per statement in recent versions but 999 in old ones; PostgreSQL
 # 65535. Chunks of 500 rows keep every statement well under both.
 _CHUNK = 500
@@ -72,6 +78,13 @@ class DjangoStore:
         # (worker.refresh_split): they take turns at once, where SQLite's busy handler would
         # have them sleep and poll.
         self.write_lock = write_lock or nullcontext()
+        self._cache_set_on: object = None  # the SQLite connection given STORE_CACHE_KIB
+
+    def _set_cache(self) -> None:
+        raw = connection.connection
+        if connection.vendor == "sqlite" and raw is not None and raw is not self._cache_set_on:
+            raw.execute(f"PRAGMA cache_size = -{STORE_CACHE_KIB}")
+            self._cache_set_on = raw
 
     def stored_hashes(self, feed_id: int, identities: Sequence[str]) -> Mapping[str, str | None]:
         # Asked for every fetched feed that has entries already: written out, the two queries
@@ -141,6 +154,7 @@ class DjangoStore:
         with self.write_lock:
             try:
                 with transaction.atomic():
+                    self._set_cache()
                     return [call() for call in calls]
             except DatabaseError:
                 pass  # undone as a whole: now each on its own, so that a failure stays alone

@@ -18,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Feed
+from liseuse.feeds.store import STORE_CACHE_KIB
 from liseuse.feeds.store import DjangoStore
 from liseuse.feeds.store import _preparers
 from liseuse.pipeline.types import FetchResult
@@ -157,3 +158,20 @@ def test_a_write_that_fails_is_undone_alone_and_the_others_are_kept() -> None:
     # Written once each, although the group was tried whole first.
     assert Feed.objects.get(id=first.id).error_count == 1
     assert Feed.objects.get(id=third.id).last_error == "three"
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's page cache")
+def test_the_store_gives_its_sqlite_connection_a_larger_page_cache() -> None:
+    now = datetime.now(UTC)
+    feed = _leased_feed("worker-a")
+    store = DjangoStore("worker-a")
+    store.write_together(
+        [
+            lambda: store.save_error(
+                feed.id, fetched_at=now, reason="x", next_fetch_at=now, gone=False
+            )
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        assert cursor.fetchone() == (-STORE_CACHE_KIB,)
