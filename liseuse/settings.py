@@ -191,7 +191,13 @@ LISEUSE_FETCH_TIMEOUT = env_int("FETCH_TIMEOUT", 30, minimum=1)
 LISEUSE_FETCH_MAX_BYTES = env_int("FETCH_MAX_BYTES", 15 * 1024 * 1024, minimum=1024)
 LISEUSE_REFRESH_MIN_MINUTES = env_int("REFRESH_MIN_MINUTES", 15, minimum=1)
 LISEUSE_REFRESH_MAX_MINUTES = env_int("REFRESH_MAX_MINUTES", 24 * 60, minimum=1)
-LISEUSE_REFRESH_BATCH = env_int("REFRESH_BATCH", 1000, minimum=1)
+# Feeds a worker claims at once. Each batch starts its own processes and waits for the slowest:
+# on SQLite (one machine, one writer) a pass goes faster in fewer, bigger batches; on
+# PostgreSQL several workers share the due feeds, and smaller batches keep them all busy to
+# the end of a pass (docs/benchmarks.md, docs/benchmarks-scale.md).
+LISEUSE_REFRESH_BATCH = env_int(
+    "REFRESH_BATCH", 1000 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 500, minimum=1
+)
 LISEUSE_LEASE_SECONDS = env_int("LEASE_SECONDS", 600, minimum=1)
 # Pins "today" for the day separators (an ISO date); for tests and screenshots only.
 LISEUSE_UI_TODAY = env_str("UI_TODAY") or None

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +53,29 @@ def test_listen_addresses() -> None:
     assert env.listen_address("[::1]:8000") == ("::1", 8000)
     with pytest.raises(env.ConfigError, match="must be host:port"):
         env.listen_address("8000")
+
+
+def _default_batch(tmp_path: Path, database_url: str | None) -> int:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LISEUSE_")}
+    environment.update(LISEUSE_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="liseuse.settings")
+    if database_url:
+        environment["LISEUSE_DATABASE_URL"] = database_url
+    printed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from liseuse import settings; print(settings.LISEUSE_REFRESH_BATCH)",
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(printed.stdout)
+
+
+def test_a_refresh_claims_bigger_batches_on_sqlite_than_on_postgresql(tmp_path: Path) -> None:
+    # SQLite: one machine, one writer, fewer batches go faster; PostgreSQL: several workers
+    # share a pass, and smaller batches keep them all busy to its end.
+    assert _default_batch(tmp_path, None) == 1000
+    assert _default_batch(tmp_path, "postgresql://someone@db.example:5432/liseuse") == 500
