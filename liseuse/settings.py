@@ -196,7 +196,9 @@ LISEUSE_REFRESH_MAX_MINUTES = env_int("REFRESH_MAX_MINUTES", 24 * 60, minimum=1)
 # PostgreSQL several workers share the due feeds, and smaller batches keep them all busy to
 # the end of a pass (docs/benchmarks.md, docs/benchmarks-scale.md).
 LISEUSE_REFRESH_BATCH = env_int(
-    "REFRESH_BATCH", 1000 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 500, minimum=1
+    "REFRESH_BATCH",
+    1000 if str(DATABASES["default"]["ENGINE"]).endswith("sqlite3") else 500,
+    minimum=1,
 )
 LISEUSE_LEASE_SECONDS = env_int("LEASE_SECONDS", 600, minimum=1)
 # Pins "today" for the day separators (an ISO date); for tests and screenshots only.
