@@ -839,7 +839,9 @@ def main(argv: list[str] | None = None) -> int:
             "gunicorn threads per worker": 4,
             "LISEUSE_FETCH_CONCURRENCY": env.get("LISEUSE_FETCH_CONCURRENCY", "100 (default)"),
             "LISEUSE_FETCH_PER_HOST": env.get("LISEUSE_FETCH_PER_HOST", "2 (default)"),
-            "LISEUSE_REFRESH_BATCH": env.get("LISEUSE_REFRESH_BATCH", "1000 (default)"),
+            "LISEUSE_REFRESH_BATCH": env.get(
+                "LISEUSE_REFRESH_BATCH", "500 (default on PostgreSQL)"
+            ),
         },
     }
     try:
