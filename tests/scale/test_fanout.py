@@ -113,6 +113,6 @@ def test_a_thousand_readers_of_200_feeds_cause_200_fetches_and_batched_state_ins
     # Each feed's 1,000 new states go in at most 2 statements (500-row chunks, or one
     # executemany), never one statement per reader.
     assert len(state_inserts) <= FEEDS * math.ceil(PEOPLE * ENTRIES / 500)
-    # Everything else is a handful of statements per feed (reads, the entry, the feed's row,
-    # savepoints), whatever the number of readers.
+    # Everything else is a handful of statements per feed (reads, the entry, the feed's row),
+    # whatever the number of readers.
     assert len(queries) - len(state_inserts) <= FEEDS * 16
