@@ -15,6 +15,7 @@ from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
+from liseuse.feeds.reasons import readable
 from liseuse.feeds.urls import FeedUrlError
 from liseuse.feeds.urls import normalize_feed_url
 from liseuse.pipeline.discover import Discovery
@@ -43,7 +44,7 @@ def _discover(url: str) -> Discovery:
     try:
         return asyncio.run(run())
     except PipelineError as exc:
-        raise SubscribeError(str(exc)) from None
+        raise SubscribeError(readable(str(exc))) from None
 
 
 def subscribe_url(

@@ -38,6 +38,7 @@ from yarl import URL
 
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import WebSubSubscription
+from liseuse.pipeline import reasons
 from liseuse.pipeline.fetch import GuardedResolver
 from liseuse.pipeline.netguard import AddressPolicy
 from liseuse.pipeline.netguard import parse_host_as_ip
@@ -275,7 +276,7 @@ class _Pushed:
     async def fetch(
         self, url: str, *, max_bytes: int | None = None, accept: str = "*/*"
     ) -> FetchResult:
-        raise FetchError("not fetched during a push")
+        raise FetchError(reasons.NOT_DURING_PUSH)
 
 
 def _receive(request: HttpRequest, subscription: WebSubSubscription) -> HttpResponse:

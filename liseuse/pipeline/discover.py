@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import lxml.html
 from lxml import etree
 
+from liseuse.pipeline import reasons
 from liseuse.pipeline.parse import parse_feed
 from liseuse.pipeline.types import FetchError
 from liseuse.pipeline.types import FetchResult
@@ -122,7 +123,7 @@ async def discover(fetcher: PageFetcher, url: str) -> Discovery:
                 seen.add(hit[0])
                 candidates.append(Candidate(url=hit[0], title=hit[1].title))
     if not candidates:
-        raise DiscoveryError(f"no feed found at {url} ({reason})")
+        raise DiscoveryError(reasons.NOTHING_FOUND.format(url=url, reason=reason))
     return Discovery(url=result.url, feed=None, candidates=tuple(candidates))
 
 

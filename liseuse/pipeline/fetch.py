@@ -44,6 +44,7 @@ from aiohttp.abc import ResolveResult
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from liseuse.pipeline import reasons
 from liseuse.pipeline.netguard import AddressPolicy
 from liseuse.pipeline.netguard import parse_host_as_ip
 from liseuse.pipeline.types import BlockedAddressError
@@ -210,20 +211,22 @@ class Fetcher:
                             target = _redirect_target(response)
                     hops.append(response.status)
                     if target in seen:
-                        raise FetchError(f"redirect loop: back to {target}")
+                        raise FetchError(reasons.REDIRECT_LOOP.format(url=target))
                     if len(hops) > self.config.max_redirects:
                         raise FetchError(
-                            f"too many redirects (more than {self.config.max_redirects})"
+                            reasons.TOO_MANY_REDIRECTS.format(count=self.config.max_redirects)
                         )
                     seen.add(target)
                     current = target
         except TimeoutError as exc:
             if isinstance(exc, aiohttp.ConnectionTimeoutError):
                 raise FetchError(
-                    f"could not connect to {current.host} within {self.config.connect_timeout:g} s"
+                    reasons.CONNECT_TIMEOUT.format(
+                        host=current.host, seconds=f"{self.config.connect_timeout:g}"
+                    )
                 ) from exc
             raise FetchError(
-                f"timed out after {self.config.total_timeout:g} s at {current}"
+                reasons.TOTAL_TIMEOUT.format(seconds=f"{self.config.total_timeout:g}", url=current)
             ) from exc
         except aiohttp.ClientError as exc:
             raise _describe_client_error(exc, current) from exc
@@ -238,7 +241,7 @@ class Fetcher:
             raise BlockedAddressError(refusal)
         if isinstance(ip, ipaddress.IPv4Address) and host.rstrip(".") != str(ip):
             # aiohttp refuses these spellings anyway; say why in words.
-            raise FetchError(f"refused: {host} is an unusual way of writing {ip}; use {ip}")
+            raise FetchError(reasons.ODD_IP_SPELLING.format(host=host, ip=ip))
 
     async def _answer(
         self, response: aiohttp.ClientResponse, hops: list[int], max_bytes: int
@@ -347,18 +350,16 @@ def _parse_url(url: str) -> URL:
     try:
         parsed = URL(url.strip())
     except (ValueError, TypeError) as exc:
-        raise FetchError(f"invalid URL: {url!r}") from exc
+        raise FetchError(reasons.INVALID_URL.format(url=repr(url))) from exc
     return _checked_url(parsed, url)
 
 
 def _checked_url(parsed: URL, shown: str) -> URL:
     if parsed.scheme not in ("http", "https"):
         scheme = parsed.scheme or "none"
-        raise FetchError(
-            f"refused: only http and https URLs can be fetched (got {scheme}: {shown})"
-        )
+        raise FetchError(reasons.NOT_HTTP.format(scheme=scheme, url=shown))
     if not parsed.raw_host:
-        raise FetchError(f"invalid URL, it has no host: {shown}")
+        raise FetchError(reasons.NO_HOST.format(url=shown))
     return parsed.with_fragment(None)
 
 
@@ -366,16 +367,20 @@ def _redirect_target(response: aiohttp.ClientResponse) -> URL:
     status = f"HTTP {response.status} {_phrase(response.status)}"
     location = response.headers.get("Location")
     if not location:
-        raise FetchError(f"{status} without a Location header", status=response.status)
+        raise FetchError(
+            reasons.REDIRECT_WITHOUT_LOCATION.format(status=status), status=response.status
+        )
     try:
         target = response.url.join(URL(location))
     except (ValueError, TypeError) as exc:
-        raise FetchError(f"{status} to an invalid URL: {location!r}") from exc
+        raise FetchError(
+            reasons.REDIRECT_TO_INVALID_URL.format(status=status, url=repr(location))
+        ) from exc
     return _checked_url(target, location)
 
 
 async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
-    too_large = FetchError(f"response larger than {describe_size(max_bytes)}")
+    too_large = FetchError(reasons.TOO_LARGE.format(size=describe_size(max_bytes)))
     # Content-Length counts the compressed size, which is never more than the real one.
     if response.content_length is not None and response.content_length > max_bytes:
         raise too_large
@@ -415,22 +420,26 @@ def _describe_client_error(exc: aiohttp.ClientError, url: URL) -> FetchError:
     ):
         return BlockedAddressError(str(exc.os_error))
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return FetchError(f"could not resolve the host name {url.host}")
+        return FetchError(reasons.UNKNOWN_HOST.format(host=url.host))
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         problem = getattr(exc.certificate_error, "verify_message", "") or "not trusted"
-        return FetchError(f"invalid TLS certificate for {url.host}: {problem}")
+        return FetchError(reasons.BAD_CERTIFICATE.format(host=url.host, problem=problem))
     if isinstance(exc, aiohttp.ClientSSLError):
-        return FetchError(f"TLS handshake with {where} failed")
+        return FetchError(reasons.TLS_FAILED.format(host=where))
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return FetchError(f"could not connect to {where} ({exc.os_error.strerror or exc.os_error})")
+        return FetchError(
+            reasons.CONNECT_FAILED.format(host=where, error=exc.os_error.strerror or exc.os_error)
+        )
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return FetchError(f"{url.host} closed the connection without answering")
+        return FetchError(reasons.DISCONNECTED.format(host=url.host))
     if isinstance(exc, aiohttp.ClientPayloadError):
-        return FetchError(f"broken response body from {url.host}")
+        return FetchError(reasons.BROKEN_BODY.format(host=url.host))
     if isinstance(exc, aiohttp.ClientResponseError):
-        return FetchError(f"invalid HTTP response from {url.host}")
+        return FetchError(reasons.INVALID_RESPONSE.format(host=url.host))
     # A safety net: the cases above are those aiohttp raises for a plain GET.
-    return FetchError(f"request to {url.host} failed: {exc.__class__.__name__}")  # pragma: no cover
+    return FetchError(
+        reasons.REQUEST_FAILED.format(host=url.host, error=exc.__class__.__name__)
+    )  # pragma: no cover
 
 
 def describe_size(size: int) -> str:

@@ -14,6 +14,8 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from liseuse.pipeline import reasons
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -27,32 +29,32 @@ _NON_PUBLIC: tuple[tuple[IPNetwork, str], ...] = tuple(
     (ipaddress.ip_network(network), kind)
     for network, kind in (
         # IPv4
-        ("0.0.0.0/8", "an unspecified"),  # 0.0.0.0 reaches the local host on Linux
-        ("10.0.0.0/8", "a private"),  # RFC 1918
-        ("100.64.0.0/10", "a carrier-grade NAT"),  # RFC 6598, often the provider's own boxes
-        ("127.0.0.0/8", "a loopback"),
-        ("169.254.0.0/16", "a link-local"),  # includes the cloud metadata service
-        ("172.16.0.0/12", "a private"),  # RFC 1918
-        ("192.0.0.0/24", "a reserved"),  # IETF protocol assignments
-        ("192.0.2.0/24", "a documentation"),
-        ("192.88.99.0/24", "a reserved"),  # deprecated 6to4 relay anycast
-        ("192.168.0.0/16", "a private"),  # RFC 1918
-        ("198.18.0.0/15", "a reserved"),  # benchmarking
-        ("198.51.100.0/24", "a documentation"),
-        ("203.0.113.0/24", "a documentation"),
-        ("224.0.0.0/4", "a multicast"),
-        ("240.0.0.0/4", "a reserved"),  # includes the broadcast address 255.255.255.255
+        ("0.0.0.0/8", reasons.UNSPECIFIED),  # 0.0.0.0 reaches the local host on Linux
+        ("10.0.0.0/8", reasons.PRIVATE),  # RFC 1918
+        ("100.64.0.0/10", reasons.CARRIER_NAT),  # RFC 6598, often the provider's own boxes
+        ("127.0.0.0/8", reasons.LOOPBACK),
+        ("169.254.0.0/16", reasons.LINK_LOCAL),  # includes the cloud metadata service
+        ("172.16.0.0/12", reasons.PRIVATE),  # RFC 1918
+        ("192.0.0.0/24", reasons.RESERVED),  # IETF protocol assignments
+        ("192.0.2.0/24", reasons.DOCUMENTATION),
+        ("192.88.99.0/24", reasons.RESERVED),  # deprecated 6to4 relay anycast
+        ("192.168.0.0/16", reasons.PRIVATE),  # RFC 1918
+        ("198.18.0.0/15", reasons.RESERVED),  # benchmarking
+        ("198.51.100.0/24", reasons.DOCUMENTATION),
+        ("203.0.113.0/24", reasons.DOCUMENTATION),
+        ("224.0.0.0/4", reasons.MULTICAST),
+        ("240.0.0.0/4", reasons.RESERVED),  # includes the broadcast address 255.255.255.255
         # IPv6 (IPv4 embedded in IPv6 is unwrapped before this table is read, see below)
-        ("::/128", "an unspecified"),
-        ("::1/128", "a loopback"),
-        ("::/96", "a reserved"),  # the deprecated IPv4-compatible form, ::127.0.0.1
-        ("100::/64", "a reserved"),  # discard-only
-        ("2001::/23", "a reserved"),  # IETF protocol assignments, including Teredo
-        ("2001:db8::/32", "a documentation"),
-        ("fc00::/7", "a private"),  # unique local addresses
-        ("fe80::/10", "a link-local"),
-        ("fec0::/10", "a private"),  # deprecated site-local
-        ("ff00::/8", "a multicast"),
+        ("::/128", reasons.UNSPECIFIED),
+        ("::1/128", reasons.LOOPBACK),
+        ("::/96", reasons.RESERVED),  # the deprecated IPv4-compatible form, ::127.0.0.1
+        ("100::/64", reasons.RESERVED),  # discard-only
+        ("2001::/23", reasons.RESERVED),  # IETF protocol assignments, including Teredo
+        ("2001:db8::/32", reasons.DOCUMENTATION),
+        ("fc00::/7", reasons.PRIVATE),  # unique local addresses
+        ("fe80::/10", reasons.LINK_LOCAL),
+        ("fec0::/10", reasons.PRIVATE),  # deprecated site-local
+        ("ff00::/8", reasons.MULTICAST),
     )
 )
 
@@ -126,7 +128,7 @@ def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 
 def non_public_kind(ip: IPAddress) -> str | None:
-    """How to name a refused address ("a loopback", "a private"…), or None if it is public."""
+    """How to name a refused address ("a loopback address"…), or None if it is public."""
     if isinstance(ip, ipaddress.IPv6Address):
         inner = embedded_ipv4(ip)
         if inner is not None:
@@ -135,7 +137,7 @@ def non_public_kind(ip: IPAddress) -> str | None:
         if ip.version == network.version and ip in network:
             return kind
     if not ip.is_global:  # pragma: no cover - only if a later Python knows more than the table
-        return "a non-public"
+        return reasons.NON_PUBLIC
     return None
 
 
@@ -180,11 +182,11 @@ class AddressPolicy:
             return None
         shown = str(ip)
         if isinstance(ip, ipaddress.IPv6Address) and (inner := embedded_ipv4(ip)) is not None:
-            shown = f"{ip} (that is {inner})"
+            shown = reasons.MAPPED_ADDRESS.format(address=ip, inner=inner)
         if host is None or host.strip("[]") == str(ip):
-            subject = f"{shown} is"
+            template = reasons.REFUSED_ADDRESS
         elif parse_host_as_ip(host) is not None:
-            subject = f"{host} means {shown}, which is"
+            template = reasons.REFUSED_SPELLING
         else:
-            subject = f"{host} resolves to {shown}, which is"
-        return f"refused: {subject} {kind} address (set {ALLOW_SETTING} to allow)"
+            template = reasons.REFUSED_NAME
+        return template.format(host=host, address=shown, kind=kind, setting=ALLOW_SETTING)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from liseuse.pipeline import reasons
 from liseuse.pipeline.parsers.jsonfeed import parse_json_feed
 from liseuse.pipeline.parsers.recover import decode
 from liseuse.pipeline.parsers.xmlfeeds import parse_xml
@@ -34,19 +35,19 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
     """Read a feed document. `url` is where it was fetched from (the base for relative links);
     `content_type` is the HTTP header, if any."""
     if not body.strip():
-        raise ParseError("the body is empty")
+        raise ParseError(reasons.EMPTY_BODY)
     # Sniff the kind of document from its start; only JSON needs the whole body decoded here.
     start = decode(body[:4096], content_type).lstrip("\ufeff \t\r\n")
     if not start:
-        raise ParseError("the body is empty")
+        raise ParseError(reasons.EMPTY_BODY)
     if start[0] in "{[" or (
         content_type and "json" in content_type.lower() and not start.startswith("<")
     ):
         return parse_json_feed(decode(body, content_type).lstrip("\ufeff \t\r\n"), url)
     if _HTML_PAGE.match(start):
-        raise ParseError("this is an HTML page, not a feed")
+        raise ParseError(reasons.HTML_PAGE)
     if "<" not in start and b"<" not in body:
-        raise ParseError("this is neither XML nor JSON, so not a feed")
+        raise ParseError(reasons.NEITHER_XML_NOR_JSON)
     try:
         return read_document(parse_xml(body, url, content_type), url)
     except ParseError:
@@ -54,5 +55,5 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
         # root: its doctype still tells what it is. (Feeds sometimes carry a stray HTML doctype
         # too, which is why it alone does not refuse a body.)
         if _HTML_DOCTYPE.search(start):
-            raise ParseError("this is an HTML page, not a feed") from None
+            raise ParseError(reasons.HTML_PAGE) from None
         raise

@@ -29,6 +29,7 @@ from typing import Protocol
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from liseuse.pipeline import reasons
 from liseuse.pipeline.decide import EntryDecision
 from liseuse.pipeline.decide import ScheduleConfig
 from liseuse.pipeline.decide import content_hash
@@ -323,7 +324,9 @@ async def refresh_feeds(
             except Exception as exc:  # a parser bug must mark this feed, never stop the batch
                 log.exception("parser crashed", extra={"feed_id": feed.id, "feed_url": feed.url})
                 return await failed(
-                    f"could not read the feed ({type(exc).__name__})", gone=False, retry_after=None
+                    reasons.PARSER_CRASHED.format(error=type(exc).__name__),
+                    gone=False,
+                    retry_after=None,
                 )
 
             stored: Mapping[str, str | None] = {}
@@ -365,7 +368,7 @@ async def refresh_feeds(
             except Exception as exc:  # a database refusal must mark this feed, never stop the batch
                 log.exception("could not store", extra={"feed_id": feed.id, "feed_url": feed.url})
                 return await failed(
-                    f"could not store its entries ({type(exc).__name__})",
+                    reasons.STORE_FAILED.format(error=type(exc).__name__),
                     gone=False,
                     retry_after=None,
                 )

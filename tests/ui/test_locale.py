@@ -79,7 +79,10 @@ def test_the_compiled_catalog_matches_the_po_file(language: str) -> None:
 
 
 # The functions that mark a string for translation, by the argument(s) that make its key.
-_MARKERS = {"_": 1, "gettext": 1, "gettext_lazy": 1, "pgettext": 2, "pgettext_lazy": 2}
+_MARKERS = {
+    **{"_": 1, "gettext": 1, "gettext_lazy": 1, "gettext_noop": 1},
+    **{"pgettext": 2, "pgettext_lazy": 2},
+}
 _TEMPLATE_MARK = re.compile(
     r"""\{%\s*translate\s+(["'])(?P<msgid>.+?)\1(?:\s+context\s+(["'])(?P<ctx>.+?)\3)?"""
 )

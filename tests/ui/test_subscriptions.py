@@ -11,6 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.test import override_settings
+from django.utils.html import escape
 
 from liseuse.accounts.models import User
 from liseuse.feeds.models import Category
@@ -18,6 +19,7 @@ from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
+from liseuse.pipeline import reasons
 from tests.httpserver import LocalServer
 from tests.httpserver import Reply
 
@@ -211,6 +213,27 @@ def test_the_health_page_shows_the_last_error_in_words(alice: User, alices: Subs
     assert page.status_code == 200 and b"500 Internal Server Error" in page.content
     detail = logged_in(alice).get(f"/manage/subscriptions/{alices.pk}/")
     assert b"500 Internal Server Error" in detail.content
+
+
+def test_a_feed_error_reads_in_the_persons_language(alice: User, alices: Subscription) -> None:
+    # As the pipeline stores it, in English, whoever follows the feed.
+    stored = reasons.NOTHING_FOUND.format(url="https://feeds.example/", reason=reasons.HTML_PAGE)
+    Feed.objects.filter(pk=alices.feed_id).update(last_error=stored, error_count=1)
+    french = "aucun flux trouvé à https://feeds.example/ (c’est une page HTML, pas un flux)"
+    client = logged_in(alice)
+    english_pages = [client.get(url).content.decode() for url in ("/manage/health/", "/")]
+    assert all(stored in page and french not in page for page in english_pages)
+    alice.language = "fr"
+    alice.save(update_fields=["language"])
+    client = logged_in(alice)
+    for url in (
+        "/manage/health/",
+        f"/manage/subscriptions/{alices.pk}/",
+        "/manage/subscriptions/",
+        "/",
+    ):
+        page = client.get(url).content.decode()
+        assert escape(french) in page and stored not in page, url
 
 
 def test_categories_are_created_renamed_and_deleted_keeping_their_feeds(

@@ -10,6 +10,7 @@ import json
 from typing import Any
 from urllib.parse import urljoin
 
+from liseuse.pipeline import reasons
 from liseuse.pipeline.parsers.dates import parse_date
 from liseuse.pipeline.parsers.xmlfeeds import plain_text
 from liseuse.pipeline.parsers.xmlfeeds import text_to_html
@@ -26,16 +27,16 @@ def parse_json_feed(text: str, url: str) -> ParsedFeed:
     try:
         document = json.loads(text)
     except RecursionError:
-        raise ParseError("this JSON nests too deeply to be a feed") from None
+        raise ParseError(reasons.JSON_TOO_DEEP) from None
     except ValueError as error:
-        raise ParseError(f"this is not valid JSON ({error})") from None
+        raise ParseError(reasons.INVALID_JSON.format(error=error)) from None
     if not isinstance(document, dict):
-        raise ParseError("this is JSON but not a JSON Feed (it is not an object)")
+        raise ParseError(reasons.JSON_NOT_OBJECT)
     version = document.get("version")
     items = document.get("items")
     if not (isinstance(version, str) and version.startswith(_VERSION_PREFIX)):
         if not isinstance(items, list) or "title" not in document:
-            raise ParseError("this is JSON but not a JSON Feed (no JSON Feed version)")
+            raise ParseError(reasons.JSON_NO_VERSION)
         version = _VERSION_PREFIX + "1"  # a feed that forgot its version but has the shape
     kind = "json10" if version.rstrip("/").endswith("/1") else "json11"
     base = _string(document.get("feed_url")) or url

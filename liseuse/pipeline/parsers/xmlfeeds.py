@@ -29,6 +29,7 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
+from liseuse.pipeline import reasons
 from liseuse.pipeline.parsers.dates import parse_date
 from liseuse.pipeline.parsers.recover import decode
 from liseuse.pipeline.parsers.recover import fix_entities
@@ -141,8 +142,8 @@ def parse_xml(body: bytes, url: str, content_type: str | None) -> etree._Element
         root = None
     if root is None:
         if not re.search(r"<[A-Za-z_]", prepared):
-            raise ParseError("the document holds no XML element, so no feed")
-        raise ParseError(f"the XML is broken beyond repair ({first_error})")
+            raise ParseError(reasons.NO_XML_ELEMENT)
+        raise ParseError(reasons.BROKEN_XML.format(error=first_error))
     return root
 
 
@@ -157,7 +158,7 @@ def _refuse_depth(error: etree.XMLSyntaxError) -> None:
     """Refuse a document nested deeper than libxml2's limit (256 without huge_tree): recovery
     would only cut it, and no feed needs such depth."""
     if "Excessive depth" in str(error):
-        raise ParseError("the XML nests too deeply to be a feed") from None
+        raise ParseError(reasons.XML_TOO_DEEP) from None
 
 
 def _key(tag: str, primary: str) -> str:
@@ -475,8 +476,8 @@ def read_document(root: etree._Element, url: str) -> ParsedFeed:
     if local == "channel":  # RSS without its <rss> wrapper: seen in the wild
         return _read_rss(root, url, "rss20")
     if local in ("html", "xhtml", "body"):
-        raise ParseError("this is an HTML page, not a feed")
-    raise ParseError(f"this XML document is not a feed (its root element is <{local or '?'}>)")
+        raise ParseError(reasons.HTML_PAGE)
+    raise ParseError(reasons.XML_NOT_A_FEED.format(element=local or "?"))
 
 
 def _read_rss(root: etree._Element, url: str, kind: str) -> ParsedFeed:

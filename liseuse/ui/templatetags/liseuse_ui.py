@@ -27,6 +27,14 @@ def with_params(context: template.Context, **changes: object) -> str:
 
 
 @register.filter
+def reason(stored: str) -> str:
+    """A feed's stored error in the reader's language (feeds/reasons.py)."""
+    from liseuse.feeds.reasons import readable
+
+    return readable(stored or "")
+
+
+@register.filter
 def media(content: str) -> str:
     """Entry HTML with its media sent through the media proxy when it is on (feeds/media.py).
 

@@ -34,6 +34,7 @@ from liseuse.feeds.models import Category
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Label
 from liseuse.feeds.models import Subscription
+from liseuse.feeds.reasons import readable
 from liseuse.ui import pagecache
 from liseuse.ui import pieces
 from liseuse.ui.pieces import CategoryBox
@@ -205,7 +206,7 @@ def sidebar(user: User) -> dict[str, object]:
                 sub.feed_id,
                 sub.display_title,
                 sub.visibility,
-                sub.last_error,
+                readable(sub.last_error),
                 unread,
                 feed_url(sub.feed_id),
                 icon_url(sub.feed_id) if sub.favicon_id else "",
