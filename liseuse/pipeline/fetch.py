@@ -437,9 +437,9 @@ def _describe_client_error(exc: aiohttp.ClientError, url: URL) -> FetchError:
     if isinstance(exc, aiohttp.ClientResponseError):
         return FetchError(reasons.INVALID_RESPONSE.format(host=url.host))
     # A safety net: the cases above are those aiohttp raises for a plain GET.
-    return FetchError(
+    return FetchError(  # pragma: no cover
         reasons.REQUEST_FAILED.format(host=url.host, error=exc.__class__.__name__)
-    )  # pragma: no cover
+    )
 
 
 def describe_size(size: int) -> str:

@@ -6,7 +6,8 @@ everyone who follows the feed, whatever their language. So it is stored as the p
 it, and read back against these templates when shown: the fields come out of the English text
 and go into the translated template. A reason no template matches is shown as it is. Changing a
 template's English leaves the reasons stored with the old one shown in English until the feed's
-next fetch.
+next fetch. What comes from elsewhere stays as it came: HTTP's status phrases ("HTTP 404 Not
+Found"), the system's words for a failed connection, a parser's own message in brackets.
 """
 
 from __future__ import annotations
