@@ -836,7 +836,9 @@ def index_pending(limit: int | None = None) -> int:
                 break
             cursor.execute(
                 "INSERT INTO liseuse_entry_fts(rowid, title, content, author, tags) "
-                "SELECT e.id, e.title, liseuse_indexed_text(e.content), e.author, "
+                # The content crosses into Python as bytes (liseuse/feeds/fulltext.py).
+                "SELECT e.id, e.title, "
+                "CAST(liseuse_indexed_text(CAST(e.content AS BLOB)) AS TEXT), e.author, "
                 "(SELECT group_concat(value, ' ') FROM json_each(e.categories)) "
                 "FROM liseuse_entry_fts_pending p JOIN feeds_entry e ON e.id = p.entry_id "
                 "WHERE p.entry_id <= %s",
