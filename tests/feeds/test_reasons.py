@@ -57,7 +57,7 @@ def test_reasons_inside_reasons_are_read_too() -> None:
     )
     with translation.override("fr"):
         assert readable(refusal) == (
-            "refusé : intra.example mène à ::ffff:7f00:1 (c’est-à-dire 127.0.0.1), qui est "
+            "refusé : intra.example se résout en ::ffff:7f00:1 (c’est-à-dire 127.0.0.1), qui est "
             "une adresse de bouclage (loopback) (réglez LISEUSE_ALLOW_PRIVATE_NETWORKS pour "
             "l’autoriser)"
         )
