@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from string import Formatter
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext
 
 from liseuse.pipeline import reasons
@@ -37,16 +39,24 @@ _TEMPLATES = sorted(
 _PATTERNS = [(_pattern(template), template) for template in _TEMPLATES]
 
 
-def readable(reason: str, _depth: int = 0) -> str:
+def readable(reason: str) -> str:
     """`reason`, as the pipeline wrote it in English, in the active language; as it is when no
     template matches it."""
-    if not reason or _depth > _MAX_DEPTH:
+    return _readable(reason, get_language()) if reason else reason
+
+
+# The sidebar shows every failing feed's reason on every page: read each once per language.
+@lru_cache(maxsize=512)
+def _readable(reason: str, language: str | None) -> str:
+    return _read(reason, 0)
+
+
+def _read(reason: str, depth: int) -> str:
+    if not reason or depth > _MAX_DEPTH:
         return reason
     for pattern, template in _PATTERNS:
         match = pattern.fullmatch(reason)
         if match is not None:
-            fields = {
-                name: readable(value, _depth + 1) for name, value in match.groupdict().items()
-            }
+            fields = {name: _read(value, depth + 1) for name, value in match.groupdict().items()}
             return gettext(template).format(**fields)
     return reason
