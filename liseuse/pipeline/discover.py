@@ -105,8 +105,16 @@ async def _try_feed(fetcher: PageFetcher, url: str) -> tuple[str, ParsedFeed] | 
 
 async def discover(fetcher: PageFetcher, url: str) -> Discovery:
     """What `url` leads to. Raises FetchError when it cannot be fetched, DiscoveryError when no
-    feed is found."""
-    result = await fetcher.fetch(url, max_bytes=None)
+    feed is found; both name `url`, which the person just typed."""
+    try:
+        result = await fetcher.fetch(url, max_bytes=None)
+    except FetchError as exc:
+        raise type(exc)(
+            reasons.NOT_FETCHED.format(url=url, reason=exc.reason),
+            status=exc.status,
+            gone=exc.gone,
+            retry_after=exc.retry_after,
+        ) from exc
     try:
         feed = parse_feed(result.body, url=result.url, content_type=result.content_type)
         return Discovery(url=result.url, feed=feed)

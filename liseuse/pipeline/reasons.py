@@ -73,6 +73,7 @@ INVALID_JSON = gettext_noop("this is not valid JSON ({error})")
 JSON_NOT_OBJECT = gettext_noop("this is JSON but not a JSON Feed (it is not an object)")
 JSON_NO_VERSION = gettext_noop("this is JSON but not a JSON Feed (no JSON Feed version)")
 NOTHING_FOUND = gettext_noop("no feed found at {url} ({reason})")
+NOT_FETCHED = gettext_noop("could not fetch {url} ({reason})")
 
 # --- the refresh
 PARSER_CRASHED = gettext_noop("could not read the feed ({error})")

@@ -102,6 +102,8 @@ def test_a_bad_address_is_a_400_with_a_message(alice: User) -> None:
     with LocalServer({"/": Reply(status=404)}) as server:
         response = logged_in(alice).post("/manage/subscriptions/add", {"url": server.url("/")})
     assert response.status_code == 400 and b'class="error"' in response.content
+    # What failed, and where: the address typed is named.
+    assert f"could not fetch {server.url('/')} (HTTP 404 Not Found)" in response.content.decode()
     empty = logged_in(alice).post("/manage/subscriptions/add", {"url": ""})
     assert empty.status_code == 400
 
