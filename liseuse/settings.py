@@ -107,8 +107,16 @@ else:
                 # the write lock at BEGIN so two writers queue instead of failing mid-transaction.
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
+                # The WAL is copied into the database once it holds 8,192 pages (32 MB), not
+                # SQLite's 1,000: each copy syncs the disk twice, and a refresh's were taken
+                # inside the write lock its processes take turns at (249 syncs for a first
+                # refresh of 35,000 entries, 76 now; docs/benchmarks.md). Every connection
+                # alike, so that a page's small write during a refresh does not do the copy the
+                # refresh's own writes left; a refresh copies what it left at its end
+                # (feeds.worker).
                 "init_command": (
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+                    "PRAGMA wal_autocheckpoint=8192;"
                 ),
             },
         }

@@ -41,12 +41,6 @@ from liseuse.pipeline.types import FetchResult
 # pages were dropped and read back again and again, and changed ones written to the WAL before
 # their transaction ended, then again at its end (docs/benchmarks.md).
 STORE_CACHE_KIB = 8192
-# Pages the WAL may hold before the store's commit copies them into the database (SQLite's
-# default: 1,000). Each of those checkpoints syncs the disk twice, inside the write lock the
-# refresh processes take turns at: 249 syncs in a first refresh of 35,000 entries, 76 with this
-# (docs/benchmarks.md). The WAL grows to about 32 MB during a refresh, and pages changed several
-# times between two checkpoints are copied once.
-STORE_WAL_PAGES = 8192
 
 # SQLite allows 32766 variables per statement in recent versions but 999 in old ones; PostgreSQL
 # 65535. Chunks of 500 rows keep every statement well under both.
@@ -84,16 +78,15 @@ class DjangoStore:
         # (worker.refresh_split): they take turns at once, where SQLite's busy handler would
         # have them sleep and poll.
         self.write_lock = write_lock or nullcontext()
-        self._tuned: object = None  # the SQLite connection given the settings below
+        self._cache_set_on: object = None  # the SQLite connection given STORE_CACHE_KIB
 
-    def _tune_connection(self) -> None:
-        """The store's own SQLite connection gets STORE_CACHE_KIB and STORE_WAL_PAGES; the
-        web's connections keep SQLite's defaults."""
+    def _set_cache(self) -> None:
+        """The store's own SQLite connection gets STORE_CACHE_KIB; the web's connections keep
+        SQLite's default."""
         raw = connection.connection
-        if connection.vendor == "sqlite" and raw is not None and raw is not self._tuned:
+        if connection.vendor == "sqlite" and raw is not None and raw is not self._cache_set_on:
             raw.execute(f"PRAGMA cache_size = -{STORE_CACHE_KIB}")
-            raw.execute(f"PRAGMA wal_autocheckpoint = {STORE_WAL_PAGES}")
-            self._tuned = raw
+            self._cache_set_on = raw
 
     def stored_hashes(self, feed_id: int, identities: Sequence[str]) -> Mapping[str, str | None]:
         # Asked for every fetched feed that has entries already: written out, the two queries
@@ -163,7 +156,7 @@ class DjangoStore:
         with self.write_lock:
             try:
                 with transaction.atomic():
-                    self._tune_connection()
+                    self._set_cache()
                     return [call() for call in calls]
             except DatabaseError:
                 pass  # undone as a whole: now each on its own, so that a failure stays alone

@@ -36,6 +36,7 @@ from django.db import close_old_connections
 from django.db import connection
 from django.db import connections
 from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -92,10 +93,20 @@ def worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+def checkpoint_and_close(database: BaseDatabaseWrapper) -> None:
+    """On SQLite, copy what the batch left in the WAL into the database (PASSIVE: without
+    waiting for readers or writers), so that the next write of a page does not do it (the WAL
+    may hold 32 MB, settings.py); then close the connection."""
+    if database.vendor == "sqlite" and database.connection is not None:
+        with database.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    database.close()
+
+
 def _run_in_store_thread_then_close(executor: ThreadPoolExecutor) -> None:
     # The store thread owns a database connection of its own; close it with the batch.
     # (looked up inside the thread: `connection` is a per-thread proxy)
-    executor.submit(lambda: connection.close()).result()
+    executor.submit(lambda: checkpoint_and_close(connection)).result()
     executor.shutdown()
 
 
