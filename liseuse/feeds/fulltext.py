@@ -29,9 +29,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 # Stored content is nh3's output, in which `<` and `>` inside attribute values are escaped:
 # this matches its tags exactly. On any other text it still gives the same result each time.
-_TAG = re.compile(r"<[^>]*>")
-# The same on UTF-8: `<` and `>` are single bytes there, never part of another character.
-_TAG_BYTES = re.compile(rb"<[^>]*>")
+# It works on UTF-8, where `<` and `>` are single bytes, never part of another character.
+_TAG = re.compile(rb"<[^>]*>")
 
 
 @overload
@@ -42,16 +41,16 @@ def indexed_text(content: bytes) -> bytes: ...
 def indexed_text(content: None) -> None: ...
 def indexed_text(content: str | bytes | None) -> str | bytes | None:
     """The content's text: each tag a space (words either side stay apart), entities read.
-    Given UTF-8 bytes, the same text as UTF-8 bytes."""
+    Given UTF-8 bytes (the indexer), the text as UTF-8 bytes; given a string (the triggers),
+    the same text as a string: one way for both, so that they cannot drift apart."""
     if content is None:
         return None
-    if isinstance(content, bytes):
-        data = _TAG_BYTES.sub(b" ", content)
-        if b"&" not in data:
-            return data
-        return html.unescape(data.decode(errors="surrogateescape")).encode(errors="surrogateescape")
-    text = _TAG.sub(" ", content)
-    return html.unescape(text) if "&" in text else text
+    if isinstance(content, str):
+        return indexed_text(content.encode(errors="surrogatepass")).decode(errors="surrogatepass")
+    data = _TAG.sub(b" ", content)
+    if b"&" not in data:
+        return data
+    return html.unescape(data.decode(errors="surrogatepass")).encode(errors="surrogatepass")
 
 
 def register(connection: BaseDatabaseWrapper, **kwargs: object) -> None:
