@@ -7,6 +7,7 @@ use. Success exits 0; a failure prints one line on standard error and exits non-
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import os
 import sys
@@ -14,7 +15,11 @@ import time
 from collections.abc import Callable
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import NoReturn
+
+if TYPE_CHECKING:
+    from liseuse.feeds.models import Feed
 
 EXIT_FAILURE = 1
 
@@ -209,15 +214,24 @@ def cmd_feed_list(args: argparse.Namespace) -> None:
     if args.user:
         feeds = feeds.filter(subscriptions__user=_get_user(args.user))
     for feed in feeds:
-        if feed.disabled:
-            health = "disabled: " + (feed.last_error or "by hand")
-        elif feed.last_error:
-            health = f"error ({feed.error_count}×): {feed.last_error}"
-        elif feed.last_success_at:
-            health = f"ok {feed.last_success_at:%Y-%m-%d %H:%M}"
-        else:
-            health = "never fetched"
-        print(f"{feed.id}\t{feed.title or '-'}\t{feed.url}\t{health}")
+        print(f"{feed.id}\t{feed.title or '-'}\t{feed.url}\t{_feed_health(feed)}")
+
+
+def _feed_health(feed: Feed) -> str:
+    """A feed's state in one line. A failing feed still says when it last worked: that is what
+    tells a passing hiccup from a feed that died months ago. Times in UTC."""
+    if feed.last_success_at is not None:
+        when = f"{feed.last_success_at.astimezone(dt.UTC):%Y-%m-%d %H:%M}"
+        if not feed.disabled and not feed.last_error:
+            return f"ok {when}"
+        last = f"last ok {when}"
+    else:
+        last = "never fetched" if feed.last_fetched_at is None else "never ok"
+        if not feed.disabled and not feed.last_error:
+            return last
+    if feed.disabled:
+        return f"disabled ({last}): {feed.last_error or 'by hand'}"
+    return f"error ({feed.error_count}×, {last}): {feed.last_error}"
 
 
 def cmd_feed_remove(args: argparse.Namespace) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -144,7 +147,10 @@ def test_feed_list_and_remove(
     )
     Subscription.objects.create(user=alice, feed=feed)
     out = run(["feed", "list", "--user", "alice"], capsys, monkeypatch)[1]
-    assert out == f"{feed.id}\tA\thttps://a.example/feed\terror (2×): HTTP 404 Not Found\n"
+    assert (
+        out
+        == f"{feed.id}\tA\thttps://a.example/feed\terror (2×, never fetched): HTTP 404 Not Found\n"
+    )
     entry = Entry.objects.create(
         feed=feed, identity="i", content_hash="h", published=timezone.now()
     )
@@ -155,6 +161,48 @@ def test_feed_list_and_remove(
     assert run(["feed", "remove", str(feed.id)], capsys, monkeypatch)[0] == 0
     assert not Feed.objects.exists()
     assert run(["feed", "remove", "999"], capsys, monkeypatch)[0] == 1
+
+
+def test_feed_list_says_when_a_failing_feed_last_worked(
+    alice: User, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ok_at = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
+    rows = {
+        "fine": Feed.objects.create(url="https://a.example/1", last_success_at=ok_at),
+        "new": Feed.objects.create(url="https://a.example/2"),
+        "hiccup": Feed.objects.create(
+            url="https://a.example/3",
+            last_success_at=ok_at,
+            last_fetched_at=ok_at + timedelta(hours=1),
+            last_error="HTTP 503 Service Unavailable",
+            error_count=1,
+        ),
+        "dead": Feed.objects.create(
+            url="https://a.example/4",
+            last_fetched_at=ok_at,
+            last_error="not a feed (an HTML page)",
+            error_count=7,
+        ),
+        "gone": Feed.objects.create(
+            url="https://a.example/5",
+            last_success_at=ok_at,
+            last_error="HTTP 410 Gone",
+            disabled=True,
+        ),
+        "paused": Feed.objects.create(url="https://a.example/6", disabled=True),
+    }
+    for feed in rows.values():
+        Subscription.objects.create(user=alice, feed=feed)
+    out = run(["feed", "list"], capsys, monkeypatch)[1]
+    health = {line.split("\t")[2]: line.split("\t")[3] for line in out.splitlines()}
+    assert [health[feed.url] for feed in rows.values()] == [
+        "ok 2026-11-20 08:30",
+        "never fetched",
+        "error (1×, last ok 2026-11-20 08:30): HTTP 503 Service Unavailable",
+        "error (7×, never ok): not a feed (an HTML page)",
+        "disabled (last ok 2026-11-20 08:30): HTTP 410 Gone",
+        "disabled (never fetched): by hand",
+    ]
 
 
 def test_every_command_has_help(
