@@ -46,6 +46,7 @@ class SeenRequest:
     path: str  # with the query string
     headers: Mapping[str, str]  # names in lower case
     client_port: int  # the same port twice means the connection was kept alive
+    body: bytes = b""  # what a POST sent
 
 
 Route = Reply | Callable[[SeenRequest], Reply]
@@ -129,11 +130,18 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"  # keep-alive, as real feed servers do
 
         def do_GET(self) -> None:
+            self._serve(b"")
+
+        def do_POST(self) -> None:  # a WebSub hub, and any POST the guard must keep away
+            self._serve(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+        def _serve(self, body: bytes) -> None:
             request = SeenRequest(
                 method=self.command,
                 path=self.path,
                 headers={name.lower(): value for name, value in self.headers.items()},
                 client_port=int(self.client_address[1]),
+                body=body,
             )
             reply = server._answer(request)
             self.send_response(reply.status)

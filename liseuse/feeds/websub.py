@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 from django.conf import settings
 from django.db.models import F
 from django.db.models import Q
@@ -34,14 +33,11 @@ from django.http import HttpRequest
 from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from yarl import URL
 
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import WebSubSubscription
 from liseuse.pipeline import reasons
-from liseuse.pipeline.fetch import GuardedResolver
-from liseuse.pipeline.netguard import AddressPolicy
-from liseuse.pipeline.netguard import parse_host_as_ip
+from liseuse.pipeline.fetch import Fetcher
 from liseuse.pipeline.refresh import FeedReport
 from liseuse.pipeline.refresh import FeedToRefresh
 from liseuse.pipeline.types import FetchError
@@ -107,45 +103,23 @@ def pending(now: Any = None, limit: int = 50) -> list[WebSubSubscription]:
     )
 
 
-def _policy() -> AddressPolicy:
-    return AddressPolicy.build(
-        allow_private_networks=settings.LISEUSE_ALLOW_PRIVATE_NETWORKS, allowed_networks=()
-    )
-
-
 async def _post_to_hubs(requests: Sequence[tuple[str, dict[str, str]]]) -> list[str | None]:
     """POST each form to its hub; None when the hub accepted it (2xx), else why not.
 
-    The same guard as every fetch (pipeline.fetch): the hub's name may not resolve to a
-    private address unless the instance allows it; no redirects are followed.
+    Through the one outbound client (pipeline.fetch), so with the same guard as every fetch:
+    the hub may not be on a private network unless the instance allows it.
     """
-    policy = _policy()
-    resolver = aiohttp.DefaultResolver()
-    connector = aiohttp.TCPConnector(
-        resolver=resolver if policy.allow_private_networks else GuardedResolver(resolver, policy)
-    )
-    async with aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=float(settings.LISEUSE_FETCH_TIMEOUT)),
-        headers={"User-Agent": settings.LISEUSE_USER_AGENT},
-        cookie_jar=aiohttp.DummyCookieJar(),
-        trust_env=False,
-    ) as session:
+    # Imported here: the worker module imports this one.
+    from liseuse.feeds.worker import fetch_config
+
+    async with Fetcher(fetch_config()) as fetcher:
 
         async def post(hub: str, form: dict[str, str]) -> str | None:
-            url = URL(hub)
-            if url.scheme not in {"http", "https"} or not url.host:
-                return "the hub's address is not http(s)"
-            ip = parse_host_as_ip(url.host)
-            if ip is not None and (refusal := policy.refusal(ip, host=url.host)):
-                return refusal
             try:
-                async with session.post(url, data=form, allow_redirects=False) as response:
-                    if 200 <= response.status < 300:
-                        return None
-                    return f"the hub answered {response.status}"
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                return f"the hub could not be reached ({type(exc).__name__})"
+                status = await fetcher.post_form(hub, form)
+            except FetchError as exc:
+                return str(exc)
+            return None if 200 <= status < 300 else f"the hub answered {status}"
 
         return list(await asyncio.gather(*(post(hub, form) for hub, form in requests)))
 

@@ -219,17 +219,44 @@ class Fetcher:
                     seen.add(target)
                     current = target
         except TimeoutError as exc:
-            if isinstance(exc, aiohttp.ConnectionTimeoutError):
-                raise FetchError(
-                    reasons.CONNECT_TIMEOUT.format(
-                        host=current.host, seconds=f"{self.config.connect_timeout:g}"
-                    )
-                ) from exc
-            raise FetchError(
-                reasons.TOTAL_TIMEOUT.format(seconds=f"{self.config.total_timeout:g}", url=current)
-            ) from exc
+            raise self._describe_timeout(exc, current) from exc
         except aiohttp.ClientError as exc:
             raise _describe_client_error(exc, current) from exc
+
+    async def post_form(self, url: str, form: Mapping[str, str]) -> int:
+        """POST `form` (a WebSub hub's subscription request) and return the answer's status.
+
+        The same guard, limits and time-out as a GET; no redirect is followed (a hub answers
+        where it is asked) and the body is not read. Raises FetchError when nothing answered.
+        """
+        if self._session is None or self._all_slots is None:
+            raise RuntimeError("use `async with Fetcher(...)` before posting")
+        target = _parse_url(url)
+        self._check_ip_literal(target)
+        assert target.host is not None  # `_parse_url` saw to it
+        try:
+            async with (
+                self._all_slots,
+                self._host_slots.hold(target.host),
+                asyncio.timeout(self.config.total_timeout),
+                self._session.post(target, data=dict(form), allow_redirects=False) as response,
+            ):
+                return response.status
+        except TimeoutError as exc:
+            raise self._describe_timeout(exc, target) from exc
+        except aiohttp.ClientError as exc:
+            raise _describe_client_error(exc, target) from exc
+
+    def _describe_timeout(self, exc: TimeoutError, url: URL) -> FetchError:
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return FetchError(
+                reasons.CONNECT_TIMEOUT.format(
+                    host=url.host, seconds=f"{self.config.connect_timeout:g}"
+                )
+            )
+        return FetchError(
+            reasons.TOTAL_TIMEOUT.format(seconds=f"{self.config.total_timeout:g}", url=url)
+        )
 
     def _check_ip_literal(self, url: URL) -> None:
         host = url.raw_host or ""

@@ -1,6 +1,6 @@
 """The private-network guard at every entry point that makes liseuse fetch a URL: the add
 form (and its discovery), refreshing (the worker and both refresh buttons), favicons, OPML
-import, and the Google Reader API's quickadd.
+import, the Google Reader API's quickadd, and the WebSub hubs liseuse asks for pushes.
 
 liseuse is set as in production (private networks refused) except that 127.0.0.1 stands for
 "the public internet": the fake DNS sends `public.example` there. Private servers listen on
@@ -10,6 +10,7 @@ refusal reaches the person in words.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -17,8 +18,10 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.test import override_settings
 
 from liseuse.accounts.models import User
+from liseuse.feeds import websub
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.subscribe import follow
@@ -239,3 +242,30 @@ def test_the_google_reader_quickadd_refuses_private_addresses_and_redirects(
         assert response.status_code == 200 and answer["numResults"] == 0, url
         assert "refused: " in answer["error"], (url, answer)
     assert not Subscription.objects.exists()
+
+
+@override_settings(LISEUSE_WEBSUB_CALLBACK_URL="https://reader.example")
+def test_websub_asks_a_public_hub_and_never_a_private_one(
+    alice: User, net: Net, caplog: pytest.LogCaptureFixture
+) -> None:
+    net.public.routes["/hub"] = Reply(status=202)
+    # A public hub that sends its subscribers elsewhere: no redirect is followed.
+    net.public.routes["/moved-hub"] = Reply(status=307, headers={"Location": net.priv("/hub")})
+    hubs = [net.pub("/hub"), net.pub("/moved-hub"), *private_urls(net)]
+    for n, hub in enumerate(hubs):
+        feed = Feed.objects.create(url=net.pub(f"/feed?{n}"), hub_url=hub)
+        Subscription.objects.create(user=alice, feed=feed)
+    with caplog.at_level(logging.INFO, logger="liseuse.websub"):
+        assert websub.maintain(limit=len(hubs)) == len(hubs)
+    # The public hub got its form; the fixture checks that the private server heard nothing,
+    # a POST included.
+    assert sorted(r.path for r in net.public.requests) == ["/hub", "/moved-hub"]
+    [asked] = [r for r in net.public.requests if r.path == "/hub"]
+    assert asked.method == "POST" and b"hub.mode=subscribe" in asked.body
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    moved = "websub: subscription refused: the hub answered 307"
+    assert refusals.count(moved) == 1
+    # Every private hub was refused by the guard, in words, before any connection.
+    guard = "websub: subscription refused: refused: "
+    by_guard = [r for r in refusals if r.startswith(guard) and "PRIVATE_NETWORKS" in r]
+    assert len(by_guard) == len(refusals) - 1 == len(hubs) - 2
