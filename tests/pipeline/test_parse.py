@@ -120,6 +120,43 @@ def test_it_reads_rss091_and_rss090() -> None:
     assert rss090.entries[0].link == "http://old.example.org/un"
 
 
+@pytest.mark.parametrize("version", ["0.92", "0.93", "0.94"])
+def test_it_reads_the_rss_versions_between_091_and_20(version: str) -> None:
+    # What these versions added to 0.91: optional titles, enclosures, categories, and (0.94)
+    # guid and pubDate on items.
+    document = f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="{version}"><channel>
+  <title>Radio d'autrefois</title><link>http://radio.example.org/</link>
+  <description>Émissions</description>
+  <item>
+    <description>&lt;p&gt;Sans titre, comme 0.92 le permet&lt;/p&gt;</description>
+    <link>http://radio.example.org/1</link>
+    <enclosure url="http://radio.example.org/1.mp3" length="12216320" type="audio/mpeg"/>
+    <category domain="http://radio.example.org/themes">Musique</category>
+    <guid isPermaLink="false">radio-1</guid>
+    <pubDate>Sun, 19 May 2002 15:21:36 GMT</pubDate>
+  </item>
+</channel></rss>""".encode()
+    feed = parse_feed(document, url="http://radio.example.org/rss")
+
+    assert feed.format == "rss09x"
+    assert (feed.title, feed.link, feed.description) == (
+        "Radio d'autrefois",
+        "http://radio.example.org/",
+        "Émissions",
+    )
+    [entry] = feed.entries
+    assert entry.title == ""
+    assert entry.summary == "<p>Sans titre, comme 0.92 le permet</p>"
+    assert entry.link == "http://radio.example.org/1"
+    assert entry.enclosures == (
+        ParsedEnclosure("http://radio.example.org/1.mp3", "audio/mpeg", 12216320),
+    )
+    assert entry.categories == ("Musique",)
+    assert entry.guid == "radio-1"
+    assert entry.published == datetime(2002, 5, 19, 15, 21, 36, tzinfo=UTC)
+
+
 def test_it_reads_atom10_and_resolves_xml_base() -> None:
     feed = parse_fixture("atom10_base.xml", "https://carnet.example.org/blog/atom.xml")
 
