@@ -258,6 +258,11 @@ class DjangoStore:
         if result.last_modified:
             fields["last_modified"] = result.last_modified
         self._update_feed(feed_id, fields)
+        # The validators went along every hop: a 304 at the end of a permanent redirect says the
+        # new URL serves the feed we hold. Left unmoved, a feed that never changes would be
+        # asked at its old URL for good.
+        if result.permanent_url:
+            self._move_feed(feed_id, result.permanent_url)
 
     def save_icon(self, feed_id: int, icon: Icon | None, *, checked_at: datetime) -> None:
         favicon_id = None

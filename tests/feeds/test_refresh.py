@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,7 +35,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SITE = "http://127.0.0.1:1/"
 
 
-def rss(*items: tuple[str, str], title: str = "Local", site: str = SITE) -> bytes:
+def rss(
+    *items: tuple[str, str], title: str = "Local", site: str = SITE, ttl: int | None = None
+) -> bytes:
     body = "".join(
         f"<item><guid>{guid}</guid><title>{text}</title><link>{site}{guid}</link>"
         f"<description><![CDATA[<p>{text}</p><script>alert(1)</script>"
@@ -44,7 +47,7 @@ def rss(*items: tuple[str, str], title: str = "Local", site: str = SITE) -> byte
     )
     return (
         f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
-        f"<link>{site}</link>{body}</channel></rss>"
+        f"<link>{site}</link>{'' if ttl is None else f'<ttl>{ttl}</ttl>'}{body}</channel></rss>"
     ).encode()
 
 
@@ -296,3 +299,183 @@ def test_each_state_keeps_when_its_entry_reached_that_person(alice: User, bob: U
     assert all(before_fetch - slack <= t <= fetched + slack for t in alices)
     assert all(before_follow - slack <= t <= followed + slack for t in bobs)
     assert min(bobs) > max(alices)
+
+
+# --- a feed that moved -------------------------------------------------------------------------
+# The fetcher only reports a chain of redirects made of 301s and 308s alone (`permanent_url`);
+# these tests check what the store then does with the feed's row.
+
+
+def redirect(server: LocalServer, statuses: tuple[int, ...], target: str) -> None:
+    """/old answers with the first of `statuses`, each hop with the next, the last to `target`."""
+    hops = ["/old", *(f"/hop{i}" for i in range(1, len(statuses)))]
+    for here, there, status in zip(hops, [*hops[1:], target], statuses, strict=True):
+        server.routes[here] = Reply(status=status, headers={"Location": server.url(there)})
+
+
+@pytest.mark.parametrize("statuses", [(301,), (308,), (301, 308)])
+def test_a_feed_moved_for_good_is_followed_to_its_new_url(
+    alice: User, statuses: tuple[int, ...]
+) -> None:
+    page = rss(("a", "Un"), ("b", "Deux"))
+    with LocalServer({"/old": Reply(body=page), "/new": Reply(body=page)}) as server:
+        follow(alice, server.url("/old"))
+        worker.refresh_once(all_feeds=True)
+        redirect(server, statuses, "/new")
+        worker.refresh_once(all_feeds=True)
+        assert Feed.objects.get().url == server.url("/new")
+        worker.refresh_once(all_feeds=True)
+        assert server.paths()[-1] == "/new" and server.paths().count("/old") == 2
+    feed = Feed.objects.get()
+    assert (feed.last_error, feed.error_count) == ("", 0)
+    # The same entries under the new URL: the same rows, read states untouched.
+    assert Entry.objects.count() == 2 and EntryState.objects.filter(user=alice).count() == 2
+
+
+def test_a_feed_moved_for_good_while_unchanged_is_followed_on_a_304(alice: User) -> None:
+    # Often the same server under a new path, with the same ETag: the validators we send are
+    # sent on every hop, and the new URL answers 304. That answer is as good as a feed.
+    page = conditional(rss(("a", "Un")))
+    with LocalServer({"/old": page, "/new": page}) as server:
+        follow(alice, server.url("/old"))
+        worker.refresh_once(all_feeds=True)
+        redirect(server, (301,), "/new")
+        assert worker.refresh_once(all_feeds=True).count("not-modified") == 1
+        assert server.requests[-1].headers["if-none-match"] == '"v1"'
+    assert Feed.objects.get().url == server.url("/new")
+    assert Entry.objects.count() == 1
+
+
+@pytest.mark.parametrize("statuses", [(302,), (307,), (301, 302), (307, 308)])
+def test_a_feed_redirected_for_now_keeps_its_url(alice: User, statuses: tuple[int, ...]) -> None:
+    page = rss(("a", "Un"), ("b", "Deux"))
+    with LocalServer({"/new": Reply(body=page)}) as server:
+        follow(alice, server.url("/old"))
+        redirect(server, statuses, "/new")
+        assert worker.refresh_once(all_feeds=True).count("updated") == 1
+        worker.refresh_once(all_feeds=True)
+        assert server.paths().count("/old") == 2  # still asked at its own URL
+    assert Feed.objects.get().url == server.url("/old")
+    assert Entry.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        Reply(headers={"Content-Type": "text/html"}, body=b"<!doctype html><html>Parked</html>"),
+        Reply(status=500),
+    ],
+    ids=["not-a-feed", "error"],
+)
+def test_a_permanent_redirect_to_no_feed_does_not_move_the_feed(alice: User, target: Reply) -> None:
+    with LocalServer({"/new": target}) as server:
+        follow(alice, server.url("/old"))
+        redirect(server, (301,), "/new")
+        assert worker.refresh_once(all_feeds=True).count("error") == 1
+    feed = Feed.objects.get()
+    assert feed.url == server.url("/old")
+    assert feed.error_count == 1 and feed.last_error
+
+
+def test_a_permanent_redirect_to_a_feed_already_stored_leaves_both_rows(
+    alice: User, bob: User
+) -> None:
+    # Two rows for one URL cannot be, and merging them (entries, states, subscriptions) is not
+    # something to do on a server's word: the moved feed keeps its URL and is still refreshed.
+    page = rss(("a", "Un"), ("b", "Deux"))
+    with LocalServer({"/new": Reply(body=page)}) as server:
+        moved = follow(alice, server.url("/old")).feed_id
+        there = follow(bob, server.url("/new")).feed_id
+        redirect(server, (301,), "/new")
+        summary = worker.refresh_once(all_feeds=True)
+    assert summary.count("updated") == 2
+    assert Feed.objects.get(id=moved).url == server.url("/old")
+    assert Feed.objects.get(id=there).url == server.url("/new")
+    for feed in Feed.objects.all():
+        assert (feed.last_error, feed.error_count, feed.disabled) == ("", 0, False)
+        assert Entry.objects.filter(feed=feed).count() == 2
+    assert EntryState.objects.filter(user=alice, feed_id=moved).count() == 2
+
+
+# --- a feed that is gone -----------------------------------------------------------------------
+
+
+def test_a_gone_feed_is_never_asked_again(alice: User) -> None:
+    with LocalServer({"/feed": Reply(status=410)}) as server:
+        follow(alice, server.url("/feed"))
+        worker.refresh_once()
+        assert Feed.objects.get().disabled
+        # Due again, so that only `disabled` keeps it out of a due-only pass, not its back-off.
+        Feed.objects.update(next_fetch_at=timezone.now() - timedelta(hours=1))
+        assert worker.refresh_once().reports == []
+        assert worker.refresh_once(all_feeds=True).reports == []  # `liseuse refresh --all`
+        assert len(server.requests) == 1
+
+
+# --- what the server asks for: when to fetch again ---------------------------------------------
+# These feeds list no entries: with nothing dated, the next fetch would be decide's default
+# interval away (an hour, a little jitter added), well before the hints below. Entries dated
+# long ago would push it to the maximum interval (a day) and hide the hints. Each hint is an
+# instant taken while the refresh ran: it lies between a time read before and one read after.
+
+
+def refreshed_at() -> tuple[datetime, datetime]:
+    """The times just before and just after a refresh of all feeds."""
+    before = timezone.now()
+    worker.refresh_once(all_feeds=True)
+    return before, timezone.now()
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_retry_after_holds_back_the_next_fetch(alice: User, status: int) -> None:
+    wait = timedelta(seconds=7200)
+    with LocalServer({"/feed": Reply(status=status, headers={"Retry-After": "7200"})}) as server:
+        follow(alice, server.url("/feed"))
+        before, after = refreshed_at()
+    feed = Feed.objects.get()
+    assert feed.error_count == 1  # an error's own back-off would be 15 minutes
+    assert before + wait <= feed.next_fetch_at <= after + wait
+
+
+def test_a_cache_lifetime_holds_back_the_next_fetch(alice: User) -> None:
+    lifetime = timedelta(seconds=21600)
+    reply = Reply(headers={"Cache-Control": "max-age=21600"}, body=rss())
+    with LocalServer({"/feed": reply}) as server:
+        follow(alice, server.url("/feed"))
+        before, after = refreshed_at()
+    assert before + lifetime <= Feed.objects.get().next_fetch_at <= after + lifetime
+
+
+def test_a_cache_lifetime_sent_with_a_304_holds_back_the_next_fetch(alice: User) -> None:
+    lifetime = timedelta(seconds=21600)
+
+    def answer(request: SeenRequest) -> Reply:
+        # Only the 304 has the hint: the interval kept from the first fetch (an hour or so) is
+        # what a 304 falls back on, and must not be the reason for a late next fetch.
+        if request.headers.get("if-none-match") == '"v1"':
+            return Reply(status=304, headers={"ETag": '"v1"', "Cache-Control": "max-age=21600"})
+        return Reply(headers={"ETag": '"v1"'}, body=rss())
+
+    with LocalServer({"/feed": answer}) as server:
+        follow(alice, server.url("/feed"))
+        worker.refresh_once(all_feeds=True)
+        assert Feed.objects.get().next_fetch_at < timezone.now() + lifetime / 2
+        before, after = refreshed_at()
+        assert server.requests[-1].headers["if-none-match"] == '"v1"'
+    assert before + lifetime <= Feed.objects.get().next_fetch_at <= after + lifetime
+
+
+def test_an_rss_ttl_holds_back_the_next_fetch_after_an_error_too(alice: User) -> None:
+    ttl = timedelta(minutes=180)
+    with LocalServer({"/feed": Reply(body=rss(ttl=180))}) as server:
+        follow(alice, server.url("/feed"))
+        before, after = refreshed_at()
+        feed = Feed.objects.get()
+        assert feed.ttl_minutes == 180
+        assert before + ttl <= feed.next_fetch_at <= after + ttl
+        # The feed fails next: the ttl it gave last is still what the publisher asked for.
+        server.routes["/feed"] = Reply(status=500)
+        before, after = refreshed_at()
+    feed = Feed.objects.get()
+    assert feed.error_count == 1  # an error's own back-off would be 15 minutes
+    assert before + ttl <= feed.next_fetch_at <= after + ttl
