@@ -123,6 +123,28 @@ def test_a_changed_entry_is_updated_in_place_and_keeps_its_read_state(alice: Use
     assert not EntryState.objects.get(entry__title="Nouveau").is_read
 
 
+def test_an_undated_entry_keeps_the_date_it_was_first_seen_when_it_changes(alice: User) -> None:
+    def undated(text: str) -> bytes:
+        return (
+            '<rss version="2.0"><channel><title>Sans dates</title>'
+            f"<item><guid>a</guid><title>{text}</title></item></channel></rss>"
+        ).encode()
+
+    pages = iter([undated("Avant"), undated("Après")])
+    with LocalServer({"/feed": lambda request: Reply(body=next(pages))}) as server:
+        follow(alice, server.url("/feed"))
+        worker.refresh_once(all_feeds=True)
+        first = Entry.objects.get()
+        assert first.published == first.first_seen  # no date from the feed: when first seen
+        time.sleep(0.01)  # so that "now" at the second fetch is another instant
+        worker.refresh_once(all_feeds=True)
+    entry = Entry.objects.get()
+    assert entry.title == "Après"
+    # Its place in the stream does not jump to the top because its text changed.
+    assert entry.published == first.published
+    assert EntryState.objects.get().sort_date == first.published
+
+
 def test_a_person_may_ask_to_see_changed_entries_unread_again(alice: User) -> None:
     alice.mark_updated_unread = True
     alice.save()
