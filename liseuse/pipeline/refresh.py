@@ -383,8 +383,10 @@ async def refresh_feeds(
             return await refresh_one(feed)
 
     summary = RefreshSummary()
-    ordered = interleave_by_host(feeds)
-    for next_done in asyncio.as_completed([bounded(feed) for feed in ordered]):
+    # Made here, in order: as_completed would make the tasks itself from a set, which starts
+    # the feeds in no particular order, and the in-flight slots go to whoever asks first.
+    tasks = [asyncio.ensure_future(bounded(feed)) for feed in interleave_by_host(feeds)]
+    for next_done in asyncio.as_completed(tasks):
         report = await next_done
         summary.reports.append(report)
         if on_report is not None:
