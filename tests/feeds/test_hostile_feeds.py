@@ -6,15 +6,19 @@ from __future__ import annotations
 import gzip
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from liseuse.accounts.models import User
+from liseuse.feeds import claim
 from liseuse.feeds import worker
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import Feed
 from liseuse.feeds.subscribe import follow
+from liseuse.pipeline.refresh import FeedReport
 from tests.httpserver import LocalServer
 from tests.httpserver import Reply
 from tests.httpserver import Route
@@ -128,3 +132,49 @@ def test_each_hostile_feed_gets_its_own_error_and_the_good_one_is_stored(alice: 
     # A mis-declared encoding is recovered, not refused.
     latin = feeds["latin1-as-utf8"]
     assert latin.last_error == "" and Entry.objects.get(feed=latin).title == "Déjà vu"
+
+
+def drip_slowly() -> Iterator[bytes]:
+    """A feed that answers at once, then sends one byte a second: it never ends in time."""
+    for byte in b'<rss version="2.0"><channel><title>':
+        time.sleep(1)
+        yield bytes([byte])
+
+
+def test_a_dripping_feed_never_slows_the_others(alice: User) -> None:
+    # Two fetches at a time in all, one per host: the dripping feed, started first, holds one
+    # for its whole time-out (2 s, above), and the good feeds, on another host, all pass
+    # through the other. A refresh that held a slot for the whole batch, shared one host's slot
+    # with other hosts, or reported the feeds only once all were done, would make them wait
+    # for the dripping one.
+    good = {f"/good{n}": Reply(body=GOOD) for n in range(4)}
+    with (
+        override_settings(LISEUSE_FETCH_CONCURRENCY=2, LISEUSE_FETCH_PER_HOST=1),
+        LocalServer({"/drip": Reply(body=drip_slowly())}, host="127.0.0.2") as slow,
+        LocalServer(good) as server,
+    ):
+        follow(alice, slow.url("/drip"))
+        for path in good:
+            follow(alice, server.url(path))
+        owner = worker.worker_id()
+        feeds = claim.claim_feeds(
+            owner=owner, now=timezone.now(), lease=timedelta(minutes=5), limit=10, due_only=False
+        )
+        # The dripping feed first, whatever order the database gave: it takes its slot first.
+        feeds.sort(key=lambda feed: feed.url != slow.url("/drip"))
+        reported: dict[str, tuple[float, FeedReport]] = {}
+        started = time.monotonic()
+
+        def note(report: FeedReport) -> None:
+            reported[report.url] = (time.monotonic() - started, report)
+
+        worker.refresh_batch(feeds, owner=owner, on_report=note)
+
+    when, dripped = reported.pop(slow.url("/drip"))
+    assert dripped.outcome == "error" and "time" in dripped.error.lower()
+    assert when >= 2, "the dripping feed did hold its slot until its time-out"
+    assert len(reported) == len(good)
+    for url, (when, report) in reported.items():
+        assert report.outcome == "updated" and report.new_entries == 1, url
+        assert when < 1 and report.duration_ms < 1000, f"{url} waited for the dripping feed"
+    assert Entry.objects.filter(feed__url__in=reported).count() == len(good)

@@ -10,6 +10,7 @@ and from the database.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -29,10 +30,19 @@ ITEMS = 6
 PASSWORD = "Split-refresh-2024-liseuse"
 
 
+# What a hostile or careless feed puts in an entry; none of it may reach the database as is.
+HOSTILE_HTML = (
+    '<p onclick="steal()">Texte {i}</p><script>alert(1)</script>'
+    '<a href="javascript:alert(2)">piège</a> '
+    '<a href="https://example.org/lu?id={i}&amp;utm_source=rss&amp;fbclid=abc">suivi</a> '
+    '<a href="/relatif/{i}">relatif</a>'
+)
+
+
 def _rss(host: int, n: int) -> bytes:
     items = "".join(
         f"<item><guid>h{host}-f{n}-{i}</guid><title>E{i}</title>"
-        f"<description>&lt;p&gt;Texte {i}&lt;/p&gt;</description>"
+        f"<description><![CDATA[{HOSTILE_HTML.format(i=i)}]]></description>"
         f"<pubDate>Mon, 15 Jan 2024 {i:02}:00:00 GMT</pubDate></item>"
         for i in range(ITEMS)
     )
@@ -94,6 +104,23 @@ CHECKS = [
 ]
 
 
+# HOSTILE_HTML as stored: the text and the links kept, the relative one made absolute.
+SANITIZED = re.compile(
+    r'<p>Texte \d</p><a [^>]*>piège</a> <a href="https://example\.org/lu\?id=\d" [^>]*>suivi</a> '
+    r'<a href="http://127\.0\.0\.\d:\d+/relatif/\d" [^>]*>relatif</a>'
+)
+LEFTOVERS = ("<script", "alert(", "onclick", "javascript:", "utm_", "fbclid", '="/')
+
+
+def assert_sanitized(stored: list[tuple[str, str]]) -> None:
+    """Every entry went through the sanitizer on its way in, whichever process stored it: no
+    script, handler, javascript: link or tracker is left in its content or summary."""
+    assert len(stored) == TOTAL * ITEMS
+    for html in (column for row in stored for column in row):
+        assert not [bit for bit in LEFTOVERS if bit in html.lower()], html
+        assert SANITIZED.fullmatch(html), html
+
+
 def test_a_split_refresh_stores_everything_once_and_stays_polite(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -102,6 +129,8 @@ def test_a_split_refresh_stores_everything_once_and_stays_polite(tmp_path: Path)
     with sqlite3.connect(data / "liseuse.sqlite3") as db:
         for sql, expected in CHECKS:
             assert db.execute(sql).fetchone()[0] == expected, sql
+        stored = db.execute("SELECT content, summary FROM feeds_entry").fetchall()
+    assert_sanitized(stored)
 
 
 def _feed(n: int, host: str) -> FeedToRefresh:

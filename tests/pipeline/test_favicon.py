@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import asyncio
 
+from liseuse.pipeline import reasons
+from liseuse.pipeline.favicon import MAX_ICON_BYTES
 from liseuse.pipeline.favicon import Icon
 from liseuse.pipeline.favicon import IconSearch
 from liseuse.pipeline.favicon import icon_links
 from liseuse.pipeline.favicon import sniff_image
+from liseuse.pipeline.fetch import describe_size
 from liseuse.pipeline.types import FetchError
 from liseuse.pipeline.types import FetchResult
 
@@ -35,7 +38,12 @@ def test_icon_links_are_absolute_and_http_only() -> None:
 
 
 class FakeSite:
-    """An IconFetcher over a dict of URL → body (absent: a 404), counting what is asked."""
+    """An IconFetcher over a dict of URL → body (absent: a 404), counting what is asked.
+
+    A body over `max_bytes` fails as the real fetcher's does (a FetchError, not a cut body),
+    so that a caller forgetting its cap is caught here too (tests/feeds/test_favicon_cap.py
+    checks the same through the real fetcher).
+    """
 
     def __init__(self, bodies: dict[str, bytes], *, delay: float = 0.0) -> None:
         self.bodies = bodies
@@ -49,11 +57,32 @@ class FakeSite:
         await asyncio.sleep(self.delay)
         if url not in self.bodies:
             raise FetchError(f"{url}: HTTP 404")
-        return FetchResult(url=url, status=200, body=self.bodies[url])
+        body = self.bodies[url]
+        if max_bytes is not None and len(body) > max_bytes:
+            raise FetchError(reasons.TOO_LARGE.format(size=describe_size(max_bytes)))
+        return FetchResult(url=url, status=200, body=body)
 
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PAGE = b'<html><head><link rel="icon" href="/i.png"></head></html>'
+
+
+def test_an_icon_over_the_cap_is_passed_over_for_the_next_one() -> None:
+    big = PNG + b"\x00" * (MAX_ICON_BYTES + 1 - len(PNG))
+    site = FakeSite(
+        {
+            "https://site.example/": PAGE,
+            "https://site.example/i.png": big,
+            "https://site.example/favicon.ico": PNG,
+        }
+    )
+    found = asyncio.run(IconSearch(site).find(site_url="https://site.example/", icon_url=None))
+    assert found == Icon("image/png", PNG)
+    assert site.asked == [
+        "https://site.example/",
+        "https://site.example/i.png",
+        "https://site.example/favicon.ico",
+    ]
 
 
 def test_one_pass_asks_each_url_once_for_a_sites_feeds() -> None:
