@@ -178,3 +178,41 @@ def test_a_dripping_feed_never_slows_the_others(alice: User) -> None:
         assert report.outcome == "updated" and report.new_entries == 1, url
         assert when < 1 and report.duration_ms < 1000, f"{url} waited for the dripping feed"
     assert Entry.objects.filter(feed__url__in=reported).count() == len(good)
+
+
+def _rss_declared(encoding: str, title: bytes) -> bytes:
+    return (
+        b'<?xml version="1.0" encoding="' + encoding.encode() + b'"?><rss version="2.0"><channel>'
+        b"<title>Feed</title><item><guid>1</guid><title>"
+        + title
+        + b"</title></item></channel></rss>"
+    )
+
+
+def test_feeds_lying_about_their_encoding_are_read_all_the_same(alice: User) -> None:
+    recovered = {
+        # Bytes that are not UTF-8 at all, in a feed that says UTF-8: read as Windows-1252.
+        "/not-utf8": (_rss_declared("utf-8", b"Caf\xc3\x28 \x80 \xff"), "CafÃ( € ÿ"),
+        "/unknown-charset": (_rss_declared("x-no-such-charset", b"T\xc3\xa9"), "Té"),
+        # Bytes that read as ASCII from the first one cannot be UTF-16 or EBCDIC, whatever
+        # the declaration says (an even-length body decodes as UTF-16 into no XML at all).
+        "/utf16-lie": (_rss_declared("utf-16", b"Un"), "Un"),
+        "/utf16-lie-even": (_rss_declared("utf-16", b"Un."), "Un."),
+        "/ebcdic-lie": (_rss_declared("cp500", b"Un"), "Un"),
+        # A codec that is no text encoding at all.
+        "/hex": (_rss_declared("hex", b"Un"), "Un"),
+        # Control characters are not XML; they are dropped, the rest is kept.
+        "/nul-bytes": (_rss_declared("utf-8", b"U\x00n\x01"), "Un"),
+    }
+    routes: dict[str, Route] = {path: Reply(body=body) for path, (body, _) in recovered.items()}
+    routes["/good"] = Reply(body=GOOD)
+    with LocalServer(routes) as server:
+        for path in routes:
+            follow(alice, server.url(path))
+        summary = worker.refresh_once(all_feeds=True)
+    assert len(summary.reports) == len(routes)
+    feeds = {"/" + f.url.rsplit("/", 1)[1]: f for f in Feed.objects.all()}
+    for path, (_, title) in recovered.items():
+        assert feeds[path].last_error == "", path
+        assert Entry.objects.get(feed=feeds[path]).title == title, path
+    assert Entry.objects.filter(feed=feeds["/good"]).count() == 1

@@ -72,6 +72,15 @@ def _declared_encoding(head: bytes) -> str | None:
     return match.group(1).decode("ascii") if match else None
 
 
+def _ascii_compatible(codec: str) -> bool:
+    """Whether `codec` writes markup as ASCII does (not UTF-16/32, with their zero bytes and
+    BOM, nor EBCDIC)."""
+    try:
+        return "<?xml".encode(codec) == b"<?xml"
+    except (LookupError, UnicodeError):  # "undefined", or a bytes-to-bytes codec such as "hex"
+        return False
+
+
 def _looks_like_utf8(body: bytes) -> bool:
     if body.isascii():
         return False
@@ -108,9 +117,13 @@ def decode(body: bytes, content_type: str | None) -> str:
     if content_type:
         charset = _CHARSET.search(content_type)
         http_charset = charset.group(1) if charset else None
+    # Bytes that read as ASCII from the start cannot be UTF-16, UTF-32 or EBCDIC, whatever the
+    # declaration or the server says (the XML spec's appendix F reads the family off the first
+    # bytes the same way): decoded so, a plain feed becomes a page of CJK characters.
+    ascii_family = not candidates and b"\x00" not in body[:4] and body[:4].isascii()
     for label in (http_charset, declared):
         codec = _codec_name(label) if label else None
-        if codec and codec not in candidates:
+        if codec and codec not in candidates and (not ascii_family or _ascii_compatible(codec)):
             candidates.append(codec)
     if candidates and candidates[0] in _SINGLE_BYTE | {"cp1252"} and _looks_like_utf8(body):
         candidates.insert(0, "utf-8")
