@@ -221,17 +221,15 @@ def _feed_health(feed: Feed) -> str:
     """A feed's state in one line. A failing feed still says when it last worked: that is what
     tells a passing hiccup from a feed that died months ago. Times in UTC."""
     if feed.last_success_at is not None:
-        when = f"{feed.last_success_at.astimezone(dt.UTC):%Y-%m-%d %H:%M}"
-        if not feed.disabled and not feed.last_error:
-            return f"ok {when}"
-        last = f"last ok {when}"
+        fine = f"ok {feed.last_success_at.astimezone(dt.UTC):%Y-%m-%d %H:%M}"
+        last = f"last {fine}"
     else:
-        last = "never fetched" if feed.last_fetched_at is None else "never ok"
-        if not feed.disabled and not feed.last_error:
-            return last
+        fine = last = "never fetched" if feed.last_fetched_at is None else "never ok"
     if feed.disabled:
         return f"disabled ({last}): {feed.last_error or 'by hand'}"
-    return f"error ({feed.error_count}×, {last}): {feed.last_error}"
+    if feed.last_error:
+        return f"error ({feed.error_count}×, {last}): {feed.last_error}"
+    return fine
 
 
 def cmd_feed_remove(args: argparse.Namespace) -> None:
