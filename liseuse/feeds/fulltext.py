@@ -53,6 +53,21 @@ def indexed_text(content: str | bytes | None) -> str | bytes | None:
     return html.unescape(data.decode(errors="surrogatepass")).encode(errors="surrogatepass")
 
 
+# How much of an untitled entry's text stands in for its title on the reading pages.
+FIRST_WORDS_CHARS = 75
+
+
+def first_words(content: str, limit: int = FIRST_WORDS_CHARS) -> str:
+    """The beginning of `content`'s text as one line, cut at a word, "…" when cut; "" if none."""
+    text = " ".join(indexed_text(content).split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1]
+    # Cut at the last space, unless that would leave little (one very long word).
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut[:limit]).rstrip(" ,;:") + "…"
+
+
 def register(connection: BaseDatabaseWrapper, **kwargs: object) -> None:
     """`connection_created`: every new SQLite connection gets `liseuse_indexed_text`."""
     if connection.vendor == "sqlite":

@@ -13,6 +13,8 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from liseuse.feeds.fulltext import first_words
+
 
 class Feed(models.Model):
     url = models.URLField(max_length=2048, unique=True)
@@ -108,6 +110,13 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.url or self.identity
+
+    @property
+    def display_title(self) -> str:
+        """What the reading pages show as its title: its own; else, as FreshRSS does, its first
+        words (microblogs and Mastodon write none, and a URL tells nothing); else its URL. The
+        APIs send the title as it is: apps have their own ways with untitled entries."""
+        return self.title or first_words(self.content or self.summary) or self.url
 
 
 class EntryTombstone(models.Model):

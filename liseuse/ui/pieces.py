@@ -268,8 +268,7 @@ def entry_articles(
         eid = entry.id
         read, starred = state.is_read, state.is_starred
         url = escape(entry.url)
-        title = escape(entry.title)
-        shown_title = title or url
+        shown_title = escape(entry.display_title)
         author = escape(entry.author)
         iso, words = dates.of(entry.published)
         feed_name = escape(state.feed)
@@ -305,7 +304,7 @@ def entry_articles(
             f'<a href="{url}" rel="noopener noreferrer" target="_blank" class="original">'
             f"{shown_title}</a>"
             if url
-            else title
+            else shown_title
         )
         by_line = f'<div class="author">{by % {"author": author}}</div>' if author else ""
         original = (

@@ -14,6 +14,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from liseuse.accounts.models import User
+from liseuse.feeds import fulltext
 from liseuse.feeds import queries
 from liseuse.feeds import search
 from liseuse.feeds.models import Entry
@@ -551,3 +552,22 @@ def test_markup_is_not_searched_and_a_changed_text_leaves_no_word_behind(
             broken = cursor.fetchall()
             cursor.execute("DROP TABLE temp.liseuse_vocab")
         assert broken == []
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("", ""),
+        ('<p><img src="https://i.example/1.png" alt="ignored"></p>', ""),
+        ("<p>Court</p>", "Court"),
+        ("<p>a&lt;b</p>\n<p>c</p>", "a<b c"),
+        ("mot " * 30, "mot " * 18 + "mot…"),  # cut after a word, never inside one
+        ("x" * 100, "x" * 75 + "…"),  # one long word: cut inside it rather than show nothing
+        # The last space is too early: the long word is cut rather than most of the room lost.
+        ("Une phrase, puis " + "y" * 80, "Une phrase, puis " + "y" * 58 + "…"),
+        ("Une phrase, " + "z" * 59 + " fin", "Une phrase, " + "z" * 59 + " fin"),  # 75: whole
+        ("Une liste, " + "z" * 62 + ", et la suite", "Une liste, " + "z" * 62 + "…"),
+    ],
+)
+def test_first_words_stand_for_a_missing_title(content: str, words: str) -> None:
+    assert fulltext.first_words(content) == words

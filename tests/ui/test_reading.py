@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from liseuse.accounts.models import User
 from liseuse.feeds import queries
+from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Label
 from tests.ui.reading_data import add_entry
@@ -121,6 +122,35 @@ def test_the_reader_and_global_views_and_other_streams_render(client: Client, al
     assert "no articles" in page(client, f"/l/{label.id}/")
     panel = page(client, f"/f/{feed.id}/?panel=1")
     assert "Shown whole" in panel and "<html" not in panel
+
+
+def test_an_untitled_entry_shows_its_first_words_else_its_address(
+    client: Client, alice: User
+) -> None:
+    # Microblogs and Mastodon write no titles; FreshRSS shows the first words too.
+    feed = followed_feed(alice)
+    toot = add_entry(
+        feed,
+        "toot",
+        JAN_15,
+        content="<p>Un pouet <b>court</b> &amp; gras</p><p>sur deux lignes, avec un très long"
+        " mot de plus pour dépasser la limite</p>",
+    )
+    picture = add_entry(
+        feed, "picture", JAN_15, content='<p><img src="https://i.example/1.png"></p>'
+    )
+    Entry.objects.filter(pk__in=[toot.pk, picture.pk]).update(title="")
+    first_words = "Un pouet court &amp; gras sur deux lignes, avec un très long mot de plus pour…"
+    client.force_login(alice)
+    for view in ("normal", "reader"):
+        html = page(client, f"/?view={view}")
+        heading = re.search(rf'id="t{toot.pk}">(.*?)</h3>', html, re.DOTALL)
+        assert heading is not None and f">{first_words}</a>" in heading[1], view
+        heading = re.search(rf'id="t{picture.pk}">(.*?)</h3>', html, re.DOTALL)
+        assert heading is not None and f">{picture.url}</a>" in heading[1], view
+    assert f'<span class="line-title">{first_words}</span>' in page(client)
+    # Stored as it came: the APIs send no made-up title.
+    assert Entry.objects.get(pk=toot.pk).title == ""
 
 
 @pytest.mark.parametrize(
