@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from liseuse.feeds.attachments import with_attachments
 from liseuse.feeds.fulltext import first_words
 
 
@@ -117,6 +118,12 @@ class Entry(models.Model):
         words (microblogs and Mastodon write none, and a URL tells nothing); else its URL. The
         APIs send the title as it is: apps have their own ways with untitled entries."""
         return self.title or first_words(self.content or self.summary) or self.url
+
+    @property
+    def display_content(self) -> str:
+        """Its HTML as shown to people and Fever apps: the content (else the summary), then its
+        attachments (a podcast's episode, a picture), which the feed lists beside it."""
+        return with_attachments(self.content or self.summary, self.enclosures)
 
 
 class EntryTombstone(models.Model):

@@ -89,8 +89,9 @@ def items(states: Sequence[EntryState]) -> list[Json]:
             "feed_id": state.feed_id,
             "title": state.entry.title,
             "author": state.entry.author,
-            # Fever has one HTML field: the full content when the feed gave one, else its summary.
-            "html": media.for_apps(state.entry.content or state.entry.summary),
+            # Fever has one HTML field: the full content when the feed gave one, else its
+            # summary, and the attachments after it (Google Reader has a field for those).
+            "html": media.for_apps(state.entry.display_content),
             "url": state.entry.url,
             "is_saved": int(state.is_starred),
             "is_read": int(state.is_read),

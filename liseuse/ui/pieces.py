@@ -317,8 +317,9 @@ def entry_articles(
             f"{' checked' if label_id in item.label_ids else ''}> {label_name}</label>"
             for label_id, label_name in label_choices
         )
-        # Stored HTML, sanitized before it was stored (pipeline.sanitize): written as it is.
-        content = proxify_html(entry.content or entry.summary or "")
+        # Stored HTML, sanitized before it was stored (pipeline.sanitize), written as it is;
+        # its attachments' HTML is made of escaped values (feeds.attachments).
+        content = proxify_html(entry.display_content)
         here = f"{back}#e{eid}"
         read_label = t_unread if read else t_read
         star_label = t_unstar if starred else t_star

@@ -113,6 +113,17 @@ def test_an_entry_without_content_sends_its_summary(reader: User, fever: Caller)
     assert fever(reader, "items")["items"][0]["html"] == "<p>short</p>"
 
 
+def test_an_entrys_attachments_follow_its_html(reader: User, fever: Caller) -> None:
+    # Fever has no field for them: a podcast's episode would be lost to its apps.
+    feed = make_feed("a", reader, entries=1)
+    feed.entries.update(
+        enclosures=[{"url": "https://a.example/ep.mp3", "type": "audio/mpeg", "length": None}]
+    )
+    html = fever(reader, "items")["items"][0]["html"]
+    assert html.startswith('<p>a 0</p><figure class="enclosure"><audio controls')
+    assert ">ep.mp3</a> (audio/mpeg)</figcaption></figure>" in html
+
+
 def test_items_page_by_50_with_since_id_in_id_order(reader: User, fever: Caller) -> None:
     feed = make_feed("a", reader, entries=120)
     ids = entry_ids(feed)

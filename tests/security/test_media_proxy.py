@@ -132,3 +132,17 @@ def test_only_urls_the_instance_signed_and_never_private_addresses(
         refused = client.get(media.proxied(server.url("/a.png")))  # the guard is on by default
         assert refused.status_code == 502 and b"refused" in refused.content
         assert server.requests == []
+
+
+def test_attachments_players_go_through_the_proxy_too(
+    client: Client, alice: User, entry: Entry, proxy_on: None
+) -> None:
+    episode = "https://pod.example/episode.mp3"
+    Entry.objects.filter(pk=entry.pk).update(
+        enclosures=[{"url": episode, "type": "audio/mpeg", "length": 1000}]
+    )
+    client.force_login(alice)
+    page = client.get("/?state=all").content.decode()
+    player = re.search(r'<audio controls preload="none" src="/media/([^"]+)"></audio>', page)
+    assert player is not None and media.unsign(player[1]) == episode
+    assert f'src="{episode}"' not in page

@@ -153,6 +153,24 @@ def test_an_untitled_entry_shows_its_first_words_else_its_address(
     assert Entry.objects.get(pk=toot.pk).title == ""
 
 
+def test_an_entrys_attachments_are_shown_after_its_content(client: Client, alice: User) -> None:
+    feed = followed_feed(alice)
+    episode = add_entry(feed, "Épisode 12", JAN_15, content="<p>Les notes</p>")
+    Entry.objects.filter(pk=episode.pk).update(
+        enclosures=[{"url": "https://pod.example/12.mp3", "type": "audio/mpeg", "length": 0}]
+    )
+    client.force_login(alice)
+    for view in ("normal", "reader"):
+        assert_in_order(
+            page(client, f"/?view={view}"),
+            [
+                '<div class="content"><p>Les notes</p>',
+                '<audio controls preload="none" src="https://pod.example/12.mp3"></audio>',
+                ">12.mp3</a> (audio/mpeg)</figcaption></figure></div>",
+            ],
+        )
+
+
 @pytest.mark.parametrize(
     "query",
     ["view=grid", "state=maybe", "order=sideways", "after=abc", "after=1.x", "after=9" * 30],
