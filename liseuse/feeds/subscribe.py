@@ -76,6 +76,14 @@ def subscribe_url(
                     % {"url": raw_url, "feeds": listed}
                 )
             url = choose(options)
+        # A page's link may spell a feed's address differently from how a person types it
+        # (host in capitals, a #fragment): cleaned the same way, both lead to one shared Feed.
+        try:
+            url = normalize_feed_url(url)
+        except FeedUrlError as exc:
+            raise SubscribeError(
+                _("%(url)s: %(reason)s") % {"url": repr(url), "reason": exc}
+            ) from None
     return follow(user, url, category=category, title=title)
 
 

@@ -2,6 +2,7 @@
 
 url → fetch → is it a feed? → that feed
             └ an HTML page → its <link rel="alternate" type="…rss|atom|json…"> links
+                             (those of a generic JSON/XML type only if they parse as feeds)
                              └ none → try /feed, /rss, /atom.xml … on the same site
 """
 
@@ -24,17 +25,17 @@ from liseuse.pipeline.types import ParsedFeed
 from liseuse.pipeline.types import ParseError
 from liseuse.pipeline.types import PipelineError
 
+# Types that name a feed format: a link of one of them is offered as it is.
 FEED_TYPES = frozenset(
-    {
-        "application/rss+xml",
-        "application/atom+xml",
-        "application/feed+json",
-        "application/json",
-        "application/rdf+xml",
-        "text/xml",
-        "application/xml",
-    }
+    {"application/rss+xml", "application/atom+xml", "application/feed+json", "application/rdf+xml"}
 )
+# Generic types some feeds are announced with, but not only feeds: WordPress links its REST API's
+# JSON view of every page as rel="alternate" type="application/json". A link of one of these is
+# offered only once its document parses as a feed.
+GENERIC_TYPES = frozenset({"application/json", "text/xml", "application/xml"})
+# How many links of a generic type one page may have checked: a page listing thousands must not
+# turn one discovery into thousands of requests. Past these, such links are left out.
+MAX_CHECKED_LINKS = 8
 # Where sites usually keep a feed when their pages do not say (WordPress, Hugo, Jekyll, Ghost…).
 COMMON_PATHS = ("/feed", "/rss", "/atom.xml", "/feed.xml", "/rss.xml", "/index.xml", "/feed.json")
 # A page we only read for its <link> elements: no need for more.
@@ -68,13 +69,14 @@ class PageFetcher(Protocol):
     ) -> FetchResult: ...
 
 
-def feed_links(html: bytes, base_url: str) -> list[Candidate]:
-    """The feeds a page announces in its <head>, in page order, without duplicates."""
+def feed_links(html: bytes, base_url: str) -> list[tuple[Candidate, bool]]:
+    """The feeds a page announces in its <head>, in page order, without duplicates, each with
+    whether its type names a feed format (False: a generic type, to be checked by fetching)."""
     try:
         document = lxml.html.document_fromstring(html)
     except (etree.ParserError, ValueError):
         return []
-    found: list[Candidate] = []
+    found: list[tuple[Candidate, bool]] = []
     seen: set[str] = set()
     base = base_url
     for element in document.iter("base"):
@@ -85,22 +87,50 @@ def feed_links(html: bytes, base_url: str) -> list[Candidate]:
         rel = {part.lower() for part in (link.get("rel") or "").split()}
         kind = (link.get("type") or "").split(";")[0].strip().lower()
         href = (link.get("href") or "").strip()
-        if "alternate" not in rel or kind not in FEED_TYPES or not href:
+        if "alternate" not in rel or kind not in FEED_TYPES | GENERIC_TYPES or not href:
             continue
         url = urljoin(base, href)
         if urlsplit(url).scheme not in {"http", "https"} or url in seen:
             continue
         seen.add(url)
-        found.append(Candidate(url=url, title=(link.get("title") or "").strip()))
+        title = (link.get("title") or "").strip()
+        found.append((Candidate(url=url, title=title), kind in FEED_TYPES))
     return found
+
+
+def _address(asked: str, result: FetchResult) -> str:
+    """The URL to follow a feed at: where a chain of permanent redirects led, else the one
+    asked. The target of a temporary redirect (a signed CDN address, today's mirror) is not the
+    feed's address and may stop answering; the refresh moves a feed once a permanent one is
+    confirmed."""
+    return result.permanent_url or asked
 
 
 async def _try_feed(fetcher: PageFetcher, url: str) -> tuple[str, ParsedFeed] | None:
     try:
         result = await fetcher.fetch(url)
-        return result.url, parse_feed(result.body, url=result.url, content_type=result.content_type)
+        feed = parse_feed(result.body, url=result.url, content_type=result.content_type)
     except PipelineError:
         return None
+    return _address(url, result), feed
+
+
+async def _checked(fetcher: PageFetcher, link: Candidate, certain: bool) -> Candidate | None:
+    """`link` if it is a feed: as it is when its type says so, else once fetched and parsed."""
+    if certain:
+        return link
+    hit = await _try_feed(fetcher, link.url)
+    return None if hit is None else Candidate(url=hit[0], title=link.title or hit[1].title)
+
+
+def _unique(candidates: list[Candidate | None]) -> list[Candidate]:
+    seen: set[str] = set()
+    unique = []
+    for candidate in candidates:
+        if candidate is not None and candidate.url not in seen:
+            seen.add(candidate.url)
+            unique.append(candidate)
+    return unique
 
 
 async def discover(fetcher: PageFetcher, url: str) -> Discovery:
@@ -117,19 +147,24 @@ async def discover(fetcher: PageFetcher, url: str) -> Discovery:
         ) from exc
     try:
         feed = parse_feed(result.body, url=result.url, content_type=result.content_type)
-        return Discovery(url=result.url, feed=feed)
+        return Discovery(url=_address(url, result), feed=feed)
     except ParseError as not_a_feed:
         reason = str(not_a_feed)
-    candidates = feed_links(result.body[:MAX_PAGE_BYTES], result.url)
+    links = feed_links(result.body[:MAX_PAGE_BYTES], result.url)
+    unsure = [link for link, certain in links if not certain]
+    links = [
+        (link, certain) for link, certain in links if certain or link in unsure[:MAX_CHECKED_LINKS]
+    ]
+    candidates = _unique(
+        await asyncio.gather(*(_checked(fetcher, link, certain) for link, certain in links))
+    )
     if not candidates:
         parts = urlsplit(result.url)
         root = f"{parts.scheme}://{parts.netloc}"
         tries = await asyncio.gather(*(_try_feed(fetcher, root + path) for path in COMMON_PATHS))
-        seen: set[str] = set()
-        for hit in tries:
-            if hit is not None and hit[0] not in seen:
-                seen.add(hit[0])
-                candidates.append(Candidate(url=hit[0], title=hit[1].title))
+        candidates = _unique(
+            [None if hit is None else Candidate(url=hit[0], title=hit[1].title) for hit in tries]
+        )
     if not candidates:
         raise DiscoveryError(reasons.NOTHING_FOUND.format(url=url, reason=reason))
     return Discovery(url=result.url, feed=None, candidates=tuple(candidates))

@@ -69,12 +69,19 @@ def icon_links(html: bytes, base_url: str) -> list[str]:
         document = lxml.html.document_fromstring(html)
     except (etree.ParserError, ValueError):
         return []
+    # Relative hrefs are relative to the page's <base href> when it has one (sites serving
+    # their assets from elsewhere say so there), as the browser showing the page reads them.
+    base = base_url
+    for element in document.iter("base"):
+        if element.get("href"):
+            base = urljoin(base_url, element.get("href", "").strip())
+            break
     found: list[str] = []
     for link in document.iter("link"):
         rel = {part.lower() for part in (link.get("rel") or "").split()}
         href = (link.get("href") or "").strip()
         if href and rel & {"icon", "apple-touch-icon"}:
-            url = urljoin(base_url, href)
+            url = urljoin(base, href)
             if urlsplit(url).scheme in {"http", "https"} and url not in found:
                 found.append(url)
     return found

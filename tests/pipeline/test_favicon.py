@@ -139,3 +139,15 @@ def test_a_cancelled_lookup_leaves_the_shared_request_to_the_others() -> None:
 
     assert asyncio.run(run()) == Icon("image/png", PNG)
     assert site.asked.count("https://site.example/favicon.ico") == 1
+
+
+def test_icon_links_are_relative_to_the_pages_base() -> None:
+    page = (
+        b'<html><head><base href="https://static.example/theme/">'
+        b'<link rel="icon" href="icon.png"><link rel="apple-touch-icon" href="/touch.png">'
+        b"</head></html>"
+    )
+    assert icon_links(page, "https://site.example/blog/") == [
+        "https://static.example/theme/icon.png",
+        "https://static.example/touch.png",
+    ]
