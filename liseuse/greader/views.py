@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from liseuse.accounts import changes
 from liseuse.accounts import throttle
 from liseuse.accounts.models import User
+from liseuse.feeds import icons
 from liseuse.feeds import queries
 from liseuse.feeds.models import Category
 from liseuse.feeds.models import Subscription
@@ -299,7 +300,9 @@ def mark_all_as_read(request: HttpRequest, user: User, params: Params) -> HttpRe
 def _icon(request: HttpRequest, sub: render.Sub) -> str:
     if sub["feed__favicon_id"] is None:
         return ""
-    return request.build_absolute_uri(reverse("ui:favicon", args=[sub["feed_id"]]))
+    # Apps load it as a plain image, without the session: the key opens this icon only.
+    path = reverse("ui:favicon", args=[sub["feed_id"]])
+    return request.build_absolute_uri(f"{path}?key={icons.app_key(sub['feed_id'])}")
 
 
 def subscription_list(request: HttpRequest, user: User, params: Params) -> HttpResponse:

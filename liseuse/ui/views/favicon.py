@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
 from django.http import HttpRequest
 from django.http import HttpResponse
 
-from liseuse.feeds.models import Subscription
+from liseuse.feeds import icons as icon_keys
+from liseuse.feeds.models import Favicon
 
 
-@login_required
 def favicon(request: HttpRequest, feed_id: int) -> HttpResponse:
-    subscription = (
-        Subscription.objects.filter(user=request.user.pk, feed_id=feed_id)
-        .select_related("feed__favicon")
-        .first()
-    )
+    icons = Favicon.objects.filter(feed__id=feed_id)
+    if request.user.is_authenticated:
+        icons = icons.filter(feed__subscriptions__user=request.user.pk)
+    elif not icon_keys.opens(feed_id, request.GET.get("key", "")):
+        # An app's iconUrl (feeds.icons); anyone else logs in first.
+        return redirect_to_login(request.get_full_path())
+    icon = icons.first()
     # Someone else's feed and a feed without icon look the same: 404.
-    if subscription is None or subscription.feed.favicon is None:
+    if icon is None:
         raise Http404("no icon")
-    icon = subscription.feed.favicon
     response = HttpResponse(bytes(icon.data), content_type=icon.content_type)
     # An SVG opened on its own must not run scripts in liseuse's origin.
     response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
