@@ -27,7 +27,10 @@ ACCEPT = "image/*, audio/*, video/*"
 
 # The stored HTML went through nh3: every attribute value is double-quoted and escaped, so a
 # regular expression over `src`, `poster` and `srcset` values is exact here (and only here).
-_SRC = re.compile(r'(?P<name>\b(?:src|poster))="(?P<url>https?://[^"]+)"')
+# An iframe's start tag is matched whole and left as it is: its src is a player's page (the
+# sanitizer's allowed hosts), which the proxy would refuse to serve, and which loaded from
+# liseuse's own origin would defeat the iframe's sandbox.
+_SRC = re.compile(r'<iframe\b[^>]*>|(?P<name>\b(?:src|poster))="(?P<url>https?://[^"]+)"')
 _SRCSET = re.compile(r'\bsrcset="(?P<value>[^"]+)"')
 
 
@@ -66,6 +69,8 @@ def proxify_html(content: str, origin: str = "") -> str:
         return content
 
     def one(match: re.Match[str]) -> str:
+        if match["name"] is None:  # an iframe's start tag
+            return match[0]
         url = html.unescape(match["url"])
         return f'{match["name"]}="{html.escape(proxied(url, origin))}"'
 

@@ -146,3 +146,19 @@ def test_attachments_players_go_through_the_proxy_too(
     player = re.search(r'<audio controls preload="none" src="/media/([^"]+)"></audio>', page)
     assert player is not None and media.unsign(player[1]) == episode
     assert f'src="{episode}"' not in page
+
+
+def test_an_embedded_player_is_left_to_its_own_host(
+    client: Client, alice: User, entry: Entry, proxy_on: None
+) -> None:
+    # The proxy serves media, not pages: a player's page through it would not load, and from
+    # liseuse's own origin its sandbox (allow-scripts allow-same-origin) would mean nothing.
+    player = (
+        '<iframe src="https://www.youtube-nocookie.com/embed/abc" width="560"'
+        ' sandbox="allow-scripts allow-same-origin allow-popups" loading="lazy"></iframe>'
+    )
+    Entry.objects.filter(pk=entry.pk).update(content=player + CONTENT)
+    client.force_login(alice)
+    page = client.get("/?state=all").content.decode()
+    assert player in page
+    assert "https://images.example/" not in page and len(re.findall(r"/media/", page)) == 4
