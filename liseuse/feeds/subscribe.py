@@ -55,6 +55,9 @@ def subscribe_url(
     title: str = "",
     choose: Chooser | None = None,
 ) -> Subscription:
+    """Follow the feed at `raw_url`, or the one its page offers (`choose` picks among several).
+    A feed nobody followed yet is fetched at once: its name and entries are there when the
+    person looks, as in FreshRSS and Miniflux, not after the refresh loop's next turn."""
     try:
         url = normalize_feed_url(raw_url)
     except FeedUrlError as exc:
@@ -84,7 +87,23 @@ def subscribe_url(
             raise SubscribeError(
                 _("%(url)s: %(reason)s") % {"url": repr(url), "reason": exc}
             ) from None
-    return follow(user, url, category=category, title=title)
+    new_feed = not Feed.objects.filter(url=url).exists()
+    subscription = follow(user, url, category=category, title=title)
+    if new_feed:
+        _first_fetch(user, subscription)
+    return subscription
+
+
+def _first_fetch(user: User, subscription: Subscription) -> None:
+    from liseuse.feeds.worker import RefreshRefused
+    from liseuse.feeds.worker import refresh_feed_now
+
+    try:
+        # A failure is not the subscription's: the feed's health tells it, and the loop retries.
+        refresh_feed_now(user, subscription.feed_id)
+    except RefreshRefused:
+        return  # the refresh loop claimed it first
+    subscription.feed.refresh_from_db()
 
 
 @transaction.atomic

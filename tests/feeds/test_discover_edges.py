@@ -15,7 +15,7 @@ from liseuse.pipeline.discover import MAX_CHECKED_LINKS
 from tests.httpserver import LocalServer
 from tests.httpserver import Reply
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 RSS = (
     b'<rss version="2.0"><channel><title>Le flux</title><item><guid>1</guid></item></channel></rss>'

@@ -20,7 +20,7 @@ from liseuse.feeds.subscribe import subscribe_url
 from tests.httpserver import LocalServer
 from tests.httpserver import Reply
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 RSS = b'<rss version="2.0"><channel><title>Le flux</title><item><guid>1</guid><title>Un</title></item></channel></rss>'
 ATOM = b'<feed xmlns="http://www.w3.org/2005/Atom"><title>Atom du site</title><id>x</id></feed>'
@@ -48,6 +48,29 @@ def test_a_feed_url_is_followed_as_is(alice: User) -> None:
         and sub.category is not None
         and sub.category.name == "Libre"
     )
+
+
+def test_a_new_feed_is_fetched_at_once_a_followed_one_is_not(alice: User, bob: User) -> None:
+    server = LocalServer({"/rss": Reply(body=RSS)})
+    with server:
+        first = subscribe_url(alice, server.url("/rss"))
+        asked_by_alice = len(server.requests)
+        subscribe_url(bob, server.url("/rss"))
+    # Discovery, then the first fetch: the feed's name and entries are there straight away.
+    assert asked_by_alice == 2
+    assert first.display_title == "Le flux"
+    assert EntryState.objects.filter(user=alice, entry__title="Un").count() == 1
+    # Already followed: nothing asked, the newcomer gets the entries the feed has.
+    assert len(server.requests) == asked_by_alice
+    assert EntryState.objects.filter(user=bob, entry__title="Un").count() == 1
+
+
+def test_a_first_fetch_that_fails_leaves_the_subscription_and_says_why(alice: User) -> None:
+    answers = iter([Reply(body=RSS), Reply(status=503)])
+    with LocalServer({"/rss": lambda request: next(answers)}) as server:
+        sub = subscribe_url(alice, server.url("/rss"))
+    feed = Feed.objects.get(pk=sub.feed_id)
+    assert feed.error_count == 1 and "503" in feed.last_error
 
 
 def test_a_page_with_one_feed_link_follows_it(alice: User) -> None:

@@ -63,17 +63,23 @@ def test_the_pages_need_a_login(alices: Subscription) -> None:
         assert Client().get(path).status_code == 302
 
 
+@pytest.mark.django_db(transaction=True)  # the new feed is fetched at once, by the store thread
 def test_adding_a_feed_url_follows_it_then_redirects_with_303(alice: User) -> None:
+    client = logged_in(alice)
     with LocalServer({"/rss": Reply(body=RSS)}) as server:
-        response = logged_in(alice).post(
+        response = client.post(
             "/manage/subscriptions/add", {"url": server.url("/rss"), "category": "Nouvelles"}
         )
     sub = Subscription.objects.get(user=alice)
     assert response.status_code == 303
     assert response["Location"] == f"/manage/subscriptions/{sub.pk}/"
     assert sub.category is not None and sub.category.name == "Nouvelles"
+    # Fetched at once: the feed's name and its entries are there on the next page.
+    assert "You now follow Le flux." in client.get(response["Location"]).content.decode()
+    assert EntryState.objects.filter(user=alice, entry__title="Un").exists()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_site_with_several_feeds_offers_a_choice_then_follows_the_chosen_one(
     alice: User,
 ) -> None:
