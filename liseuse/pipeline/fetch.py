@@ -4,8 +4,9 @@ Everything the project downloads (feeds, discovery pages, favicons, full text, O
 through `Fetcher`, so the rules live in one place:
 
 - http and https only; conditional GET (ETag / Last-Modified) for feeds, answered 304 → empty body;
-- gzip, deflate and br; a size cap counted after decompression, read in chunks so a compression
-  bomb is stopped as soon as it passes the cap;
+- gzip, deflate and br (and x-gzip, and codings stacked like "gzip, gzip"); a size cap counted
+  after decompression, read in chunks so a compression bomb is stopped as soon as it passes the
+  cap;
 - at most five redirects, followed here rather than by aiohttp so each hop is checked;
 - a connect time-out, and a total time-out for the whole fetch (all hops, body included);
 - a global and a per-host concurrency limit;
@@ -26,7 +27,9 @@ import contextlib
 import dataclasses
 import http
 import ipaddress
+import re
 import socket
+import zlib
 from collections.abc import AsyncIterator
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -39,6 +42,7 @@ from types import TracebackType
 
 import aiohttp
 from aiohappyeyeballs import AddrInfoType
+from aiohttp import compression_utils
 from aiohttp.abc import AbstractResolver
 from aiohttp.abc import ResolveResult
 from multidict import CIMultiDictProxy
@@ -58,7 +62,13 @@ FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9,"
     " application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
 )
-ACCEPT_ENCODING = "gzip, deflate, br"
+# Content codings aiohttp undoes itself, when the header names exactly one of them; anything else
+# reaches `_undo_codings` as it came.
+_AIOHTTP_CODINGS = frozenset({"gzip", "deflate", "br", "zstd"})
+# What `_undo_codings` undoes in the cases aiohttp leaves alone: "x-gzip" (the old name of gzip,
+# RFC 9110 says to read it as gzip) and codings applied more than once ("gzip, gzip").
+_OWN_CODINGS = frozenset({"gzip", "x-gzip", "deflate"})
+_GZIP_MAGIC = b"\x1f\x8b"
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECT_STATUSES = frozenset({301, 308})
@@ -142,7 +152,7 @@ class Fetcher:
                 connect=self.config.connect_timeout,
                 sock_connect=self.config.connect_timeout,
             ),
-            headers={"User-Agent": self.config.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+            headers={"User-Agent": self.config.user_agent, "Accept-Encoding": accept_encoding()},
             # No cookies: they would travel from one feed to another on a shared host.
             cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,  # no proxy from the environment (see the module docstring)
@@ -278,6 +288,9 @@ class Fetcher:
         if not (200 <= status < 300 or status == 304):
             raise _status_error(status, response.headers, now)
         body = b"" if status in (204, 304) else await _read_capped(response, max_bytes)
+        if body:
+            coding = response.headers.get("Content-Encoding", "")
+            body = _undo_codings(body, coding, max_bytes, host=response.url.host or "")
         permanent = bool(hops) and all(hop in PERMANENT_REDIRECT_STATUSES for hop in hops)
         final_url = str(response.url)
         return FetchResult(
@@ -285,8 +298,8 @@ class Fetcher:
             status=status,
             body=body,
             content_type=response.headers.get("Content-Type"),
-            etag=response.headers.get("ETag"),
-            last_modified=response.headers.get("Last-Modified"),
+            etag=_validator(response.headers.get("ETag")),
+            last_modified=_validator(response.headers.get("Last-Modified")),
             permanent_url=final_url if permanent else None,
             not_before=cache_hint(response.headers, now),
         )
@@ -398,7 +411,7 @@ def _redirect_target(response: aiohttp.ClientResponse) -> URL:
             reasons.REDIRECT_WITHOUT_LOCATION.format(status=status), status=response.status
         )
     try:
-        target = response.url.join(URL(location))
+        target = response.url.join(URL(_escape_raw_bytes(location)))
     except (ValueError, TypeError) as exc:
         raise FetchError(
             reasons.REDIRECT_TO_INVALID_URL.format(status=status, url=repr(location))
@@ -420,6 +433,91 @@ async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> byte
             raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def accept_encoding() -> str:
+    """The Accept-Encoding header: br only when aiohttp can undo it.
+
+    brotli comes with aiohttp[speedups], but a system's packages may lack it: offering br then
+    would turn every answer of a site that prefers it into "invalid HTTP response".
+    """
+    return "gzip, deflate, br" if compression_utils.HAS_BROTLI else "gzip, deflate"
+
+
+def _undo_codings(body: bytes, header: str, max_bytes: int, *, host: str) -> bytes:
+    """Undoes the content codings aiohttp left in place ("x-gzip", "gzip, gzip"), capped.
+
+    An unknown coding leaves the body as it came, as browsers do: some servers put a charset
+    there ("Content-Encoding: utf-8") and their feeds are plain text.
+    """
+    if header.isascii() and header.lower() in _AIOHTTP_CODINGS:
+        return body  # aiohttp has undone it already
+    codings = [coding.strip().lower() for coding in header.split(",")]
+    codings = [coding for coding in codings if coding and coding != "identity"]
+    if not codings or not all(coding in _OWN_CODINGS for coding in codings):
+        return body
+    for coding in reversed(codings):  # the last coding listed was applied last
+        body = _inflate(body, coding, max_bytes, host=host)
+    return body
+
+
+def _inflate(data: bytes, coding: str, max_bytes: int, *, host: str) -> bytes:
+    """One gzip (every member of it) or deflate layer, stopped as soon as it passes the cap."""
+    out = bytearray()
+    while data:
+        if coding == "deflate" and data[0] & 0x0F != 8:
+            wbits = -zlib.MAX_WBITS  # raw deflate without the zlib header, as some servers send
+        elif coding == "deflate":
+            wbits = zlib.MAX_WBITS
+        else:
+            wbits = 16 + zlib.MAX_WBITS
+        inflater = zlib.decompressobj(wbits)
+        try:
+            # The limit is never 0 (which would mean "no limit"): `out` holds max_bytes at most.
+            out += inflater.decompress(data, max_bytes + 1 - len(out))
+        except zlib.error as exc:
+            raise FetchError(reasons.BROKEN_BODY.format(host=host)) from exc
+        if len(out) > max_bytes:
+            raise FetchError(reasons.TOO_LARGE.format(size=describe_size(max_bytes)))
+        if not inflater.eof:  # cut short: what came out is not the whole document
+            raise FetchError(reasons.BROKEN_BODY.format(host=host))
+        # gzip may hold several members one after the other; deflate is one stream. Bytes
+        # after the last member that start no other (a stray newline) are ignored, as aiohttp
+        # and browsers do.
+        data = inflater.unused_data if wbits > zlib.MAX_WBITS else b""
+        if not data.startswith(_GZIP_MAGIC):
+            break
+    return bytes(out)
+
+
+def _validator(value: str | None) -> str | None:
+    """An ETag or Last-Modified worth keeping: one that can be stored and sent back exactly.
+
+    aiohttp reads header bytes as UTF-8 and keeps the other bytes as lone surrogates; HTTP
+    allows them in an ETag (a Latin-1 "é", say). No database stores such a string (storing it
+    fails the whole update of the feed) and aiohttp's writer drops or refuses them, so it
+    could never go back as received: without it the feed is simply fetched in full.
+    """
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
+
+
+_RAW_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def _escape_raw_bytes(text: str) -> str:
+    """A header value with its non-UTF-8 bytes percent-encoded, as browsers do with Location.
+
+    aiohttp keeps such bytes as lone surrogates (byte 0xE9 becomes U+DCE9), which yarl would
+    silently drop: "/caf\xe9.xml" would become "/caf.xml", a wrong URL, even saved for good
+    after a permanent redirect.
+    """
+    return _RAW_BYTE.sub(lambda match: f"%{ord(match.group()) - 0xDC00:02X}", text)
 
 
 def _status_error(status: int, headers: CIMultiDictProxy[str], now: datetime) -> FetchError:

@@ -51,6 +51,8 @@ _NON_PUBLIC: tuple[tuple[IPNetwork, str], ...] = tuple(
         ("100::/64", reasons.RESERVED),  # discard-only
         ("2001::/23", reasons.RESERVED),  # IETF protocol assignments, including Teredo
         ("2001:db8::/32", reasons.DOCUMENTATION),
+        ("3fff::/20", reasons.DOCUMENTATION),  # RFC 9637, the second documentation block
+        ("5f00::/16", reasons.RESERVED),  # RFC 9602, segment routing identifiers
         ("fc00::/7", reasons.PRIVATE),  # unique local addresses
         ("fe80::/10", reasons.LINK_LOCAL),
         ("fec0::/10", reasons.PRIVATE),  # deprecated site-local

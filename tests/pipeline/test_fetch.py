@@ -18,6 +18,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp.compression_utils
+import aiohttp.http_parser
 import brotli  # type: ignore[import-untyped]
 import pytest
 
@@ -124,16 +126,108 @@ def test_a_304_without_validators_keeps_the_ones_sent() -> None:
     assert (result.etag, result.last_modified) == ('"old"', "Mon, 02 Feb 2026")
 
 
+def test_a_utf8_etag_goes_back_byte_for_byte() -> None:
+    # The local server reads and writes header bytes as Latin-1: this is "café" in UTF-8.
+    etag = '"caf\u00c3\u00a9"'
+
+    def feed(request: SeenRequest) -> Reply:
+        if request.headers.get("if-none-match") == etag:
+            return Reply(304)
+        return Reply(200, {"ETag": etag}, RSS)
+
+    with LocalServer({"/feed": feed}) as server:
+        first = fetch_feed(FetchRequest(server.url("/feed")))
+        second = fetch_feed(FetchRequest(first.url, first.etag))
+    assert first.etag == '"café"'
+    assert second.status == 304
+
+
+def test_validators_that_are_not_utf8_are_dropped_rather_than_kept_unstorable() -> None:
+    # obs-text (a Latin-1 "é") is legal in an ETag, but it could neither be stored (the whole
+    # update of the feed failed) nor be sent back as it came.
+    headers = {"ETag": '"caf\u00e9"', "Last-Modified": "lundi 2 f\u00e9vrier 2026"}
+    with LocalServer({"/feed": Reply(200, headers, RSS)}) as server:
+        result = fetch_feed(FetchRequest(server.url("/feed")))
+    assert result.body == RSS
+    assert (result.etag, result.last_modified) == (None, None)
+
+
 # Compression and the size cap
+
+
+def raw_deflate(data: bytes) -> bytes:
+    """deflate without the zlib header, as some servers send it."""
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+def gzip_twice(data: bytes) -> bytes:
+    return gzip.compress(gzip.compress(data))
+
+
+def two_gzip_members(data: bytes) -> bytes:
+    return gzip.compress(data[:10]) + gzip.compress(data[10:])
 
 
 @pytest.mark.parametrize(
     ("encoding", "compress"),
-    [("gzip", gzip.compress), ("deflate", zlib.compress), ("br", brotli.compress)],
+    [
+        ("gzip", gzip.compress),
+        ("GZIP", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", raw_deflate),
+        ("br", brotli.compress),
+        ("identity", bytes),
+        ("x-gzip", gzip.compress),  # the old name, to be read as gzip (RFC 9110)
+        ("x-gzip", two_gzip_members),
+        ("gzip, gzip", gzip_twice),
+        ("deflate, gzip", lambda data: gzip.compress(zlib.compress(data))),
+        ("deflate, deflate", lambda data: zlib.compress(raw_deflate(data))),
+        ("identity, gzip", gzip.compress),
+    ],
 )
 def test_it_decompresses(encoding: str, compress: Any) -> None:
     with LocalServer({"/feed": Reply(200, {"Content-Encoding": encoding}, compress(RSS))}) as s:
         assert fetch(s.url("/feed")).body == RSS
+
+
+def test_an_unknown_coding_leaves_the_body_as_it_came() -> None:
+    # Some servers name their charset there; their feeds are plain text, as browsers find.
+    with LocalServer({"/feed": Reply(200, {"Content-Encoding": "utf-8"}, RSS)}) as s:
+        assert fetch(s.url("/feed")).body == RSS
+
+
+@pytest.mark.parametrize("encoding", ["x-gzip", "gzip, gzip"])
+def test_codings_undone_here_are_capped_too(encoding: str) -> None:
+    bomb = gzip.compress(bytes(20 * 1024 * 1024), compresslevel=9)  # 20 KB on the wire
+    if encoding == "gzip, gzip":
+        bomb = gzip.compress(bomb)
+    with LocalServer({"/bomb": Reply(200, {"Content-Encoding": encoding}, bomb)}) as server:
+        error = fetch_error(server.url("/bomb"), max_bytes=1024 * 1024)
+    assert error.reason == "response larger than 1 MB"
+
+
+@pytest.mark.parametrize(
+    "body", [gzip.compress(RSS)[:-8], b"not gzip at all"], ids=["truncated", "not-gzip"]
+)
+def test_a_broken_body_in_a_coding_undone_here_is_an_error(body: bytes) -> None:
+    with LocalServer({"/feed": Reply(200, {"Content-Encoding": "x-gzip"}, body)}) as server:
+        assert fetch_error(server.url("/feed")).reason == "broken response body from 127.0.0.1"
+
+
+def test_br_is_not_asked_for_when_it_cannot_be_undone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As if the brotli module were missing: aiohttp would refuse every br answer.
+    monkeypatch.setattr(aiohttp.compression_utils, "HAS_BROTLI", False)
+    monkeypatch.setattr(aiohttp.http_parser, "HAS_BROTLI", False)
+
+    def feed(request: SeenRequest) -> Reply:
+        if "br" in request.headers["accept-encoding"]:
+            return Reply(200, {"Content-Encoding": "br"}, brotli.compress(RSS))
+        return Reply(200, {"Content-Encoding": "gzip"}, gzip.compress(RSS))
+
+    with LocalServer({"/feed": feed}) as server:
+        assert fetch(server.url("/feed")).body == RSS
+    assert server.requests[0].headers["accept-encoding"] == "gzip, deflate"
 
 
 def test_a_gzip_bomb_is_stopped_at_the_default_cap_of_15_mb() -> None:
@@ -189,6 +283,15 @@ def test_an_all_permanent_redirect_chain_gives_a_permanent_url() -> None:
     assert server.paths() == ["/a", "/b", "/c"]
 
 
+def test_a_304_after_permanent_redirects_confirms_the_new_url_and_keeps_the_validators() -> None:
+    routes = {"/a": redirect(301, "/b"), "/b": Reply(304)}
+    with LocalServer(routes) as server:
+        result = fetch_feed(FetchRequest(server.url("/a"), '"v1"', "Mon, 02 Feb 2026"))
+    assert (result.status, result.permanent_url) == (304, server.url("/b"))
+    assert (result.etag, result.last_modified) == ('"v1"', "Mon, 02 Feb 2026")
+    assert server.requests[1].headers["if-none-match"] == '"v1"'
+
+
 @pytest.mark.parametrize("temporary", [302, 303, 307])
 def test_one_temporary_hop_means_no_permanent_url(temporary: int) -> None:
     routes = {"/a": redirect(301, "/b"), "/b": redirect(temporary, "/c"), "/c": Reply(body=RSS)}
@@ -214,6 +317,27 @@ def test_a_redirect_loop_is_reported() -> None:
         error = fetch_error(server.url("/a"))
     assert error.reason == f"redirect loop: back to {server.url('/a')}"
     assert server.paths() == ["/a", "/b"]
+
+
+@pytest.mark.parametrize(
+    ("location", "path"),
+    [
+        ("/caf\u00e9.xml", "/caf%E9.xml"),  # a Latin-1 byte: percent-encoded, not dropped
+        ("/caf\u00c3\u00a9.xml", "/caf%C3%A9.xml"),  # UTF-8 (read as Latin-1 by the server)
+        ("/a b.xml", "/a%20b.xml"),
+        ("c.xml", "/dir/c.xml"),  # relative
+        ("?page=2", "/dir/start?page=2"),
+        ("//{authority}/d.xml", "/d.xml"),  # protocol-relative
+    ],
+)
+def test_redirect_locations_are_read_as_browsers_read_them(location: str, path: str) -> None:
+    with LocalServer() as server:
+        authority = f"{server.host}:{server.port}"
+        server.routes["/dir/start"] = redirect(301, location.format(authority=authority))
+        server.routes[path] = Reply(body=RSS)
+        result = fetch_feed(FetchRequest(server.url("/dir/start")))
+    assert result.body == RSS
+    assert result.permanent_url == server.url(path)
 
 
 def test_a_redirect_without_location_is_an_error() -> None:

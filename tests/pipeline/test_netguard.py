@@ -112,6 +112,8 @@ def test_names_and_impossible_numbers_are_not_addresses(host: str) -> None:
         "fec0::1",  # old site-local
         "ff02::1",  # multicast
         "2001:db8::1",
+        "3fff::1",  # the second documentation block (RFC 9637)
+        "5f00::1",  # segment routing (RFC 9602)
         "::ffff:127.0.0.1",  # IPv4-mapped
         "::ffff:10.0.0.1",
         "::ffff:169.254.169.254",
