@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError
 from django.db import IntegrityError
 from django.db import connection
 from django.db import models
@@ -45,6 +44,9 @@ STORE_CACHE_KIB = 8192
 # SQLite allows 32766 variables per statement in recent versions but 999 in old ones; PostgreSQL
 # 65535. Chunks of 500 rows keep every statement well under both.
 _CHUNK = 500
+
+# The largest value an IntegerField (PositiveIntegerField) holds on PostgreSQL.
+_INTEGER_MAX = 2**31 - 1
 
 
 def _entry_fields(decision: EntryDecision) -> dict[str, object]:
@@ -158,14 +160,17 @@ class DjangoStore:
                 with transaction.atomic():
                     self._set_cache()
                     return [call() for call in calls]
-            except DatabaseError:
-                pass  # undone as a whole: now each on its own, so that a failure stays alone
+            except Exception:
+                # Undone as a whole: now each on its own, so that a failure stays alone. Not
+                # only DatabaseError: a value the driver cannot send (OverflowError) fails a
+                # call before the database sees it, and it too must fail that call alone.
+                pass
             results: list[object] = []
             for call in calls:
                 try:
                     with transaction.atomic():
                         results.append(call())
-                except DatabaseError as exc:
+                except Exception as exc:
                     results.append(exc)
             return results
 
@@ -183,7 +188,12 @@ class DjangoStore:
                 "last_success_at": update.fetched_at,
                 "last_error": "",
                 "error_count": 0,
-                "ttl_minutes": parsed.ttl_minutes,
+                # The feed's own number, which may be any length: kept within what the column
+                # holds on both databases (PostgreSQL's integer; SQLite's 64 bits raise
+                # OverflowError beyond), far beyond any delay the schedule honours anyway.
+                "ttl_minutes": None
+                if parsed.ttl_minutes is None
+                else min(parsed.ttl_minutes, _INTEGER_MAX),
                 "fetch_interval_minutes": update.interval_minutes,
                 # What the feed lists now: retention keeps these (feeds.retention).
                 "listed_identities": list(update.identities),
@@ -205,7 +215,7 @@ class DjangoStore:
     def _save_entries(self, feed_id: int, decisions: Sequence[EntryDecision], now: datetime) -> int:
         new = [d for d in decisions if d.kind == "new"]
         updated = [d for d in decisions if d.kind == "updated"]
-        created = _insert_entries(feed_id, new, now)
+        inserted, created = _insert_entries(feed_id, new, now)
         # Written out for the same reason as _update_feed: the ORM's query cost more than the
         # database's work.
         with connection.cursor() as cursor:
@@ -232,7 +242,7 @@ class DjangoStore:
                 entry__identity=decision.identity,
                 user__mark_updated_unread=True,
             ).update(is_read=False, read_at=None)
-        return len(created)
+        return inserted
 
     def _move_feed(self, feed_id: int, new_url: str) -> None:
         """Follow a confirmed permanent redirect, unless another feed row has that URL already."""
@@ -384,10 +394,15 @@ _FIRST_SEEN = _ENTRY_COLUMNS.index("first_seen")
 
 def _insert_entries(
     feed_id: int, decisions: Sequence[EntryDecision], now: datetime
-) -> list[tuple[int, Any]]:
-    """Insert new entries; returns (id, prepared published date) of each, in order."""
+) -> tuple[int, list[tuple[int, Any]]]:
+    """Insert new entries; returns how many were inserted, and (id, prepared published date)
+    of each, in order.
+
+    An entry already there is left as it is: another worker may have stored this document
+    since this one read what was stored (its lease ended while it fetched). Its copy and the
+    states made with it, read ones included, stay; this write then adds nothing."""
     if not decisions:
-        return []
+        return 0, []
     preparers = _preparers(Entry, _ENTRY_COLUMNS)
     # The same for every row: prepared once, and left out of the preparations per row.
     first_seen = preparers[_FIRST_SEEN](now)
@@ -405,7 +420,11 @@ def _insert_entries(
     columns = ", ".join(_ENTRY_COLUMNS)
     marks = ", ".join(["%s"] * len(_ENTRY_COLUMNS))
     with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING", rows
+        )
+        # Both drivers sum the rows each statement inserted.
+        inserted = cursor.rowcount
         ids: dict[str, int] = {}
         identities = [d.identity for d in decisions]
         for start in range(0, len(identities), _CHUNK):
@@ -417,7 +436,9 @@ def _insert_entries(
             )
             ids.update(cursor.fetchall())
     published_at = _ENTRY_COLUMNS.index("published")
-    return [(ids[d.identity], row[published_at]) for d, row in zip(decisions, rows, strict=True)]
+    return inserted, [
+        (ids[d.identity], row[published_at]) for d, row in zip(decisions, rows, strict=True)
+    ]
 
 
 def _insert_states(feed_id: int, created: list[tuple[int, Any]], followers: list[int]) -> None:
@@ -430,5 +451,8 @@ def _insert_states(feed_id: int, created: list[tuple[int, Any]], followers: list
     marks = ", ".join(["%s"] * len(_STATE_COLUMNS))
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO {table} ({', '.join(_STATE_COLUMNS)}) VALUES ({marks})", rows
+            # A state already there (see _insert_entries) keeps the person's flags.
+            f"INSERT INTO {table} ({', '.join(_STATE_COLUMNS)}) VALUES ({marks}) "
+            "ON CONFLICT DO NOTHING",
+            rows,
         )

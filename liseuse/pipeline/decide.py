@@ -27,6 +27,12 @@ from liseuse.pipeline.types import ParsedEntry
 # (or a trick to stay on top of the list) and is replaced by the time we saw the entry.
 FUTURE_TOLERANCE = timedelta(minutes=10)
 
+# Before this, a date is what a feed generator writes for "no date": the Unix epoch (time 0,
+# shifted up to a day by a time zone) or the year 1 (Go's zero time, .NET's DateTime.MinValue).
+# Taken at its word, such an entry sorts below everything a person will ever scroll to, and the
+# year 1 cannot even be shown in a time zone west of UTC (it would fall in the year 0).
+PLACEHOLDER_BEFORE = datetime(1970, 1, 2, tzinfo=UTC)
+
 _HASH_LENGTH = 32  # hex digits: 128 bits, plenty to tell entries apart within one feed
 
 
@@ -83,17 +89,20 @@ def entry_identities(entries: Sequence[ParsedEntry]) -> list[str]:
     """A stable identity for each entry of one document, in the same order.
 
     From the guid, else the link, else the title and content. When several entries share
-    a guid (or link), the first keeps the plain identity and each later one is told apart by
-    its content; exact copies are numbered in document order. Parsing the same document again
-    gives the same identities, and no entry is lost to a publisher's copy-paste.
+    a guid (or link), that guid names none of them: each is told apart by its content, and
+    exact copies are numbered in document order. Parsing the same document again gives the
+    same identities, and no entry is lost to a publisher's copy-paste.
+
+    Not "the first keeps the plain identity": in a feed whose every item has one guid (the
+    site's address, say), the first is the newest, so each new post took the identity of the
+    previous newest and overwrote its row, read flag, star and labels included.
     """
-    seen_keys: Counter[tuple[str, ...]] = Counter()
+    keys = [_identity_key(entry) for entry in entries]
+    shared = {key for key, count in Counter(keys).items() if count > 1}
     seen_copies: Counter[tuple[str, ...]] = Counter()
     identities = []
-    for entry in entries:
-        key = _identity_key(entry)
-        seen_keys[key] += 1
-        if seen_keys[key] == 1:
+    for entry, key in zip(entries, keys, strict=True):
+        if key not in shared:
             identities.append(_digest("entry", *key))
             continue
         copy_key = (*key, content_hash(entry))
@@ -165,24 +174,32 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _not_future(moment: datetime | None, now: datetime) -> datetime | None:
+def _usable(moment: datetime | None, now: datetime) -> datetime | None:
+    """`moment` in UTC, or None when it says nothing: missing, a placeholder, or in the future."""
     if moment is None:
         return None
     moment = _as_utc(moment)
-    return now if moment > now + FUTURE_TOLERANCE else moment
+    if moment < PLACEHOLDER_BEFORE or moment > now + FUTURE_TOLERANCE:
+        return None
+    return moment
 
 
 def fix_dates(entry: ParsedEntry, *, now: datetime) -> tuple[ParsedEntry, bool]:
     """`entry` with dates a list can be sorted by, and whether `published` is a guess.
 
-    Dates further in the future than FUTURE_TOLERANCE become `now`. A missing `published`
-    is taken from `updated` (Atom only requires the latter), else it is `now`: first seen.
+    A `published` date that is missing, a placeholder (before PLACEHOLDER_BEFORE) or further in
+    the future than FUTURE_TOLERANCE is taken from `updated` (Atom only requires the latter),
+    else it is `now`: first seen, and a guess, which an update of the entry keeps rather than
+    replaces with the time of that later fetch (the entry would jump to the top of the list
+    at every change). An `updated` date in the future becomes `now`; a placeholder, None.
     """
     now = _as_utc(now)
-    updated = _not_future(entry.updated, now)
-    published = _not_future(entry.published, now) or updated
+    updated = _usable(entry.updated, now)
+    published = _usable(entry.published, now) or updated
     guessed = published is None
     published = published or now
+    if updated is None and entry.updated is not None and _as_utc(entry.updated) > now:
+        updated = now
     if published is entry.published and updated is entry.updated:
         return entry, guessed  # the usual case, dates already right: no copy of the entry
     return dataclasses.replace(entry, published=published, updated=updated), guessed
@@ -252,7 +269,9 @@ def _check_aware(now: datetime) -> None:
 
 def _rhythm(now: datetime, entry_times: Sequence[datetime], config: ScheduleConfig) -> timedelta:
     """How often this feed seems to publish, slowed down once it has gone quiet."""
-    times = sorted({t for t in map(_as_utc, entry_times) if t <= now + FUTURE_TOLERANCE})
+    times = sorted(
+        {t for t in map(_as_utc, entry_times) if PLACEHOLDER_BEFORE <= t <= now + FUTURE_TOLERANCE}
+    )
     times = times[-config.rhythm_window :]
     if not times:
         return config.default_interval
@@ -305,14 +324,20 @@ def next_fetch_at(
     _check_aware(now)
     now = _as_utc(now)
     if error_count >= 1:
-        wait = error_backoff(error_count, config)
+        # The floor holds after errors too: it is the instance's "never more often than", or a
+        # follower's, or a WebSub feed's slow safety net, and a failing feed is no reason to
+        # ask it more often than a healthy one.
+        wait = max(error_backoff(error_count, config), config.min_interval)
     else:
         rhythm = _rhythm(now, entry_times, config)
         wait = rhythm + _jitter(rhythm, jitter_key, config.jitter_ratio)
         wait = min(max(wait, config.min_interval), config.max_interval)
     earliest = [now + wait]
     if ttl_minutes is not None and ttl_minutes > 0:
-        earliest.append(now + timedelta(minutes=ttl_minutes))
+        # The feed's own number: one past the cap is as good as any larger, and a larger one
+        # (a <ttl> of twenty digits) would overflow timedelta or datetime and end the refresh.
+        cap_minutes = config.server_delay_cap // timedelta(minutes=1) + 1
+        earliest.append(now + timedelta(minutes=min(ttl_minutes, cap_minutes)))
     earliest.extend(_as_utc(t) for t in (not_before, retry_after) if t is not None)
     latest_allowed = now + max(wait, config.server_delay_cap)
     return min(max(earliest), latest_allowed)

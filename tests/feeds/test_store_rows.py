@@ -4,6 +4,7 @@ write gives back only the writer's own lease."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -15,13 +16,20 @@ from django.db import IntegrityError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from liseuse.accounts.models import User
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Feed
+from liseuse.feeds.models import Subscription
 from liseuse.feeds.store import STORE_CACHE_KIB
 from liseuse.feeds.store import DjangoStore
 from liseuse.feeds.store import _preparers
+from liseuse.pipeline.decide import decide_entries
+from liseuse.pipeline.decide import entry_identities
+from liseuse.pipeline.refresh import FeedUpdate
 from liseuse.pipeline.types import FetchResult
+from liseuse.pipeline.types import ParsedEntry
+from liseuse.pipeline.types import ParsedFeed
 
 pytestmark = pytest.mark.django_db
 
@@ -178,3 +186,74 @@ def test_the_store_gives_its_sqlite_connection_a_larger_cache() -> None:
         # And every connection copies the WAL into the database every 8,192 pages (settings).
         cursor.execute("PRAGMA wal_autocheckpoint")
         assert cursor.fetchone() == (8192,)
+
+
+def _update(feed: Feed, entries: list[ParsedEntry], stored: dict[str, str | None]) -> FeedUpdate:
+    """What a refresh hands the store after fetching `entries`, having read `stored`."""
+    now = datetime.now(UTC)
+    return FeedUpdate(
+        feed_id=feed.id,
+        fetched_at=now,
+        feed=ParsedFeed(format="rss20", title="F", entries=tuple(entries)),
+        decisions=tuple(decide_entries(entries, stored, now=now)),
+        identities=tuple(entry_identities(entries)),
+        etag=None,
+        last_modified=None,
+        permanent_url=None,
+        next_fetch_at=now + timedelta(hours=1),
+        interval_minutes=60,
+    )
+
+
+def test_a_worker_that_outlived_its_lease_stores_what_the_other_stored_without_failing(
+    alice: User,
+) -> None:
+    # Worker A's lease ended while it was still fetching; worker B took the feed, fetched the
+    # same document and stored it first. Both decided "new" from the same empty store.
+    feed = _leased_feed("worker-b")
+    Subscription.objects.create(user=alice, feed=feed)
+    entries = [ParsedEntry(guid=f"g{n}", title=f"T{n}") for n in range(3)]
+    slow, fast = _update(feed, entries, {}), _update(feed, entries, {})
+    assert DjangoStore("worker-b").save_update(fast) == 3
+    EntryState.objects.filter(user=alice).update(is_read=True)  # alice reads them meanwhile
+
+    # Then A writes: nothing new, no error (the feed is healthy), nothing of alice's lost.
+    assert DjangoStore("worker-a").write_together(
+        [lambda: DjangoStore("worker-a").save_update(slow)]
+    ) == [0]
+    assert Entry.objects.filter(feed=feed).count() == 3
+    assert EntryState.objects.filter(user=alice, is_read=True).count() == 3
+    assert EntryState.objects.count() == 3
+
+
+def test_a_value_the_driver_refuses_fails_its_own_write_alone() -> None:
+    now = datetime.now(UTC)
+    first, second = _leased_feed("worker-0"), _leased_feed("worker-1")
+    store = DjangoStore("worker-0")
+
+    def too_large() -> None:
+        raise OverflowError("Python int too large to convert to SQLite INTEGER")
+
+    results = store.write_together(
+        [
+            lambda: store.save_error(
+                first.id, fetched_at=now, reason="one", next_fetch_at=now, gone=False
+            ),
+            too_large,
+        ]
+    )
+    assert results[0] is None and isinstance(results[1], OverflowError)
+    assert Feed.objects.get(id=first.id).last_error == "one"
+    assert Feed.objects.get(id=second.id).last_error == ""
+
+
+def test_a_ttl_of_any_length_is_stored(alice: User) -> None:
+    # An RSS <ttl> of twenty digits: the feed is stored, its ttl within the column's range.
+    feed = _leased_feed("worker-a")
+    update = _update(feed, [ParsedEntry(guid="g", title="T")], {})
+    update = dataclasses.replace(update, feed=dataclasses.replace(update.feed, ttl_minutes=10**20))
+    assert DjangoStore("worker-a").write_together(
+        [lambda: DjangoStore("worker-a").save_update(update)]
+    ) == [1]
+    feed.refresh_from_db()
+    assert feed.ttl_minutes is not None and feed.ttl_minutes >= 7 * 24 * 60

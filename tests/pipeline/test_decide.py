@@ -86,9 +86,27 @@ def test_parsing_the_same_document_again_gives_the_same_identities() -> None:
     assert entry_identities(entries) == entry_identities(list(entries))
 
 
-def test_the_first_of_several_copies_keeps_the_identity_it_has_alone() -> None:
+def test_a_new_post_on_top_of_a_feed_whose_posts_share_one_guid_is_new() -> None:
+    # A generator that gives every item the site's address as guid, newest first. The newest
+    # used to take the identity the previous newest was stored with: that entry's row was
+    # overwritten with the new post (keeping the read flag, star and labels given to the old
+    # one), and the old post came back as a new entry.
+    def post(n: int) -> ParsedEntry:
+        return entry(guid="https://e.com/", title=f"Post {n}", content=f"<p>{n}</p>")
+
+    first = [post(2), post(1)]
+    stored: dict[str, str | None] = {
+        d.identity: d.content_hash for d in decide_entries(first, {}, now=NOW)
+    }
+    decisions = decide_entries([post(3), post(2), post(1)], stored, now=NOW)
+    assert [(d.kind, d.entry.title) for d in decisions] == [("new", "Post 3")]
+
+
+def test_a_guid_seen_once_keeps_its_identity_when_its_copies_go() -> None:
     alone = entry_identities([entry(guid="dup")])
-    assert entry_identities([entry(guid="dup"), entry(guid="dup", content="other")])[0] == alone[0]
+    assert entry_identities([entry(guid="dup"), entry(guid="other")])[0] == alone[0]
+    with_copy = entry_identities([entry(guid="dup"), entry(guid="dup", content="other")])
+    assert alone[0] not in with_copy  # a shared guid names no entry by itself
 
 
 # Content hash
@@ -216,6 +234,58 @@ def test_dates_are_given_in_utc() -> None:
     assert decision.entry.published == paris
 
 
+def test_a_future_date_is_a_guess_that_a_changed_entry_does_not_renew() -> None:
+    # An events feed dates each item with its event, weeks ahead. Clamped to the time it was
+    # first seen, the date must stay that when the item changes later: as for an undated entry,
+    # the store keeps the date it has, rather than moving the entry to the top again.
+    future = NOW + timedelta(days=30)
+    stored = {entry_identities([entry()])[0]: content_hash(entry())}
+    changed = entry(content="<p>now with the venue</p>", published=future)
+    (decision,) = decide_entries([changed], stored, now=NOW)
+    assert decision.kind == "updated"
+    assert decision.published_is_first_seen
+
+
+def test_a_future_published_date_gives_way_to_a_sane_updated_one() -> None:
+    posted = NOW - timedelta(days=1)
+    (decision,) = decide_entries(
+        [entry(published=NOW + timedelta(days=30), updated=posted)], {}, now=NOW
+    )
+    assert decision.entry.published == posted
+    assert not decision.published_is_first_seen
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    [
+        datetime(1, 1, 1, tzinfo=UTC),  # Go's zero time, .NET's DateTime.MinValue
+        datetime(1970, 1, 1, tzinfo=UTC),  # the Unix epoch, time 0
+        datetime(1970, 1, 1, 1, 0, tzinfo=UTC),  # time 0 read in the wrong time zone
+    ],
+)
+def test_a_placeholder_date_counts_as_no_date(placeholder: datetime) -> None:
+    (decision,) = decide_entries([entry(published=placeholder, updated=placeholder)], {}, now=NOW)
+    assert decision.entry.published == NOW
+    assert decision.entry.updated is None
+    assert decision.published_is_first_seen
+    # The year 1 could not even be shown west of UTC: it would fall in the year 0.
+    assert decision.entry.published.year > 1
+
+
+def test_a_placeholder_published_date_gives_way_to_the_updated_one() -> None:
+    posted = NOW - timedelta(days=3)
+    (decision,) = decide_entries(
+        [entry(published=datetime(1, 1, 1, tzinfo=UTC), updated=posted)], {}, now=NOW
+    )
+    assert decision.entry.published == posted
+
+
+def test_an_old_but_real_date_is_kept() -> None:
+    old = datetime(1999, 12, 31, 23, 0, tzinfo=UTC)
+    (decision,) = decide_entries([entry(published=old)], {}, now=NOW)
+    assert decision.entry.published == old
+
+
 def test_deciding_needs_an_aware_now() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         decide_entries([entry()], {}, now=NOW.replace(tzinfo=None))
@@ -272,6 +342,19 @@ def test_entries_dated_in_the_future_do_not_set_the_rhythm() -> None:
     assert schedule(entry_times=times) == NOW + timedelta(hours=4)
 
 
+def test_placeholder_dates_do_not_set_the_rhythm() -> None:
+    # A generator that writes the year 1 for every entry: no rhythm to read, so the default
+    # interval, not a day (the silence since the year 1 looked like a dead feed).
+    zero = datetime(1, 1, 1, tzinfo=UTC)
+    assert schedule(entry_times=[zero, zero, zero]) == NOW + CONFIG.default_interval
+    assert schedule(entry_times=[*every(timedelta(hours=3)), zero]) == NOW + timedelta(hours=3)
+
+
+def test_an_rss_ttl_of_any_length_gives_the_cap_not_an_overflow() -> None:
+    for minutes in (10**10, 10**20):
+        assert schedule(ttl_minutes=minutes) == NOW + CONFIG.server_delay_cap
+
+
 def test_the_rss_ttl_is_honoured() -> None:
     assert schedule(entry_times=every(timedelta(minutes=1)), ttl_minutes=180) == (
         NOW + timedelta(hours=3)
@@ -315,6 +398,17 @@ def test_a_server_cannot_delay_us_beyond_the_cap() -> None:
 )
 def test_errors_back_off_exponentially_up_to_the_cap(errors: int, wait: timedelta) -> None:
     assert schedule(entry_times=every(timedelta(minutes=1)), error_count=errors) == NOW + wait
+
+
+def test_after_an_error_a_feed_is_still_never_fetched_more_often_than_the_minimum() -> None:
+    # LISEUSE_REFRESH_MIN_MINUTES, a follower's floor or a WebSub feed's slow safety-net
+    # polling: "never more often than this" (docs/configuration.md) holds after errors too.
+    gentle = dataclasses.replace(CONFIG, min_interval=timedelta(hours=6))
+    assert schedule(error_count=1, config=gentle) == NOW + timedelta(hours=6)
+    assert schedule(error_count=3, config=gentle) == NOW + timedelta(hours=6)
+    assert schedule(error_count=6, config=gentle) == NOW + timedelta(hours=8)
+    weekly = dataclasses.replace(CONFIG, min_interval=timedelta(days=3))
+    assert schedule(error_count=1000, config=weekly) == NOW + timedelta(days=3)
 
 
 def test_jitter_is_deterministic_small_and_depends_on_the_key() -> None:
