@@ -59,7 +59,9 @@ def _entry_fields(decision: EntryDecision) -> dict[str, object]:
         "title": entry.title,
         "author": entry.author,
         "content": entry.content,
-        "summary": entry.summary,
+        # An RSS item with a <description> only has it as both (pipeline.parse): kept once.
+        # Everything that shows an entry shows its content, else its summary.
+        "summary": "" if entry.summary == entry.content else entry.summary,
         "categories": list(entry.categories),
         "enclosures": [
             {"url": e.url, "type": e.mime_type, "length": e.length} for e in entry.enclosures

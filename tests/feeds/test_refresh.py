@@ -86,8 +86,9 @@ def test_stored_content_is_sanitized_and_urls_made_absolute(alice: User) -> None
         follow(alice, server.url("/feed"))
         worker.refresh_once(all_feeds=True)
     entry = Entry.objects.get()
-    assert "<script" not in entry.summary and "alert(1)" not in entry.summary
-    assert f'href="{SITE}rel"' in entry.summary  # absolute, utm_ gone
+    # A <description> only: the content (stored once, not again as the summary).
+    assert "<script" not in entry.content and "alert(1)" not in entry.content
+    assert f'href="{SITE}rel"' in entry.content  # absolute, utm_ gone
     assert entry.title == "Un gras"  # titles are plain text
 
 

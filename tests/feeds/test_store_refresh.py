@@ -64,7 +64,7 @@ def test_an_entry_dated_in_the_future_keeps_its_place_when_it_changes(alice: Use
         time.sleep(0.01)  # so that "now" at the second fetch is another instant
         worker.refresh_once(all_feeds=True)
     entry = Entry.objects.get()
-    assert entry.summary == "Bientôt, salle Pleyel"
+    assert entry.content == "Bientôt, salle Pleyel"
     assert entry.published == first.published
     assert EntryState.objects.get().sort_date == first.published
 

@@ -257,3 +257,18 @@ def test_a_ttl_of_any_length_is_stored(alice: User) -> None:
     ) == [1]
     feed.refresh_from_db()
     assert feed.ttl_minutes is not None and feed.ttl_minutes >= 7 * 24 * 60
+
+
+def test_a_summary_that_is_the_content_is_stored_once(alice: User) -> None:
+    # An RSS item with a <description> only: the parser gives it as content and summary.
+    feed = _leased_feed("worker-0")
+    Subscription.objects.create(user=alice, feed=feed)
+    body = "<p>" + "Un long article. " * 200 + "</p>"
+    entries = [
+        ParsedEntry(guid="same", title="Same", content=body, summary=body),
+        ParsedEntry(guid="own", title="Own", content=body, summary="<p>Court</p>"),
+    ]
+    DjangoStore("worker-0").save_update(_update(feed, entries, {}))
+    stored = dict(Entry.objects.values_list("guid", "summary"))
+    assert stored == {"same": "", "own": "<p>Court</p>"}
+    assert Entry.objects.get(guid="same").display_content == body
