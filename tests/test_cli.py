@@ -218,3 +218,28 @@ def test_every_command_has_help(
     ):
         code, out, _ = run(args, capsys, monkeypatch)
         assert code == 0 and "usage: liseuse" in out
+
+
+def test_commands_run_migrate_only_when_a_migration_is_not_applied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Building migrate's plan imports every migration file: each command's start skips it when
+    # the database lists them all (a fresh folder is covered by test_serve's first start).
+    from django.db import connection
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from liseuse import cli
+
+    ran: list[tuple[object, ...]] = []
+    monkeypatch.setattr("django.core.management.call_command", lambda *a, **k: ran.append(a))
+    cli._migrate()
+    assert ran == []
+    recorded = MigrationRecorder(connection).migration_qs
+    last = recorded.filter(app="feeds").order_by("-name").first()
+    assert last is not None
+    last.delete()  # as if a new version brought this one
+    cli._migrate()
+    assert ran == [("migrate",)]
+    # And a database without the table at all (a fresh data folder) is never taken as current.
+    monkeypatch.setattr(MigrationRecorder, "has_table", lambda self: False)
+    assert not cli._every_migration_applied()
