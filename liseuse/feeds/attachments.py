@@ -2,9 +2,10 @@
 
 A feed lists them beside its content, and a podcast's episode is nothing but its enclosure: a
 reader who sees only the content cannot play it. The reading pages and Fever's `html` (Fever has
-no field for them) show them after the content, as FreshRSS does: a player for audio and video,
-the picture for an image, and for each a link to the file with its type and size. Google
-Reader's items carry them in their own `enclosure` field instead.
+no field for them) show them after the content, as FreshRSS does: a player and a link to the
+file with its type and size for audio and video, the picture for an image (a video's still
+among them), a link for anything else. Google Reader's items carry them in their own
+`enclosure` field instead.
 
 Their URLs were made absolute and http(s) when stored (`pipeline.sanitize`) and their types
 plain text; everything is escaped here all the same. Media URLs go through the media proxy
@@ -24,8 +25,10 @@ from django.template.defaultfilters import filesizeformat
 def attachments_html(enclosures: object, content: str = "") -> str:
     """`enclosures` (an entry's stored list) as HTML; "" for none.
 
-    An image or a player already in `content` (feeds often give the picture both ways) is
-    shown once: only its link is added.
+    A picture is shown as itself, without a caption, and not at all when `content` shows it
+    already (feeds often give it both ways, and a video's still is stored as one, of type
+    "image"). Flash files, which YouTube still lists for each video, are left out: nothing
+    plays them, and the entry's link leads to the video.
     """
     if not isinstance(enclosures, Sequence) or isinstance(enclosures, str):
         return ""
@@ -38,13 +41,17 @@ def attachments_html(enclosures: object, content: str = "") -> str:
             continue
         kind = str(enclosure.get("type") or "").strip().lower()
         src = escape(url, quote=True)
-        shown = f'src="{src}"' in content
-        if kind.startswith("audio/") and not shown:
+        if kind == "image" or kind.startswith("image/"):
+            if f'src="{src}"' not in content:
+                picture = f'<img src="{src}" alt="" loading="lazy">'
+                figures.append(f'<figure class="enclosure">{picture}</figure>')
+            continue
+        if kind == "application/x-shockwave-flash":
+            continue
+        if kind.startswith("audio/"):
             player = f'<audio controls preload="none" src="{src}"></audio>'
-        elif kind.startswith("video/") and not shown:
+        elif kind.startswith("video/"):
             player = f'<video controls preload="none" src="{src}"></video>'
-        elif kind.startswith("image/") and not shown:
-            player = f'<img src="{src}" alt="" loading="lazy">'
         else:
             player = ""
         about = ", ".join(filter(None, (escape(kind), _size(enclosure.get("length")))))

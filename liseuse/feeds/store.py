@@ -34,6 +34,7 @@ from liseuse.pipeline.decide import EntryDecision
 from liseuse.pipeline.favicon import Icon
 from liseuse.pipeline.refresh import FeedUpdate
 from liseuse.pipeline.types import FetchResult
+from liseuse.pipeline.types import ParsedEntry
 
 # SQLite's page cache for a refresh's writes, in KiB. Its default, 2 MB, is smaller than the
 # indexes a first refresh writes into (the states' seven alone are 9 MB at 35,000 entries): their
@@ -63,12 +64,21 @@ def _entry_fields(decision: EntryDecision) -> dict[str, object]:
         # Everything that shows an entry shows its content, else its summary.
         "summary": "" if entry.summary == entry.content else entry.summary,
         "categories": list(entry.categories),
-        "enclosures": [
-            {"url": e.url, "type": e.mime_type, "length": e.length} for e in entry.enclosures
-        ],
+        "enclosures": _enclosures(entry),
         "published": entry.published,
         "updated": entry.updated,
     }
+
+
+def _enclosures(entry: ParsedEntry) -> list[dict[str, object]]:
+    """The entry's attachments as stored, its thumbnail last as an image of type "image" (a
+    medium, not a MIME type: feeds do not say which), as FreshRSS lists thumbnails to apps."""
+    found: list[dict[str, object]] = [
+        {"url": e.url, "type": e.mime_type, "length": e.length} for e in entry.enclosures
+    ]
+    if entry.thumbnail and all(e.url != entry.thumbnail for e in entry.enclosures):
+        found.append({"url": entry.thumbnail, "type": "image", "length": None})
+    return found
 
 
 class DjangoStore:

@@ -125,7 +125,9 @@ def content_hash(entry: ParsedEntry) -> str:
     """A hash of what a reader sees of the entry; its dates are left out on purpose.
 
     Feeds that rewrite every `updated` or `lastBuildDate` on each build would otherwise
-    look changed at every fetch. Categories are a set: their order does not matter.
+    look changed at every fetch. Categories are a set: their order does not matter. The
+    thumbnail is left out too: a new still is no news, and entries stored before thumbnails
+    were kept would all have looked changed once.
     """
     enclosures = _json_list(
         _json_list(

@@ -471,6 +471,12 @@ def _clean_link(url: str | None, base: str | None) -> str | None:
     return safe_url(url, base=base, schemes=WEB_SCHEMES, strip_tracking=True)
 
 
+def _clean_thumbnail(url: str | None, base: str | None) -> str | None:
+    """A picture's URL as an img src gets it: absolute, http(s), no known tracker."""
+    clean = safe_url(url, base=base, schemes=WEB_SCHEMES)
+    return None if clean is None or is_tracker_url(clean) else clean
+
+
 def _clean_categories(categories: tuple[str, ...]) -> tuple[str, ...]:
     cleaned = (plain_text(c) for c in categories)
     return tuple(dict.fromkeys(c for c in cleaned if c))  # no empties, no repeats, same order
@@ -515,6 +521,7 @@ def sanitize_entry(entry: ParsedEntry, *, feed_link: str | None) -> ParsedEntry:
         categories=_clean_categories(entry.categories),
         enclosures=_clean_enclosures(entry.enclosures, html_base),
         base_url=html_base,
+        thumbnail=_clean_thumbnail(entry.thumbnail, html_base),
     )
 
 

@@ -94,6 +94,8 @@ class ParsedEntry:
     enclosures: tuple[ParsedEnclosure, ...] = ()
     # The base against which relative URLs in content/summary resolve (xml:base, else entry link).
     base_url: str | None = None
+    # A picture standing for the entry (media:thumbnail, JSON Feed's image): a video's still.
+    thumbnail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,18 +30,37 @@ def test_audio_video_and_images_get_a_player_and_a_link_with_type_and_size() -> 
     )
     assert '<video controls preload="none" src="https://v.example/clip.mp4"></video>' in html
     assert ">clip.mp4</a> (video/mp4)<" in html  # no length: no size
-    assert '<img src="https://i.example/a.jpg?w=2&amp;h=1" alt="" loading="lazy">' in html
-    assert ">a.jpg</a> (image/jpeg)<" in html  # a length of 0 says nothing
-    assert '<figcaption><a href="https://f.example/notes.pdf"' in html  # a link, no player
+    # A picture is itself, without a caption.
+    assert (
+        '<figure class="enclosure"><img src="https://i.example/a.jpg?w=2&amp;h=1" alt=""'
+        ' loading="lazy"></figure>'
+    ) in html
+    assert ">notes.pdf</a> (application/pdf, 2.0" in html  # a link, no player
+    assert '<figure class="enclosure"><figcaption><a href="https://f.example/notes.pdf"' in html
     assert html.count("<figure") == 4
 
 
 def test_a_picture_already_in_the_content_is_not_shown_twice() -> None:
     content = '<p><img src="https://i.example/a.jpg?w=2&amp;h=1"></p>'
     enclosure = {"url": "https://i.example/a.jpg?w=2&h=1", "type": "image/jpeg"}
-    html = with_attachments(content, [enclosure])
-    assert html.startswith(content)
-    assert html.count("<img") == 1 and ">a.jpg</a>" in html
+    assert with_attachments(content, [enclosure]) == content
+
+
+def test_a_videos_still_is_shown_and_its_flash_file_is_not() -> None:
+    # What YouTube's feeds give, once stored: the flash player's address and the still.
+    html = attachments_html(
+        [
+            {
+                "url": "https://www.youtube.com/v/abc?version=3",
+                "type": "application/x-shockwave-flash",
+            },
+            {"url": "https://i1.ytimg.com/vi/abc/hqdefault.jpg", "type": "image", "length": None},
+        ]
+    )
+    assert html == (
+        '<figure class="enclosure"><img src="https://i1.ytimg.com/vi/abc/hqdefault.jpg" alt=""'
+        ' loading="lazy"></figure>'
+    )
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ from liseuse.pipeline.decide import decide_entries
 from liseuse.pipeline.decide import entry_identities
 from liseuse.pipeline.refresh import FeedUpdate
 from liseuse.pipeline.types import FetchResult
+from liseuse.pipeline.types import ParsedEnclosure
 from liseuse.pipeline.types import ParsedEntry
 from liseuse.pipeline.types import ParsedFeed
 
@@ -272,3 +273,24 @@ def test_a_summary_that_is_the_content_is_stored_once(alice: User) -> None:
     stored = dict(Entry.objects.values_list("guid", "summary"))
     assert stored == {"same": "", "own": "<p>Court</p>"}
     assert Entry.objects.get(guid="same").display_content == body
+
+
+def test_an_entrys_picture_is_kept_as_an_image_attachment_once(alice: User) -> None:
+    feed = _leased_feed("worker-0")
+    Subscription.objects.create(user=alice, feed=feed)
+    still = "https://img.example/1.jpg"
+    entries = [
+        ParsedEntry(guid="video", title="Video", thumbnail=still),
+        ParsedEntry(
+            guid="photo",
+            title="Photo",
+            enclosures=(ParsedEnclosure(still, "image/jpeg", 10),),
+            thumbnail=still,
+        ),
+    ]
+    DjangoStore("worker-0").save_update(_update(feed, entries, {}))
+    stored = dict(Entry.objects.values_list("guid", "enclosures"))
+    assert stored == {
+        "video": [{"url": still, "type": "image", "length": None}],
+        "photo": [{"url": still, "type": "image/jpeg", "length": 10}],
+    }

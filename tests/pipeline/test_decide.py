@@ -561,3 +561,11 @@ def test_the_content_hash_of_a_known_entry_has_not_changed() -> None:
         '[["https://e.com/a.mp3", "audio/mpeg", "1"]]',
         '["a", "b"]',
     )
+
+
+def test_a_new_picture_alone_is_no_change() -> None:
+    # Entries stored before pictures were kept must not all look changed once.
+    entry = ParsedEntry(guid="1", title="T", content="<p>x</p>")
+    assert content_hash(entry) == content_hash(
+        dataclasses.replace(entry, thumbnail="https://img.example/1.jpg")
+    )

@@ -219,6 +219,33 @@ def test_it_reads_a_youtube_feed_with_media_group() -> None:
     assert entry.content == "Première ligne &lt;pas une balise&gt;<br>\nDeuxième ligne"
     assert entry.enclosures[0].url == "https://www.youtube.com/v/abc123?version=3"
     assert entry.published == datetime(2024, 2, 10, 15, 0, 5, tzinfo=UTC)
+    assert entry.thumbnail == "https://i1.ytimg.com/vi/abc123/hqdefault.jpg"  # the video's still
+
+
+def test_an_entrys_picture_comes_from_media_thumbnail_itunes_image_or_json_feeds_image() -> None:
+    fixture = parse_fixture("rss20_extensions.xml")
+    assert [e.thumbnail for e in fixture.entries] == ["https://balado.example.org/12.jpg", None]
+    episode = parse_feed(
+        b'<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel>'
+        b'<itunes:image href="https://pod.example/show.jpg"/>'
+        b'<item><guid>1</guid><itunes:image href="/ep1.jpg"/></item>'
+        b"<item><guid>2</guid></item></channel></rss>",
+        url="https://pod.example/feed",
+    )
+    # The episode's own artwork; the show's is the feed's, not each episode's.
+    assert [e.thumbnail for e in episode.entries] == ["https://pod.example/ep1.jpg", None]
+    note = parse_feed(
+        json.dumps(
+            {
+                "version": "https://jsonfeed.org/version/1.1",
+                "title": "Notes",
+                "home_page_url": "https://notes.example/",
+                "items": [{"id": "1", "content_text": "Vu", "image": "/img/1.png"}, {"id": "2"}],
+            }
+        ).encode(),
+        url="https://notes.example/feed.json",
+    )
+    assert [e.thumbnail for e in note.entries] == ["https://notes.example/img/1.png", None]
 
 
 def test_it_reads_json_feed_11() -> None:

@@ -331,6 +331,23 @@ def test_an_entry_keeps_only_http_enclosures_made_absolute() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("thumbnail", "kept"),
+    [
+        ("/stills/1.jpg", "https://example.com/stills/1.jpg"),
+        ("javascript:alert(1)", None),
+        ("data:image/svg+xml,<svg onload=alert(1)>", None),
+        ("https://pixel.wp.com/g.gif", None),  # a tracker, like an img's
+        (None, None),
+    ],
+)
+def test_an_entrys_picture_is_an_absolute_web_address_or_nothing(
+    thumbnail: str | None, kept: str | None
+) -> None:
+    entry = ParsedEntry(link="https://example.com/ep/1", thumbnail=thumbnail)
+    assert sanitize_entry(entry, feed_link=None).thumbnail == kept
+
+
 def test_an_entry_with_equal_summary_and_content_gets_both_cleaned() -> None:
     html = '<p onclick="x">t</p>'
     out = sanitize_entry(ParsedEntry(content=html, summary=html), feed_link=None)

@@ -136,4 +136,5 @@ def _item(item: dict[str, Any], base: str, feed_author: str) -> ParsedEntry:
         categories=tuple(category for category in categories if category),
         enclosures=tuple(enclosures),
         base_url=link or base or None,
+        thumbnail=_absolute(base, item.get("image")),
     )

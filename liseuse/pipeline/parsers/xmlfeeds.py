@@ -550,7 +550,7 @@ def _read_rss_item(item: etree._Element, url: str) -> ParsedEntry:
         itunes_summary = _first(grouped, "itunes:summary", "itunes:subtitle")
         if itunes_summary is not None:
             summary = text_to_html(_all_text(itunes_summary))
-    media_enclosures, media_description, _thumbnail = _media(grouped)
+    media_enclosures, media_description, thumbnail = _media(grouped)
     if content_el is None:
         content = summary or media_description
     elif content_key == "atom:content":
@@ -592,6 +592,11 @@ def _read_rss_item(item: etree._Element, url: str) -> ParsedEntry:
     enclosures.extend(atom_links.enclosures)
     if media_enclosures:
         _add_new(enclosures, media_enclosures)
+    if not thumbnail:
+        # A podcast episode's own artwork.
+        image_el = _first(grouped, "itunes:image")
+        if image_el is not None:
+            thumbnail = _resolve(image_el, image_el.get("href") or image_el.get("url")) or ""
 
     return ParsedEntry(
         guid=guid or about or None,
@@ -605,6 +610,7 @@ def _read_rss_item(item: etree._Element, url: str) -> ParsedEntry:
         categories=tuple(categories),
         enclosures=tuple(enclosures),
         base_url=_content_base(_some(content_el, description_el, item), link, url),
+        thumbnail=thumbnail or None,
     )
 
 
@@ -694,7 +700,7 @@ def _read_atom_entry(
     id_el = _first(grouped, "id")
     content_el = _first(grouped, "content")
     summary_el = _first(grouped, "summary")
-    media_enclosures, media_description, _thumbnail = _media(grouped)
+    media_enclosures, media_description, thumbnail = _media(grouped)
 
     summary = _atom_html(summary_el) if summary_el is not None else ""
     content = _atom_html(content_el) if content_el is not None else ""
@@ -736,4 +742,5 @@ def _read_atom_entry(
         categories=tuple(categories),
         enclosures=tuple(enclosures),
         base_url=_content_base(_some(content_el, summary_el, entry), link, url),
+        thumbnail=thumbnail or None,
     )
