@@ -127,14 +127,18 @@ class IconSearch:
         candidates: list[str] = []
         if icon_url:
             candidates.append(icon_url)
+        favicon = None
         if site_url and urlsplit(site_url).scheme in {"http", "https"}:
             links = await self._shared(self._pages, site_url, _page_icons(self._fetcher, site_url))
             candidates.extend(u for u in links if u not in candidates)
             parts = urlsplit(site_url)
             favicon = f"{parts.scheme}://{parts.netloc}/favicon.ico"
-            if favicon not in candidates:
-                candidates.append(favicon)
-        for url in candidates[:4]:  # a few requests at most, however many icons a page lists
+        # A few requests at most, however many icons a page lists; /favicon.ico always among
+        # them, the one place nearly every site keeps one.
+        candidates = [u for u in candidates if u != favicon][:3]
+        if favicon is not None:
+            candidates.append(favicon)
+        for url in candidates:
             icon = await self._icon(url)
             if icon is not None:
                 return icon

@@ -182,6 +182,11 @@ def interleave_by_host(feeds: Sequence[FeedToRefresh]) -> list[FeedToRefresh]:
     return ordered
 
 
+def _home_page(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
 def parse_and_sanitize(body: bytes, url: str, content_type: str | None) -> _Parsed:
     """The CPU part of a refresh for one feed: parse, sanitize, identities and content hashes."""
     parsed = sanitize_feed(parse_feed(body, url=url, content_type=content_type), feed_url=url)
@@ -373,7 +378,9 @@ async def refresh_feeds(
                     retry_after=None,
                 )
         if feed.wants_icon:
-            icon = await icons.find(site_url=parsed.feed.link, icon_url=parsed.feed.icon_url)
+            # A feed that names no site: its own host's home page, where the icon usually is.
+            site = parsed.feed.link or _home_page(feed.url)
+            icon = await icons.find(site_url=site, icon_url=parsed.feed.icon_url)
             checked_at = now()
             await write(lambda: store.save_icon(feed.id, icon, checked_at=checked_at))
         return FeedReport(feed.id, feed.url, "updated", new_entries=new, duration_ms=elapsed())

@@ -72,3 +72,20 @@ def test_an_icon_over_the_cap_is_not_kept_and_one_at_the_cap_is(alice: User) -> 
     assert feeds["big.xml"].favicon_checked_at is not None  # looked for, none kept: look later
     kept = feeds["fits.xml"].favicon
     assert kept is not None and bytes(kept.data) == fitting
+
+
+def test_a_feed_that_names_no_site_gets_its_hosts_icon(alice: User) -> None:
+    icon = png(200)
+    routes = {
+        "/feed.xml": Reply(
+            body=b'<rss version="2.0"><channel><title>Sans site</title>'
+            b"<item><guid>a</guid><title>Un</title></item></channel></rss>"
+        ),
+        "/": page("/logo.png"),
+        "/logo.png": Reply(headers={"Content-Type": "image/png"}, body=icon),
+    }
+    with LocalServer(routes) as server:
+        follow(alice, server.url("/feed.xml"))
+        worker.refresh_once(all_feeds=True)
+    kept = Feed.objects.get().favicon
+    assert kept is not None and bytes(kept.data) == icon

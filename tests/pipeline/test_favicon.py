@@ -64,6 +64,7 @@ class FakeSite:
 
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+ICO = b"\x00\x00\x01\x00\x01\x00" + b"\x00" * 32
 PAGE = b'<html><head><link rel="icon" href="/i.png"></head></html>'
 
 
@@ -150,4 +151,21 @@ def test_icon_links_are_relative_to_the_pages_base() -> None:
     assert icon_links(page, "https://site.example/blog/") == [
         "https://static.example/theme/icon.png",
         "https://static.example/touch.png",
+    ]
+
+
+def test_favicon_ico_is_tried_however_many_icons_a_page_lists() -> None:
+    page = b"".join(
+        b'<link rel="icon" href="/broken-%d.png">' % n for n in range(6)
+    )  # every one of them a 404
+    site = FakeSite({"https://site.example/": page, "https://site.example/favicon.ico": ICO})
+    found = asyncio.run(IconSearch(site).find(site_url="https://site.example/", icon_url=None))
+    assert found == Icon("image/x-icon", ICO)
+    # A few of the page's icons, then /favicon.ico: five requests in all, never six icons.
+    assert site.asked == [
+        "https://site.example/",
+        "https://site.example/broken-0.png",
+        "https://site.example/broken-1.png",
+        "https://site.example/broken-2.png",
+        "https://site.example/favicon.ico",
     ]
