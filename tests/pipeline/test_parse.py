@@ -255,7 +255,20 @@ def test_it_reads_json_feed_11() -> None:
     assert feed.title == "Microblog"
     assert feed.link == "https://micro.example.org/"
     assert feed.hub_url == "https://hub.example.net/"
-    assert feed.icon_url == "https://micro.example.org/icone.png"
+    assert feed.icon_url == "https://micro.example.org/icone.png"  # the only one it gives
+    both = parse_feed(
+        json.dumps(
+            {
+                "version": "https://jsonfeed.org/version/1.1",
+                "title": "T",
+                "icon": "/big-512.png",
+                "favicon": "/small.png",
+                "items": [],
+            }
+        ).encode(),
+        url="https://micro.example.org/feed.json",
+    )
+    assert both.icon_url == "https://micro.example.org/small.png"  # for a 16-pixel icon
     first, second = feed.entries
     assert first.guid == "42"
     assert first.link == "https://micro.example.org/2024/42"

@@ -60,7 +60,9 @@ def parse_json_feed(text: str, url: str) -> ParsedFeed:
         self_url=_absolute(base, document.get("feed_url")),
         hub_url=hub_url,
         description=plain_text(_string(document.get("description")) or ""),
-        icon_url=_absolute(base, document.get("icon") or document.get("favicon")),
+        # The icon shown beside the feed's name is small: JSON Feed's `favicon` is meant for
+        # that, its `icon` is 512 pixels wide (and often over the size icons are kept at).
+        icon_url=_absolute(base, document.get("favicon") or document.get("icon")),
         entries=entries,
     )
 
