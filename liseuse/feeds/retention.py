@@ -99,23 +99,41 @@ def purgeable(feed: Feed, *, now: datetime) -> list[int]:
     return [entry_id for entry_id in candidates if entry_id not in kept]
 
 
-def purge_entries(feed_id: int, entry_ids: list[int], *, now: datetime) -> int:
-    """Delete these entries (their states and labels go with them), leaving tombstones."""
+def purge_entries(
+    feed_id: int, entry_ids: list[int], *, now: datetime, keep_unread: bool = False
+) -> int:
+    """Delete these entries (their states and labels go with them), leaving tombstones.
+
+    Whether someone starred or labelled one (or, with `keep_unread`, has yet to read it) is
+    asked again in each batch's transaction: the ids were chosen earlier, from a scan of the
+    whole feed, and a star given since must keep its entry.
+    """
+    keep = Q(is_starred=True) | Q(labels__isnull=False)
+    if keep_unread:
+        keep |= Q(is_read=False)
+    kept = Exists(EntryState.objects.filter(keep, entry_id=OuterRef("pk")))
     deleted = 0
     for start in range(0, len(entry_ids), _CHUNK):
         chunk = entry_ids[start : start + _CHUNK]
         with transaction.atomic():
-            identities = list(
-                Entry.objects.filter(feed_id=feed_id, id__in=chunk).values_list(
-                    "identity", flat=True
-                )
+            going = dict(
+                Entry.objects.filter(feed_id=feed_id, id__in=chunk)
+                .exclude(kept)
+                .values_list("id", "identity")
+            )
+            Entry.objects.filter(id__in=list(going)).exclude(kept).delete()
+            # Tombstones for what is gone, should a star have come in between after all.
+            gone = set(going) - set(
+                Entry.objects.filter(id__in=list(going)).values_list("id", flat=True)
             )
             EntryTombstone.objects.bulk_create(
-                [EntryTombstone(feed_id=feed_id, identity=i, purged_at=now) for i in identities],
+                [
+                    EntryTombstone(feed_id=feed_id, identity=going[i], purged_at=now)
+                    for i in sorted(gone)
+                ],
                 ignore_conflicts=True,
             )
-            Entry.objects.filter(feed_id=feed_id, id__in=chunk).delete()
-            deleted += len(identities)
+            deleted += len(gone)
     return deleted
 
 
@@ -224,7 +242,7 @@ def run(
             # People's own limits first: the entries they free may then go as well.
             deleted += purge_people(feed, rules, now=now, limit=limit - deleted)
         ids = purgeable(feed, now=now)[: max(0, limit - deleted)]
-        deleted += purge_entries(feed.id, ids, now=now)
+        deleted += purge_entries(feed.id, ids, now=now, keep_unread=policy_for(feed).keep_unread)
         if deleted >= limit:
             # Not done with this feed: the next pass comes back to it.
             cursor.after_feed_id = feed.id - 1

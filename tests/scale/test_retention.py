@@ -75,6 +75,22 @@ def test_keeps_the_newest_the_starred_the_labelled_and_what_the_feed_lists(alice
 
 
 @pytest.mark.django_db
+def test_an_entry_starred_after_the_scan_chose_it_stays(alice: User) -> None:
+    feed = _feed_with_entries(alice)
+    chosen = retention.purgeable(feed, now=timezone.now())
+    assert len(chosen) == 6  # e4…e9, past keep_max
+    # Starred and labelled while the scan's choice waits for its delete (the scan reads the
+    # whole feed; the person reads meanwhile).
+    EntryState.objects.filter(entry__identity="e7").update(is_starred=True)
+    label = Label.objects.create(user=alice, name="à relire")
+    EntryState.objects.get(entry__identity="e8").labels.add(label)
+    assert retention.purge_entries(feed.id, chosen, now=timezone.now()) == 4
+    assert _left() == ["e0", "e1", "e2", "e3", "e7", "e8"]
+    tombstones = set(EntryTombstone.objects.values_list("identity", flat=True))
+    assert tombstones == {"e4", "e5", "e6", "e9"}  # none for what stayed
+
+
+@pytest.mark.django_db
 def test_unread_entries_stay_when_the_instance_says_so(alice: User, bob: User) -> None:
     feed = _feed_with_entries(alice)
     follow(bob, feed.url)
