@@ -14,6 +14,7 @@ like the content's, when it is on: callers pass the whole HTML to `media.proxify
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from html import escape
 from urllib.parse import unquote
@@ -70,10 +71,16 @@ def with_attachments(content: str, enclosures: object) -> str:
     return content + attachments_html(enclosures, content)
 
 
+# A file name as people write them. Anything else (markup, "href=javascript:…", spelled out in a
+# hostile feed's URL) is no name to show, even escaped: the file's host stands for it.
+_FILE_NAME = re.compile(r"[\w][\w .,()+\-]*")
+
+
 def _name(url: str) -> str:
-    """What a person recognises of the file: the last part of its path, else the URL."""
-    path = urlsplit(url).path
-    return unquote(path.rsplit("/", 1)[-1]) or url
+    """What a person recognises of the file: the last part of its path, else its host."""
+    parts = urlsplit(url)
+    name = unquote(parts.path.rsplit("/", 1)[-1])
+    return name if _FILE_NAME.fullmatch(name) else parts.hostname or url
 
 
 def _size(length: object) -> str:

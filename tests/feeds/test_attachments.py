@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import pytest
 from django.utils import translation
 
@@ -91,4 +93,20 @@ def test_what_a_feed_wrote_is_escaped() -> None:
     )
     assert "<script>" not in html and "<b>" not in html
     assert 'src="https://x.example/&quot;&gt;&lt;script&gt;' in html
-    assert "&lt;b&gt;.mp3</a> (audio/mpeg&quot;&gt;&lt;script&gt;)" in html
+    # No file name, the host: a name made of markup is no name to show, even escaped.
+    assert ">x.example</a> (audio/mpeg&quot;&gt;&lt;script&gt;)" in html
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("https://pod.example/ep%2012.mp3", "ep 12.mp3"),
+        ("https://pod.example/épisode-3_(final).ogg", "épisode-3_(final).ogg"),
+        ("https://pod.example/a/href=javascript:alert(1)", "pod.example"),
+        ("https://pod.example/%22onmouseover=x", "pod.example"),
+        ("https://pod.example/", "pod.example"),
+    ],
+)
+def test_a_file_is_named_by_its_name_when_it_looks_like_one(url: str, name: str) -> None:
+    html = attachments_html([{"url": url, "type": "application/octet-stream"}])
+    assert f'target="_blank">{escape(name)}</a>' in html
