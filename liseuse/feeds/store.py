@@ -227,6 +227,15 @@ class DjangoStore:
     def _save_entries(self, feed_id: int, decisions: Sequence[EntryDecision], now: datetime) -> int:
         new = [d for d in decisions if d.kind == "new"]
         updated = [d for d in decisions if d.kind == "updated"]
+        if new and connection.vendor == "postgresql":
+            # The feed's row, locked until this write commits, is what a new follower waits
+            # for too (subscribe.follow): either they follow first and are among the followers
+            # read below, or they follow after and get these entries with the recent ones.
+            # Otherwise both could miss each other. SQLite writes one transaction at a time.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT id FROM {Feed._meta.db_table} WHERE id = %s FOR UPDATE", [feed_id]
+                )
         inserted, created = _insert_entries(feed_id, new, now)
         # Written out for the same reason as _update_feed: the ORM's query cost more than the
         # database's work.

@@ -110,6 +110,9 @@ def _first_fetch(user: User, subscription: Subscription) -> None:
 def follow(user: User, url: str, *, category: str | None = None, title: str = "") -> Subscription:
     """Subscribe `user` to the feed at `url` (creating the shared Feed row if needed)."""
     feed, _created = Feed.objects.get_or_create(url=url)
+    # Wait for a refresh writing this feed's new entries, or make it wait (store._save_entries):
+    # then the newcomer gets a state for each of them either way.
+    list(Feed.objects.select_for_update().filter(pk=feed.pk).values_list("pk", flat=True))
     if Subscription.objects.filter(user=user, feed=feed).exists():
         raise SubscribeError(
             _("%(user)s already follows %(url)s") % {"user": user.username, "url": url}
