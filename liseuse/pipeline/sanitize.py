@@ -6,7 +6,8 @@ ammonia) with module-level allow-lists; this module only adds what ammonia does 
 
 - every URL attribute (including each `srcset` candidate, `cite` and `poster`, which ammonia
   does not check) is made absolute and must be http, https or (links only) mailto;
-- tracking parameters are removed from links;
+- tracking parameters are removed from every URL (links, sources, srcset, cite, poster, the
+  entry's link, enclosures and picture);
 - tracking pixels (1x1 images, known tracker hosts) and iframes from hosts outside the allow-list
   are removed, and the inner text of kept iframes is dropped (it is raw text no browser shows,
   but an API client's HTML parser could read it as markup).
@@ -20,10 +21,10 @@ import unicodedata
 from collections.abc import Iterator
 from contextvars import ContextVar
 from functools import lru_cache
-from html import unescape
 
 import nh3
 
+from liseuse.pipeline.parsers.recover import unescape_html
 from liseuse.pipeline.types import ParsedEnclosure
 from liseuse.pipeline.types import ParsedEntry
 from liseuse.pipeline.types import ParsedFeed
@@ -159,8 +160,9 @@ class _Document:
         return self.base.safe(value, LINK_SCHEMES, strip_tracking=True)
 
     def url(self, tag: str, value: str) -> str | None:
-        """Any other URL attribute (a source, cite, poster) resolved and checked."""
-        url = self.base.safe(value, WEB_SCHEMES)
+        """Any other URL attribute (a source, cite, poster) resolved and checked, its tracking
+        parameters removed (an image's utm_* tell the publisher who read the entry)."""
+        url = self.base.safe(value, WEB_SCHEMES, strip_tracking=True)
         if url is None:
             return None
         if tag == "iframe":
@@ -174,7 +176,7 @@ class _Document:
     def srcset(self, value: str) -> str | None:
         kept = []
         for url, descriptor in _srcset_candidates(value):
-            absolute = self.base.safe(url, WEB_SCHEMES)
+            absolute = self.base.safe(url, WEB_SCHEMES, strip_tracking=True)
             if absolute is None or is_tracker_url(absolute):
                 continue
             # A descriptor is "640w", "2x" (or the rare "480h"); anything else is dropped.
@@ -339,16 +341,20 @@ def _attributes(text: str) -> dict[str, str]:
     return {m["name"]: m["value"] or "" for m in _ATTR.finditer(text)}
 
 
-_LEADING_NUMBER = re.compile(r"\s*(\d+)")
+# A size as browsers read it: HTML blanks, then ASCII digits (leading zeros skipped); what
+# follows ("px", ".5") does not change whether it is under 2.
+_LEADING_NUMBER = re.compile(r"[\t\n\f\r ]*0*([0-9]+)")
 
 
 def _is_pixel(size: str | None) -> bool:
+    # Digits are compared as text: int() refuses more than 4300 of them (a ValueError nh3
+    # would only print, keeping the tracker), and "000…01" is still 1 pixel to a browser.
     if size is None:
         return False
     if size.isascii() and size.isdigit():  # the usual "640": no need for the pattern
-        return int(size) <= 1
+        return size.lstrip("0") in ("", "1")
     match = _LEADING_NUMBER.match(size)
-    return match is not None and int(match[1]) <= 1
+    return match is not None and match[1] in ("0", "1")
 
 
 def _img_or_nothing(match: re.Match[str]) -> str:
@@ -444,6 +450,30 @@ _TAG_OR_COMMENT = re.compile(
 )
 
 
+def text_field(text: str) -> str:
+    """A title, author, category or feed name as stored: one line, no tags.
+
+    The parser has already read these into plain text (entities decoded once, or kept literal
+    where the feed says the field is text), so entities are not decoded again: "&amp;lt;" in
+    the feed must be shown as "&lt;", not "<" (and decoding after stripping tags could make
+    new ones). Tags are still stripped: the Fever API hands these fields to clients as they
+    are, and some clients read them as HTML. The result is not HTML: templates escape it.
+    """
+    if "<" in text:
+        text = _TAG_OR_COMMENT.sub(" ", text)
+    return one_line(text)
+
+
+def one_line(text: str) -> str:
+    """Text as one line: blanks collapsed, control and unassigned characters dropped."""
+    if not text:
+        return ""
+    text = " ".join(text.split())
+    if not text.isprintable():  # quick check first: most titles have nothing to drop
+        text = "".join(c for c in text if not _is_unwanted_char(c))
+    return text
+
+
 def _is_unwanted_char(char: str) -> bool:
     # Cc: controls (tabs and newlines were already turned into spaces); Cs: lone surrogates,
     # which cannot even be encoded to UTF-8; Co: private use; Cn: unassigned/noncharacters.
@@ -451,20 +481,17 @@ def _is_unwanted_char(char: str) -> bool:
 
 
 def plain_text(text: str) -> str:
-    """`text` as one line of plain text: tags stripped, entities read, blanks collapsed.
+    """An HTML fragment as one line of plain text: tags stripped, entities read, blanks collapsed.
 
-    For titles, authors, categories and feed names. The result is not HTML: templates escape it.
+    Not for the parser's text fields, whose entities are decoded already (see `text_field`).
     """
     if not text:
         return ""
     if "<" in text:
         text = _TAG_OR_COMMENT.sub(" ", text)
     if "&" in text:
-        text = unescape(text)
-    text = " ".join(text.split())
-    if not text.isprintable():  # quick check first: most titles have nothing to drop
-        text = "".join(c for c in text if not _is_unwanted_char(c))
-    return text
+        text = unescape_html(text)
+    return one_line(text)
 
 
 def _clean_link(url: str | None, base: str | None) -> str | None:
@@ -473,12 +500,12 @@ def _clean_link(url: str | None, base: str | None) -> str | None:
 
 def _clean_thumbnail(url: str | None, base: str | None) -> str | None:
     """A picture's URL as an img src gets it: absolute, http(s), no known tracker."""
-    clean = safe_url(url, base=base, schemes=WEB_SCHEMES)
+    clean = safe_url(url, base=base, schemes=WEB_SCHEMES, strip_tracking=True)
     return None if clean is None or is_tracker_url(clean) else clean
 
 
 def _clean_categories(categories: tuple[str, ...]) -> tuple[str, ...]:
-    cleaned = (plain_text(c) for c in categories)
+    cleaned = (text_field(c) for c in categories)
     return tuple(dict.fromkeys(c for c in cleaned if c))  # no empties, no repeats, same order
 
 
@@ -490,7 +517,7 @@ def _clean_enclosures(
         url = _clean_link(enclosure.url, base)
         if url is not None:
             kept.append(
-                dataclasses.replace(enclosure, url=url, mime_type=plain_text(enclosure.mime_type))
+                dataclasses.replace(enclosure, url=url, mime_type=text_field(enclosure.mime_type))
             )
     return tuple(kept)
 
@@ -514,10 +541,10 @@ def sanitize_entry(entry: ParsedEntry, *, feed_link: str | None) -> ParsedEntry:
     return dataclasses.replace(
         entry,
         link=link,
-        title=plain_text(entry.title),
+        title=text_field(entry.title),
         content=content,
         summary=summary,
-        author=plain_text(entry.author),
+        author=text_field(entry.author),
         categories=_clean_categories(entry.categories),
         enclosures=_clean_enclosures(entry.enclosures, html_base),
         base_url=html_base,
@@ -531,11 +558,11 @@ def sanitize_feed(feed: ParsedFeed, *, feed_url: str) -> ParsedFeed:
     feed_link = link or feed_url
     return dataclasses.replace(
         feed,
-        title=plain_text(feed.title),
+        title=text_field(feed.title),
         link=link,
         self_url=safe_url(feed.self_url, base=feed_url),
         hub_url=safe_url(feed.hub_url, base=feed_url),
-        description=plain_text(feed.description),
+        description=text_field(feed.description),
         icon_url=_clean_link(feed.icon_url, feed_url),
         entries=tuple(sanitize_entry(e, feed_link=feed_link) for e in feed.entries),
     )

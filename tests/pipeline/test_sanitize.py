@@ -219,6 +219,22 @@ def test_it_removes_one_pixel_images() -> None:
     assert out == "<p>a</p>"
 
 
+@pytest.mark.parametrize(
+    "size", ["0" * 5000 + "1", " 0001 ", "0" * 5000, "\t1.0px", "00000000000000000000.5"]
+)
+def test_it_removes_one_pixel_images_however_the_size_is_spelled(size: str) -> None:
+    # A browser reads each of these as 0 or 1 pixel; Python's int() refuses more than 4300
+    # digits, which once made the filter fail and keep the tracker.
+    assert clean(f'<p>a</p><img src="https://stats.example/p.gif" width="{size}">') == "<p>a</p>"
+    assert clean(f'<p>a</p><img src="https://stats.example/p.gif" height="{size}">') == "<p>a</p>"
+
+
+@pytest.mark.parametrize("size", ["\uff11", "\u0661", "+1", "10", "0" * 5000 + "12"])
+def test_it_keeps_images_whose_size_a_browser_does_not_read_as_one_pixel(size: str) -> None:
+    # Browsers read only ASCII digits ("１" and "١" are no size, so the image shows).
+    assert "<img" in clean(f'<img src="https://example.org/a.png" width="{size}">')
+
+
 def test_it_keeps_images_that_are_merely_small() -> None:
     assert "<img" in clean('<img src="icon.png" width="16" height="16">')
 
@@ -305,13 +321,15 @@ def test_an_entry_link_with_another_scheme_is_dropped() -> None:
 
 
 def test_an_entry_text_fields_become_plain_text() -> None:
+    # Entities were decoded by the parser: "&amp;" here is what the feed meant to show
+    # (tests/pipeline/test_sanitize_after_parse.py).
     entry = ParsedEntry(
-        title="<i>Hello</i> &amp; welcome",
+        title="<i>Hello</i>\n\t&amp; welcome\x00",
         author=" Ann <ann@example.com> ",
-        categories=("<b>News</b>", "News", " ", "Tech"),
+        categories=("<b>News</b>", "News", " ", "Tech\x07"),
     )
     out = sanitize_entry(entry, feed_link=None)
-    assert out.title == "Hello & welcome"
+    assert out.title == "Hello &amp; welcome"
     assert out.author == "Ann"
     assert out.categories == ("News", "Tech")
 
@@ -361,7 +379,7 @@ def test_a_feed_is_cleaned_with_all_its_entries() -> None:
         link="/",
         self_url="feed.xml",
         hub_url="javascript:alert(1)",
-        description="About &amp; more",
+        description="About &amp;\t more",
         icon_url="/icon.png?utm_source=x",
         entries=(ParsedEntry(link="/p/1", content='<img src="i.png"><script>x</script>'),),
     )
@@ -370,7 +388,7 @@ def test_a_feed_is_cleaned_with_all_its_entries() -> None:
     assert out.link == "https://example.com/"
     assert out.self_url == "https://example.com/feeds/feed.xml"
     assert out.hub_url is None
-    assert out.description == "About & more"
+    assert out.description == "About &amp; more"
     assert out.icon_url == "https://example.com/icon.png"
     assert out.entries[0].link == "https://example.com/p/1"
     assert out.entries[0].content == '<img src="https://example.com/p/i.png" loading="lazy">'

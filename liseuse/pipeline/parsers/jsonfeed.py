@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 from urllib.parse import urljoin
 
@@ -86,6 +87,16 @@ def _absolute(base: str, value: Any) -> str | None:
         return text.strip()
 
 
+def _size(value: Any) -> int | None:
+    """A byte count, or None: json reads Infinity, NaN and 1e400 as floats int() refuses, and
+    true as an int."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or value < 0:
+        return None
+    return int(value)
+
+
 def _authors(document: dict[str, Any]) -> str:
     people = document.get("authors")
     if not isinstance(people, list):
@@ -113,12 +124,11 @@ def _item(item: dict[str, Any], base: str, feed_author: str) -> ParsedEntry:
             continue
         href = _absolute(base, attachment.get("url"))
         if href:
-            size = attachment.get("size_in_bytes")
             enclosures.append(
                 ParsedEnclosure(
                     url=href,
                     mime_type=_string(attachment.get("mime_type")) or "",
-                    length=int(size) if isinstance(size, int | float) and size >= 0 else None,
+                    length=_size(attachment.get("size_in_bytes")),
                 )
             )
     tags = item.get("tags")

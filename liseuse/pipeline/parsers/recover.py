@@ -12,6 +12,7 @@ It does not parse XML and does not decide what kind of feed the body is.
 from __future__ import annotations
 
 import codecs
+import html
 import re
 from html.entities import html5
 
@@ -63,9 +64,43 @@ def _codec_name(label: str) -> str | None:
     return "cp1252" if name in ("iso8859-1", "ascii", "latin-1") else name
 
 
+# An XML declaration may only open a document. One further on, before any feed element, comes
+# after what the server printed first (PHP warnings, often formatted as HTML): garbage. Searched
+# for in the first few KB only; a declaration quoted inside the feed comes after its root.
+_LATE_XML_DECL = r"<\?xml\s"
+_FEED_ROOT = r"<(?:[A-Za-z_][\w.-]*:)?(?:rss|feed|rdf|channel)[\s>/]"
+_LATE_XML_DECL_TEXT = re.compile(_LATE_XML_DECL)
+_LATE_XML_DECL_BYTES = re.compile(_LATE_XML_DECL.encode("ascii"))
+_FEED_ROOT_TEXT = re.compile(_FEED_ROOT, re.IGNORECASE)
+_FEED_ROOT_BYTES = re.compile(_FEED_ROOT.encode("ascii"), re.IGNORECASE)
+_GARBAGE_SEARCHED = 4096
+
+
+def _garbage_end_bytes(body: bytes) -> int:
+    """Where a declaration that follows leading garbage starts; 0 if there is none."""
+    head = body[:_GARBAGE_SEARCHED]
+    found = _LATE_XML_DECL_BYTES.search(head, 1)
+    if found is None or _FEED_ROOT_BYTES.search(head, 0, found.start()):
+        return 0
+    return found.start()
+
+
+def _garbage_end_text(text: str) -> int:
+    """_garbage_end_bytes for decoded text."""
+    head = text[:_GARBAGE_SEARCHED]
+    found = _LATE_XML_DECL_TEXT.search(head, 1)
+    if found is None or _FEED_ROOT_TEXT.search(head, 0, found.start()):
+        return 0
+    return found.start()
+
+
 def _declared_encoding(head: bytes) -> str | None:
     """The encoding named in the XML declaration, reading UTF-16/32 declarations too."""
     match = _XML_DECL.match(head)
+    if match is None and not head.lstrip().startswith(b"<?xml"):
+        garbage_end = _garbage_end_bytes(head)
+        if garbage_end:
+            match = _XML_DECL.match(head[garbage_end:])
     if match is None and head[:2] in (b"<\x00", b"\x00<"):
         # A UTF-16 body without a BOM: its declaration is readable once the zeros go.
         match = _XML_DECL.match(head.replace(b"\x00", b""))
@@ -112,7 +147,7 @@ def decode(body: bytes, content_type: str | None) -> str:
             _codec_name(ebcdic_declaration.group(1).decode("ascii")) if ebcdic_declaration else None
         )
         candidates.append(ebcdic or "cp037")
-    declared = _declared_encoding(body[:512])
+    declared = _declared_encoding(body[:_GARBAGE_SEARCHED])
     http_charset = None
     if content_type:
         charset = _CHARSET.search(content_type)
@@ -201,6 +236,10 @@ def prepare(text: str) -> str:
     """Make decoded text ready for lxml: no XML declaration (the text is already decoded, and
     lxml refuses a declaration that names an encoding), no DOCTYPE, nothing before the first
     tag, no characters XML forbids."""
+    if not text.startswith("<?xml"):
+        garbage_end = _garbage_end_text(text)
+        if garbage_end:
+            text = text[garbage_end:]  # a PHP warning, say: see _garbage_end_bytes
     text = _XML_DECL_TEXT.sub("", text, count=1)
     start = text.find("<")
     if start > 0:
@@ -248,6 +287,25 @@ def _replace_amp(match: re.Match[str]) -> str:
     if replacement is None:
         return "&amp;" + name + ";"
     return "".join(f"&#{ord(char)};" for char in replacement)
+
+
+# A decimal character reference as html.unescape reads it, leading zeros apart.
+_DECIMAL_REFERENCE = re.compile(r"&#0*([0-9]+)")
+
+
+def unescape_html(text: str) -> str:
+    """html.unescape, also for a decimal reference of more than 4300 digits, on which its int()
+    raises ValueError (hexadecimal ones are not limited)."""
+    try:
+        return html.unescape(text)
+    except ValueError:
+        return html.unescape(_DECIMAL_REFERENCE.sub(_short_reference, text))
+
+
+def _short_reference(match: re.Match[str]) -> str:
+    digits = match.group(1)
+    # Over seven digits, past U+10FFFF: the same U+FFFD html.unescape gives any such number.
+    return "&#" + (digits if len(digits) <= 7 else "1114112")
 
 
 def _xml_char(code: int) -> bool:

@@ -35,6 +35,7 @@ from liseuse.pipeline.parsers.recover import decode
 from liseuse.pipeline.parsers.recover import fix_entities
 from liseuse.pipeline.parsers.recover import is_clean_utf8
 from liseuse.pipeline.parsers.recover import prepare
+from liseuse.pipeline.parsers.recover import unescape_html
 from liseuse.pipeline.types import ParsedEnclosure
 from liseuse.pipeline.types import ParsedEntry
 from liseuse.pipeline.types import ParsedFeed
@@ -78,7 +79,9 @@ _KEY_CACHE_LIMIT = 5000
 _LOOKS_HTML = re.compile(r"<[A-Za-z/!]|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 _TAG = re.compile(r"<[^>]*>")
 _XMLNS_ATTR = re.compile(r'\s+xmlns(?::[A-Za-z0-9_.-]+)?="[^"]*"')
-_XHTML_PREFIX = re.compile(r"(</?)(?:xhtml|html|h):")
+_XHTML_PREFIXES = ("xhtml", "html", "h")
+_XHTML_PREFIX = re.compile(rf"(</?)(?:{'|'.join(_XHTML_PREFIXES)}):")
+_XHTML_PREFIX_DECLARATION = re.compile(rf'\sxmlns:([A-Za-z_][\w.-]*)="{re.escape(XHTML)}"')
 
 _RSS = ""  # the `primary` of RSS documents: no namespace is the main one
 _RDF_ABOUT = f"{{{RDF}}}about"
@@ -183,6 +186,15 @@ def _key(tag: str, primary: str) -> str:
     return key
 
 
+def _split_tag(tag: str) -> tuple[str, str]:
+    """(namespace, local name) of an lxml tag ("{namespace}local"). Not etree.QName, which
+    raises ValueError on the names a recovering parse keeps, such as "a:b:c"."""
+    if tag.startswith("{"):
+        namespace, _, local = tag[1:].partition("}")
+        return namespace, local
+    return "", tag
+
+
 def _children(element: etree._Element, primary: str) -> dict[str, list[etree._Element]]:
     """An element's children grouped by their key, in document order."""
     # The hottest loop of the parser: the key cache is read here directly, _key() only fills it.
@@ -216,7 +228,7 @@ def plain_text(markup: str) -> str:
     if "<" in markup:
         markup = _TAG.sub("", markup)
     if "&" in markup:
-        markup = html.unescape(markup)
+        markup = unescape_html(markup)
     return markup.strip()
 
 
@@ -236,8 +248,16 @@ def _inner_xml(element: etree._Element) -> str:
         elif child.tail:
             parts.append(html.escape(child.tail, quote=False))
     markup = "".join(parts)
+    # The XHTML namespace may be bound to any prefix ("x:p"); lxml declares it on the first
+    # element that uses it, which is how the prefixes to drop are found before the
+    # declarations go. Left in, "<x:p>" is no HTML element and the sanitizer drops the markup.
+    prefixes = [p for p in _XHTML_PREFIX_DECLARATION.findall(markup) if p not in _XHTML_PREFIXES]
     markup = _XMLNS_ATTR.sub("", markup)
-    return _XHTML_PREFIX.sub(r"\1", markup)
+    markup = _XHTML_PREFIX.sub(r"\1", markup)
+    if prefixes:
+        names = "|".join(re.escape(prefix) for prefix in dict.fromkeys(prefixes))
+        markup = re.sub(rf"(</?)(?:{names}):", r"\1", markup)
+    return markup
 
 
 def text_to_html(text: str) -> str:
@@ -268,7 +288,7 @@ def _atom_html(element: etree._Element) -> str:
     kind = _construct_type(element)
     if kind == "xhtml":
         children = [child for child in element if isinstance(child.tag, str)]
-        if len(children) == 1 and etree.QName(children[0]).localname == "div":
+        if len(children) == 1 and _split_tag(children[0].tag)[1] == "div":
             # Atom 1.0 wraps XHTML in a div that is not part of the content.
             return _inner_xml(children[0]).strip()
         return _inner_xml(element).strip()
@@ -461,17 +481,15 @@ def _media(grouped: dict[str, list[etree._Element]]) -> tuple[list[ParsedEnclosu
 
 def read_document(root: etree._Element, url: str) -> ParsedFeed:
     """The ParsedFeed a parsed XML document holds; ParseError if it is no feed."""
-    tag = root.tag if isinstance(root.tag, str) else ""
-    qname = etree.QName(tag) if tag else None
-    local = qname.localname.lower() if qname else ""
-    namespace = (qname.namespace or "") if qname else ""
+    namespace, local = _split_tag(root.tag if isinstance(root.tag, str) else "")
+    local = local.lower()
     if local == "feed":
         return _read_atom(root, url, "atom03" if namespace == ATOM03 else "atom10")
     if local == "rss":
         version = (root.get("version") or "2.0").strip()
         return _read_rss(root, url, "rss09x" if version.startswith("0.9") else "rss20")
     if local == "rdf":
-        namespaces = {etree.QName(child).namespace for child in root if isinstance(child.tag, str)}
+        namespaces = {_split_tag(child.tag)[0] for child in root if isinstance(child.tag, str)}
         return _read_rss(root, url, "rss09x" if RSS090 in namespaces else "rss10")
     if local == "channel":  # RSS without its <rss> wrapper: seen in the wild
         return _read_rss(root, url, "rss20")
@@ -483,7 +501,7 @@ def read_document(root: etree._Element, url: str) -> ParsedFeed:
 def _read_rss(root: etree._Element, url: str, kind: str) -> ParsedFeed:
     root_children = _children(root, _RSS)
     channel = _first(root_children, "channel")
-    if channel is None and etree.QName(root).localname.lower() == "channel":
+    if channel is None and _split_tag(root.tag)[1].lower() == "channel":
         channel = root
     grouped = _children(channel, _RSS) if channel is not None else {}
 
@@ -668,7 +686,7 @@ def _content_base(element: etree._Element, link: str | None, url: str) -> str | 
 
 
 def _read_atom(root: etree._Element, url: str, kind: str) -> ParsedFeed:
-    primary = etree.QName(root).namespace or ATOM10
+    primary = _split_tag(root.tag)[0] or ATOM10
     grouped = _children(root, primary)
     links = _atom_links(grouped.get("link", ()))
     title_el = _first(grouped, "title")
