@@ -58,12 +58,7 @@ def subscribe_url(
     """Follow the feed at `raw_url`, or the one its page offers (`choose` picks among several).
     A feed nobody followed yet is fetched at once: its name and entries are there when the
     person looks, as in FreshRSS and Miniflux, not after the refresh loop's next turn."""
-    try:
-        url = normalize_feed_url(raw_url)
-    except FeedUrlError as exc:
-        raise SubscribeError(
-            _("%(url)s: %(reason)s") % {"url": repr(raw_url), "reason": exc}
-        ) from None
+    url = _normalized(raw_url)
     if not Feed.objects.filter(url=url).exists():
         found = _discover(url)
         if found.feed is not None:
@@ -81,17 +76,19 @@ def subscribe_url(
             url = choose(options)
         # A page's link may spell a feed's address differently from how a person types it
         # (host in capitals, a #fragment): cleaned the same way, both lead to one shared Feed.
-        try:
-            url = normalize_feed_url(url)
-        except FeedUrlError as exc:
-            raise SubscribeError(
-                _("%(url)s: %(reason)s") % {"url": repr(url), "reason": exc}
-            ) from None
+        url = _normalized(url)
     new_feed = not Feed.objects.filter(url=url).exists()
     subscription = follow(user, url, category=category, title=title)
     if new_feed:
         _first_fetch(user, subscription)
     return subscription
+
+
+def _normalized(url: str) -> str:
+    try:
+        return normalize_feed_url(url)
+    except FeedUrlError as exc:
+        raise SubscribeError(_("%(url)s: %(reason)s") % {"url": repr(url), "reason": exc}) from None
 
 
 def _first_fetch(user: User, subscription: Subscription) -> None:

@@ -9,9 +9,6 @@ gets a state for those entries. SQLite writes one transaction at a time.
 from __future__ import annotations
 
 import threading
-from datetime import UTC
-from datetime import datetime
-from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -21,11 +18,9 @@ from liseuse.accounts.models import User
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.store import DjangoStore
 from liseuse.feeds.subscribe import follow
-from liseuse.pipeline.decide import decide_entries
-from liseuse.pipeline.decide import entry_identities
 from liseuse.pipeline.refresh import FeedUpdate
 from liseuse.pipeline.types import ParsedEntry
-from liseuse.pipeline.types import ParsedFeed
+from tests.feeds.updates import feed_update
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -39,20 +34,8 @@ URL = "https://news.example/feed"
 
 
 def _update(feed_id: int) -> FeedUpdate:
-    now = datetime.now(UTC)
     entries = [ParsedEntry(guid=f"g{n}", title=f"T{n}") for n in range(2)]
-    return FeedUpdate(
-        feed_id=feed_id,
-        fetched_at=now,
-        feed=ParsedFeed(format="rss20", title="F", entries=tuple(entries)),
-        decisions=tuple(decide_entries(entries, {}, now=now)),
-        identities=tuple(entry_identities(entries)),
-        etag=None,
-        last_modified=None,
-        permanent_url=None,
-        next_fetch_at=now + timedelta(hours=1),
-        interval_minutes=60,
-    )
+    return feed_update(feed_id, entries, {})
 
 
 def test_a_refresh_writing_while_someone_follows_waits_and_counts_them_in(

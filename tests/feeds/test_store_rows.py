@@ -24,13 +24,11 @@ from liseuse.feeds.models import Subscription
 from liseuse.feeds.store import STORE_CACHE_KIB
 from liseuse.feeds.store import DjangoStore
 from liseuse.feeds.store import _preparers
-from liseuse.pipeline.decide import decide_entries
-from liseuse.pipeline.decide import entry_identities
 from liseuse.pipeline.refresh import FeedUpdate
 from liseuse.pipeline.types import FetchResult
 from liseuse.pipeline.types import ParsedEnclosure
 from liseuse.pipeline.types import ParsedEntry
-from liseuse.pipeline.types import ParsedFeed
+from tests.feeds.updates import feed_update
 
 pytestmark = pytest.mark.django_db
 
@@ -191,19 +189,7 @@ def test_the_store_gives_its_sqlite_connection_a_larger_cache() -> None:
 
 def _update(feed: Feed, entries: list[ParsedEntry], stored: dict[str, str | None]) -> FeedUpdate:
     """What a refresh hands the store after fetching `entries`, having read `stored`."""
-    now = datetime.now(UTC)
-    return FeedUpdate(
-        feed_id=feed.id,
-        fetched_at=now,
-        feed=ParsedFeed(format="rss20", title="F", entries=tuple(entries)),
-        decisions=tuple(decide_entries(entries, stored, now=now)),
-        identities=tuple(entry_identities(entries)),
-        etag=None,
-        last_modified=None,
-        permanent_url=None,
-        next_fetch_at=now + timedelta(hours=1),
-        interval_minutes=60,
-    )
+    return feed_update(feed.id, entries, stored)
 
 
 def test_a_worker_that_outlived_its_lease_stores_what_the_other_stored_without_failing(
