@@ -312,11 +312,19 @@ async def refresh_feeds(
                 else config,
                 jitter_key=feed.url,
             )
-            await write(
-                lambda: store.save_not_modified(
-                    feed.id, fetched_at=fetched_at, next_fetch_at=when, result=result
+            try:
+                await write(
+                    lambda: store.save_not_modified(
+                        feed.id, fetched_at=fetched_at, next_fetch_at=when, result=result
+                    )
                 )
-            )
+            except Exception as exc:  # as for an update: this feed is marked, and backs off
+                log.exception("could not store", extra={"feed_id": feed.id, "feed_url": feed.url})
+                return await failed(
+                    reasons.STORE_FAILED.format(error=type(exc).__name__),
+                    gone=False,
+                    retry_after=None,
+                )
             return FeedReport(feed.id, feed.url, "not-modified", duration_ms=elapsed())
 
         # Parsed feeds wait for the store under this bound: memory holds at most `parsing`
@@ -382,12 +390,31 @@ async def refresh_feeds(
             site = parsed.feed.link or _home_page(feed.url)
             icon = await icons.find(site_url=site, icon_url=parsed.feed.icon_url)
             checked_at = now()
-            await write(lambda: store.save_icon(feed.id, icon, checked_at=checked_at))
+            try:
+                await write(lambda: store.save_icon(feed.id, icon, checked_at=checked_at))
+            except Exception:  # the entries are stored; the icon is looked for next time
+                log.exception(
+                    "could not store the icon", extra={"feed_id": feed.id, "feed_url": feed.url}
+                )
         return FeedReport(feed.id, feed.url, "updated", new_entries=new, duration_ms=elapsed())
 
     async def bounded(feed: FeedToRefresh) -> FeedReport:
+        t0 = time.monotonic()
         async with in_flight:
-            return await refresh_one(feed)
+            try:
+                return await refresh_one(feed)
+            except Exception as exc:
+                # The write of its error failed too (the database locked past its time-out,
+                # gone), or a bug: this feed fails alone, unwritten; it keeps its lease until the
+                # pass gives it back (or the lease ends). Raised, it ended the whole batch.
+                log.exception("refresh failed", extra={"feed_id": feed.id, "feed_url": feed.url})
+                return FeedReport(
+                    feed.id,
+                    feed.url,
+                    "error",
+                    error=reasons.STORE_FAILED.format(error=type(exc).__name__),
+                    duration_ms=int((time.monotonic() - t0) * 1000),
+                )
 
     summary = RefreshSummary()
     # Made here, in order: as_completed would make the tasks itself from a set, which starts

@@ -1,5 +1,6 @@
 """In which order a pass starts its feeds: round-robin over their hosts, so that one site's
-feeds (often imported together) do not queue behind each other while other sites sit idle."""
+feeds (often imported together) do not queue behind each other while other sites sit idle;
+and one feed whose write fails never ends the pass of the others."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from datetime import datetime
 
+import pytest
+
 from liseuse.pipeline.decide import ScheduleConfig
 from liseuse.pipeline.favicon import Icon
 from liseuse.pipeline.refresh import FeedToRefresh
 from liseuse.pipeline.refresh import FeedUpdate
+from liseuse.pipeline.refresh import RefreshSummary
 from liseuse.pipeline.refresh import interleave_by_host
 from liseuse.pipeline.refresh import refresh_feeds
 from liseuse.pipeline.types import FetchError
@@ -104,3 +108,69 @@ def test_a_pass_starts_its_feeds_in_that_order() -> None:
 
     asyncio.run(run())
     assert fetcher.asked == [f.url for f in interleave_by_host(feeds)]
+
+
+class _NotModifiedFetcher:
+    async def fetch_feed(self, request: FetchRequest) -> FetchResult:
+        return FetchResult(url=request.url, status=304, body=b"")
+
+    async def fetch(
+        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*"
+    ) -> FetchResult:
+        raise AssertionError("no icon lookup after a 304")
+
+
+class _OneWriteFailsStore(_ErrorsOnlyStore):
+    """The database refuses the writes of feed 1 (locked past its time-out, say): its 304's,
+    and with `errors_too` the error noted in its place."""
+
+    def __init__(self, *, errors_too: bool) -> None:
+        self.errors_too = errors_too
+        self.saved: list[int] = []
+        self.errors: list[int] = []
+
+    def save_not_modified(
+        self, feed_id: int, *, fetched_at: datetime, next_fetch_at: datetime, result: FetchResult
+    ) -> None:
+        if feed_id == 1:
+            raise RuntimeError("database is locked")
+        self.saved.append(feed_id)
+
+    def save_error(self, feed_id: int, **fields: object) -> None:
+        if self.errors_too:
+            raise RuntimeError("database is locked")
+        self.errors.append(feed_id)
+
+    def write_together(self, calls: Sequence[Callable[[], object]]) -> list[object]:
+        # As the protocol says: each write isolated, a failure returned in its place.
+        results: list[object] = []
+        for call in calls:
+            try:
+                results.append(call())
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+
+@pytest.mark.parametrize("errors_too", [False, True])
+def test_a_write_that_fails_fails_its_feed_alone(errors_too: bool) -> None:
+    feeds = [FeedToRefresh(id=n, url=f"https://h{n}.example/feed") for n in range(4)]
+    store = _OneWriteFailsStore(errors_too=errors_too)
+
+    async def run() -> RefreshSummary:
+        with ThreadPoolExecutor(max_workers=1) as store_thread:
+            return await refresh_feeds(
+                feeds,
+                fetcher=_NotModifiedFetcher(),
+                store=store,
+                store_executor=store_thread,
+                now=lambda: datetime.now(UTC),
+                schedule=ScheduleConfig(),
+            )
+
+    summary = asyncio.run(run())
+    outcomes = {r.feed_id: r.outcome for r in summary.reports}
+    assert outcomes == {0: "not-modified", 1: "error", 2: "not-modified", 3: "not-modified"}
+    assert sorted(store.saved) == [0, 2, 3]
+    # Noted as an error, so that it backs off, when the database takes that write.
+    assert store.errors == ([] if errors_too else [1])
