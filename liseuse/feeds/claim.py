@@ -128,3 +128,10 @@ def claim_feeds(
 def release_feeds(owner: str) -> None:
     """Give back the leases a worker still holds (on a clean stop)."""
     Feed.objects.filter(lease_owner=owner).update(lease_owner="", lease_until=None)
+
+
+def renew_leases(owner: str, *, now: datetime, lease: timedelta) -> int:
+    """Extend the leases `owner` still holds (the feeds of its batch not stored yet) to
+    `now + lease`; returns how many. A feed the store has given back, or that another worker
+    took after this one's lease ended, is not this owner's any more and is left alone."""
+    return Feed.objects.filter(lease_owner=owner).update(lease_until=now + lease)

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -26,8 +27,10 @@ from multiprocessing import get_all_start_methods
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait
+from multiprocessing.context import ForkContext
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from types import TracebackType
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -183,6 +186,79 @@ def _note_durations(summary: RefreshSummary) -> None:
         )
 
 
+class _LeaseKeeper:
+    """Renews the leases of a batch while it runs, from a thread of its own.
+
+    A batch may run longer than its lease (a thousand feeds, a slow host, time-outs): without
+    renewal, the feeds still waiting for their turn were claimable again by another worker,
+    which fetched them a second time while this one still would. The store gives each feed's
+    lease back as it stores it; what is renewed is what this owner still holds."""
+
+    def __init__(self, owner: str, lease: timedelta) -> None:
+        self.owner = owner
+        self.lease = lease
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="liseuse-leases", daemon=True)
+
+    def _run(self) -> None:
+        # Three times per lease: one renewal may fail (the database busy) and the next still
+        # comes in time.
+        every = self.lease.total_seconds() / 3
+        try:
+            while not self._stop.wait(every):
+                try:
+                    claim.renew_leases(self.owner, now=timezone.now(), lease=self.lease)
+                except Exception:  # the batch goes on; the next renewal may get through
+                    log.warning("could not renew the leases of this batch", exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _keeping_leases(owner: str) -> _LeaseKeeper:
+    return _LeaseKeeper(owner, timedelta(seconds=settings.LISEUSE_LEASE_SECONDS))
+
+
+class _ProcessWriteLock:
+    """The turns at the database of the processes of one split refresh (SQLite has one writer).
+
+    A POSIX record lock (`fcntl.lockf`) on a file of its own, which the kernel gives back when
+    its holder dies. A `multiprocessing.Lock` held by a child killed in the middle of its
+    transaction (out of memory, SIGKILL) stayed taken: the other children waited for it
+    forever, and so did the pass and the refresh loop. One thread per process takes it (the
+    store's), as such a lock belongs to a process, not a thread."""
+
+    def __init__(self, fileno: int) -> None:
+        self.fileno = fileno
+
+    def __enter__(self) -> None:
+        import fcntl  # POSIX only, as the fork the split needs
+
+        fcntl.lockf(self.fileno, fcntl.LOCK_EX)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        import fcntl
+
+        fcntl.lockf(self.fileno, fcntl.LOCK_UN)
+
+
 def _cores() -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return cores or 1
@@ -239,14 +315,29 @@ def refresh_split(
     """
     cores = _cores()
     if len(feeds) < _SPLIT_THRESHOLD or cores < 2 or "fork" not in get_all_start_methods():
-        return refresh_batch(feeds, owner=owner, progress=progress)
+        with _keeping_leases(owner):
+            return refresh_batch(feeds, owner=owner, progress=progress)
     shares = split_by_host(feeds, min(cores, _MAX_SPLIT))
     if len(shares) < 2:  # one host: one process, as its politeness limit would have it anyway
-        return refresh_batch(feeds, owner=owner, progress=progress)
+        with _keeping_leases(owner):
+            return refresh_batch(feeds, owner=owner, progress=progress)
     context = get_context("fork")
     log.info("refreshing %s feeds in %s processes", len(feeds), len(shares))
-    # SQLite has one writer: the children take turns under this lock. PostgreSQL takes them all.
-    write_lock = context.Lock() if connection.vendor == "sqlite" else nullcontext()
+    if connection.vendor != "sqlite":  # PostgreSQL takes all the children's writes at once
+        return _run_shares(shares, context, owner, nullcontext(), progress)
+    # SQLite has one writer: the children take turns under this lock.
+    with tempfile.TemporaryFile() as lock_file:
+        return _run_shares(shares, context, owner, _ProcessWriteLock(lock_file.fileno()), progress)
+
+
+def _run_shares(
+    shares: list[list[FeedToRefresh]],
+    context: ForkContext,
+    owner: str,
+    write_lock: AbstractContextManager[object],
+    progress: Progress | None,
+) -> RefreshSummary:
+    """Start one child per share, then gather their reports until each has ended."""
     # A connection must never cross a fork: the children open their own.
     connections.close_all()
     # What the parent holds stays shared with the children: the collector must not write to
@@ -264,6 +355,15 @@ def refresh_split(
     gc.unfreeze()
     summary = RefreshSummary()
     waiting = {receive: child for child, receive in children}
+    # Started once the children are: no thread of the parent may be running across a fork.
+    with _keeping_leases(owner):
+        _gather(waiting, summary, progress)
+    return summary
+
+
+def _gather(
+    waiting: dict[Connection, BaseProcess], summary: RefreshSummary, progress: Progress | None
+) -> None:
     while waiting:
         for ready in wait(list(waiting)):
             assert isinstance(ready, Connection)
@@ -273,7 +373,8 @@ def refresh_split(
                 ended = waiting.pop(ready)
                 ended.join()
                 if ended.exitcode:
-                    # Its feeds keep their lease until it ends, then the next pass takes them.
+                    # The feeds it had not stored keep their lease (renewed with the batch's)
+                    # until the pass gives them back (refresh_once): the next pass takes them.
                     log.error("a refresh process ended with code %s", ended.exitcode)
                 continue
             if isinstance(message, FeedReport):
@@ -282,13 +383,17 @@ def refresh_split(
                     progress.advance(note=message.url)
             else:  # its own duration: the split's is that of the slowest child
                 summary.seconds = max(summary.seconds, float(message))
-    return summary
 
 
 def refresh_once(
-    *, all_feeds: bool = False, user: User | None = None, progress: bool = False
+    *,
+    all_feeds: bool = False,
+    user: User | None = None,
+    progress: bool = False,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RefreshSummary:
-    """One pass over the due feeds (or all of them), in batches, then return."""
+    """One pass over the due feeds (or all of them), in batches, then return; early, between
+    two batches, once `should_stop()` says so (the loop was asked to stop)."""
     owner = worker_id()
     total = RefreshSummary()
     lease = timedelta(seconds=settings.LISEUSE_LEASE_SECONDS)
@@ -296,7 +401,7 @@ def refresh_once(
     last_id: int | None = None
     bar: Progress | None = None
     try:
-        while True:
+        while should_stop is None or not should_stop():
             now = timezone.now()
             feeds = claim.claim_feeds(
                 owner=owner,
@@ -378,12 +483,22 @@ def run_forever(*, idle_seconds: float = 30.0) -> None:
     next_retention = time.monotonic()
     while not stop.is_set():
         close_old_connections()
-        summary = refresh_once()
-        if summary.reports:
-            log.info(summary.describe())
-        indexed = search.index_pending()
-        if indexed:
-            log.info("indexed %s new entries for search", indexed)
+        try:
+            # A pass stops between two batches once a signal came: a pass over every due
+            # feed may take many batches, longer than a service manager waits.
+            summary = refresh_once(should_stop=stop.is_set)
+            if summary.reports:
+                log.info(summary.describe())
+            indexed = search.index_pending()
+            if indexed:
+                log.info("indexed %s new entries for search", indexed)
+        except Exception:
+            # The database locked for longer than its time-out, PostgreSQL restarting: this
+            # pass is lost, never the loop (under `liseuse serve` nothing would start it
+            # again). Leases left behind end on their own; broken connections are opened anew.
+            log.exception("the refresh pass failed; trying again in %s s", idle_seconds)
+            connections.close_all()
+            summary = RefreshSummary()
         if time.monotonic() >= next_retention:
             next_retention = time.monotonic() + _RETENTION_PAUSE
             try:

@@ -27,8 +27,12 @@ def _rss(title: str, dates: list[datetime]) -> bytes:
         f"<pubDate>{format_datetime(date, usegmt=True)}</pubDate></item>"
         for i, date in enumerate(dates)
     )
-    # No site link: no icon lookup, so the server sees only the feeds' requests.
+    # No site link: the icon is looked for on the feed's host (ICON_PATHS).
     return f'<rss version="2.0"><channel><title>{title}</title>{items}</channel></rss>'.encode()
+
+
+# Where a feed naming no site has its icon looked for: its host's home page and /favicon.ico.
+ICON_PATHS = ("/", "/favicon.ico")
 
 
 def _subscribe_and_refresh(data: Path, server: LocalServer, paths: list[str], **env: str) -> str:
@@ -61,7 +65,8 @@ def test_the_per_host_limit_comes_from_the_environment(tmp_path: Path, per_host:
     with LocalServer(routes, host="127.0.0.2") as server:
         out = _subscribe_and_refresh(tmp_path, server, paths, LISEUSE_FETCH_PER_HOST=str(per_host))
     assert "6 fetched" in out
-    assert sorted(server.paths()) == sorted(paths)
+    # (each feed's host was also asked for its icon, at "/" and "/favicon.ico")
+    assert sorted(p for p in server.paths() if p not in ICON_PATHS) == sorted(paths)
     # Neither more than allowed, nor the default of 2 whatever was asked.
     assert server.max_active == per_host
 
