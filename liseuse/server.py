@@ -1,7 +1,8 @@
 """`liseuse serve`: gunicorn for the web pages, and the refresh loop beside it.
 
 The refresh loop runs as a child process (`liseuse worker`) so that a slow parse never holds a
-web request up and a crash of one does not take the other down. It leaves when the server does.
+web request up and a crash of one does not take the other down. It leaves when the server does,
+and is started again when it dies on its own.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import logging
 import socket
 import subprocess
 import sys
+import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -92,6 +95,72 @@ class AccessLogger(Logger):  # type: ignore[misc]
         }
 
 
+# A refresh loop that died (killed for its memory, a crash) is started again after this pause,
+# doubled each time it dies again before having run for RESTART_MAX seconds.
+RESTART_FIRST = 1.0
+RESTART_MAX = 300.0
+
+
+class RefreshLoop:
+    """The refresh loop's child process, started again whenever it ends while the server runs.
+
+    Once it died, nothing refreshed any feed until someone restarted `liseuse serve`, while
+    the pages went on being served as if all were well. Its exit code cannot tell a crash from
+    a stop: gunicorn's arbiter reaps every child that ends, and `wait` then says 0. A loop that
+    ended because the whole process group was asked to stop is started again only if the
+    server has not stopped within the pause, and then stopped with it."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+        self.process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            self.process = self._spawn()
+        threading.Thread(target=self._watch, name="liseuse-refresh-watch", daemon=True).start()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(self.command)
+        log.info("refresh loop started (pid %s)", process.pid)
+        return process
+
+    def _watch(self) -> None:
+        pause = RESTART_FIRST
+        while True:
+            with self._lock:
+                process = self.process
+            assert process is not None
+            started = time.monotonic()
+            code = process.wait()
+            if self._stopping.is_set():
+                return
+            if time.monotonic() - started > RESTART_MAX:
+                pause = RESTART_FIRST
+            log.error(
+                "the refresh loop ended with code %s; starting it again in %.0f s", code, pause
+            )
+            if self._stopping.wait(pause):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self.process = self._spawn()
+            pause = min(pause * 2, RESTART_MAX)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            process = self.process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
 def _own_sockets(port: int, workers: int) -> bool:
     """Whether each web process listens on a socket of its own (SO_REUSEPORT), the kernel
     spreading new connections between them.
@@ -129,21 +198,14 @@ def serve(*, worker: bool = True) -> None:
     own_sockets = _own_sockets(port, workers)
     if own_sockets:
         _refuse_if_taken(host, port, bind)
-    refresher: subprocess.Popen[bytes] | None = None
+    refresher = RefreshLoop([sys.executable, "-m", "liseuse.cli", "worker"])
 
     def start_worker(server: Any) -> None:
-        nonlocal refresher
         if worker:
-            refresher = subprocess.Popen([sys.executable, "-m", "liseuse.cli", "worker"])
-            log.info("refresh loop started (pid %s)", refresher.pid)
+            refresher.start()
 
     def stop_worker(server: Any) -> None:
-        if refresher is not None and refresher.poll() is None:
-            refresher.terminate()
-            try:
-                refresher.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                refresher.kill()
+        refresher.stop()
 
     log.info("liseuse listening on http://%s/", bind)
     _Gunicorn(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import os
 import re
 import signal
 import socket
@@ -14,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -58,7 +60,10 @@ def _children(pid: int) -> list[int]:
 
 
 def _is_refresh_loop(pid: int) -> bool:
-    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:  # it ended since it was listed
+        return False
     return b"liseuse.cli" in argv and b"worker" in argv
 
 
@@ -103,6 +108,40 @@ def test_serve_migrates_answers_with_the_first_account_page_and_stops_with_its_w
         not Path(f"/proc/{workers[0]}").exists()
         or b"zombie" in Path(f"/proc/{workers[0]}/status").read_bytes().lower()
     ), "the refresh loop outlived the server"
+
+
+def test_a_refresh_loop_that_dies_is_started_again(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "liseuse.cli", "serve"],
+        env=liseuse_env(tmp_path, LISEUSE_LISTEN=f"127.0.0.1:{port}"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def refresh_loops() -> list[int]:
+        return [pid for pid in _children(process.pid) if _is_refresh_loop(pid)]
+
+    def wait_for(condition: Any) -> Any:
+        deadline = time.monotonic() + 60
+        while not (found := condition()):
+            assert process.poll() is None and time.monotonic() < deadline, "timed out"
+            time.sleep(0.1)
+        return found
+
+    try:
+        (first,) = wait_for(refresh_loops)
+        os.kill(first, signal.SIGKILL)  # as the kernel does to a process out of memory
+        (second,) = wait_for(lambda: [pid for pid in refresh_loops() if pid != first])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert process.returncode == 0
+    time.sleep(0.5)
+    assert (
+        not Path(f"/proc/{second}").exists()
+        or b"zombie" in Path(f"/proc/{second}/status").read_bytes().lower()
+    ), "the new refresh loop stops with the server"
 
 
 def test_serve_no_worker_runs_no_refresh_loop(tmp_path: Path) -> None:

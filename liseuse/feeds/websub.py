@@ -27,7 +27,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Exists
 from django.db.models import F
+from django.db.models import OuterRef
 from django.db.models import Q
 from django.http import HttpRequest
 from django.http import HttpResponse
@@ -35,6 +37,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from liseuse.feeds.models import Feed
+from liseuse.feeds.models import Subscription
 from liseuse.feeds.models import WebSubSubscription
 from liseuse.pipeline import reasons
 from liseuse.pipeline.fetch import Fetcher
@@ -50,6 +53,9 @@ RENEW_BEFORE = timedelta(days=1)
 # A hub that never came back to check: ask again after this long.
 RETRY_REQUESTED = timedelta(hours=6)
 MAX_PUSH_BYTES = 5 * 1024 * 1024
+# A hub may grant any lease; past this one, liseuse asks again anyway (and a lease of 10**15
+# seconds would overflow the date).
+MAX_LEASE = timedelta(days=365)
 _SIGNATURES = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha384": hashlib.sha384}
 _SIGNATURES["sha512"] = hashlib.sha512
 
@@ -92,12 +98,19 @@ def pending(now: Any = None, limit: int = 50) -> list[WebSubSubscription]:
         subscription.state = WebSubSubscription.State.REQUESTED
         subscription.requested_at = now - RETRY_REQUESTED
         subscription.save(update_fields=["hub", "state", "requested_at"])
-    due = Q(state=WebSubSubscription.State.REQUESTED, requested_at__lte=now - RETRY_REQUESTED) | Q(
-        state=WebSubSubscription.State.ACTIVE, renew_at__lte=now
+    asked_long_ago = Q(requested_at__lte=now - RETRY_REQUESTED)
+    # An active subscription is renewed once its renewal time has come: asked once, then, if
+    # the hub neither checks it nor answers (gone, refusing), again after RETRY_REQUESTED like
+    # a new one, not on every upkeep pass (each minute).
+    renewal_not_asked = Q(requested_at__lt=F("renew_at")) | asked_long_ago
+    due = (Q(state=WebSubSubscription.State.REQUESTED) & asked_long_ago) | (
+        Q(state=WebSubSubscription.State.ACTIVE, renew_at__lte=now) & renewal_not_asked
     )
-    # A feed that no longer names a hub lets its subscription run out.
+    followed = Exists(Subscription.objects.filter(feed_id=OuterRef("feed_id")))
+    # A feed that no longer names a hub, or that nobody follows any more, lets its
+    # subscription run out.
     return list(
-        WebSubSubscription.objects.filter(due, feed__disabled=False)
+        WebSubSubscription.objects.filter(due, followed, feed__disabled=False)
         .exclude(feed__hub_url="")
         .select_related("feed")[:limit]
     )
@@ -208,13 +221,11 @@ def _verify(request: HttpRequest, subscription: WebSubSubscription) -> HttpRespo
         lease = int(request.GET.get("hub.lease_seconds", ""))
     except ValueError:
         lease = settings.LISEUSE_WEBSUB_LEASE_SECONDS
-    lease = max(60, lease)
+    granted = timedelta(seconds=min(max(60, lease), MAX_LEASE.total_seconds()))
     subscription.state = WebSubSubscription.State.ACTIVE
-    subscription.expires_at = timezone.now() + timedelta(seconds=lease)
+    subscription.expires_at = timezone.now() + granted
     # A day before the end, or half-way through a short lease.
-    subscription.renew_at = subscription.expires_at - min(
-        RENEW_BEFORE, timedelta(seconds=lease / 2)
-    )
+    subscription.renew_at = subscription.expires_at - min(RENEW_BEFORE, granted / 2)
     subscription.save(update_fields=["state", "expires_at", "renew_at"])
     return HttpResponse(challenge, content_type="text/plain")
 
