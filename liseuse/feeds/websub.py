@@ -259,7 +259,7 @@ class _Pushed:
         )
 
     async def fetch(
-        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*"
+        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*", partial: bool = False
     ) -> FetchResult:
         raise FetchError(reasons.NOT_DURING_PUSH)
 

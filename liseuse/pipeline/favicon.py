@@ -46,7 +46,7 @@ class Icon:
 
 class IconFetcher(Protocol):
     async def fetch(
-        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*"
+        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*", partial: bool = False
     ) -> FetchResult: ...
 
 
@@ -98,7 +98,10 @@ async def _icon_at(fetcher: IconFetcher, url: str) -> Icon | None:
 
 async def _page_icons(fetcher: IconFetcher, site_url: str) -> tuple[str, ...]:
     try:
-        page = await fetcher.fetch(site_url, max_bytes=MAX_PAGE_BYTES, accept="text/html")
+        # Its <head> is all that matters: a bigger page (inline scripts and styles) is cut.
+        page = await fetcher.fetch(
+            site_url, max_bytes=MAX_PAGE_BYTES, accept="text/html", partial=True
+        )
     except PipelineError:
         return ()
     return tuple(icon_links(page.body, page.url))

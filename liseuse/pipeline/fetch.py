@@ -191,13 +191,17 @@ class Fetcher:
         return result
 
     async def fetch(
-        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*"
+        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*", partial: bool = False
     ) -> FetchResult:
-        """A plain GET for anything that is not a known feed: same guard, same limits."""
+        """A plain GET for anything that is not a known feed: same guard, same limits. With
+        `partial`, a body over the cap is cut there rather than refused: for pages read only for
+        what their beginning says (a site's <head>)."""
         cap = self.config.max_body_bytes if max_bytes is None else max_bytes
-        return await self._get(url, {"Accept": accept}, cap)
+        return await self._get(url, {"Accept": accept}, cap, partial=partial)
 
-    async def _get(self, url: str, headers: Mapping[str, str], max_bytes: int) -> FetchResult:
+    async def _get(
+        self, url: str, headers: Mapping[str, str], max_bytes: int, *, partial: bool = False
+    ) -> FetchResult:
         if self._session is None or self._all_slots is None:
             raise RuntimeError("use `async with Fetcher(...)` before fetching")
         session = self._session
@@ -217,7 +221,7 @@ class Fetcher:
                             current, headers=headers, allow_redirects=False
                         ) as response:
                             if response.status not in REDIRECT_STATUSES:
-                                return await self._answer(response, hops, max_bytes)
+                                return await self._answer(response, hops, max_bytes, partial)
                             target = _redirect_target(response)
                     hops.append(response.status)
                     if target in seen:
@@ -281,14 +285,20 @@ class Fetcher:
             raise FetchError(reasons.ODD_IP_SPELLING.format(host=host, ip=ip))
 
     async def _answer(
-        self, response: aiohttp.ClientResponse, hops: list[int], max_bytes: int
+        self, response: aiohttp.ClientResponse, hops: list[int], max_bytes: int, partial: bool
     ) -> FetchResult:
         now = self._clock()
         status = response.status
         if not (200 <= status < 300 or status == 304):
             raise _status_error(status, response.headers, now)
-        body = b"" if status in (204, 304) else await _read_capped(response, max_bytes)
-        if body:
+        whole = True
+        if status not in (204, 304) and partial:
+            body, whole = await _read_beginning(response, max_bytes)
+        else:
+            body = b"" if status in (204, 304) else await _read_capped(response, max_bytes)
+        # A cut body in a coding undone here could not be undone: it stays as it came (the
+        # codings aiohttp undoes, nearly all, were undone as it was read).
+        if body and whole:
             coding = response.headers.get("Content-Encoding", "")
             body = _undo_codings(body, coding, max_bytes, host=response.url.host or "")
         permanent = bool(hops) and all(hop in PERMANENT_REDIRECT_STATUSES for hop in hops)
@@ -433,6 +443,20 @@ async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> byte
             raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _read_beginning(response: aiohttp.ClientResponse, max_bytes: int) -> tuple[bytes, bool]:
+    """The body's first `max_bytes` at most, and whether that is all of it. The rest is never
+    read: leaving the response closes the connection instead of reusing it."""
+    chunks = []
+    size = 0
+    async for chunk in response.content.iter_chunked(_READ_CHUNK):
+        if size + len(chunk) > max_bytes:
+            chunks.append(chunk[: max_bytes - size])
+            return b"".join(chunks), False
+        size += len(chunk)
+        chunks.append(chunk)
+    return b"".join(chunks), True
 
 
 def accept_encoding() -> str:

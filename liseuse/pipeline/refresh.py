@@ -124,7 +124,7 @@ class Fetcher(Protocol):
     async def fetch_feed(self, request: FetchRequest) -> FetchResult: ...
 
     async def fetch(
-        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*"
+        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*", partial: bool = False
     ) -> FetchResult: ...
 
 

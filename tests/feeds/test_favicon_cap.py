@@ -89,3 +89,21 @@ def test_a_feed_that_names_no_site_gets_its_hosts_icon(alice: User) -> None:
         worker.refresh_once(all_feeds=True)
     kept = Feed.objects.get().favicon
     assert kept is not None and bytes(kept.data) == icon
+
+
+def test_the_icon_of_a_site_whose_page_is_over_the_page_cap_is_found(alice: User) -> None:
+    # Inline scripts and styles make some home pages weigh megabytes; the <head> is at the top.
+    icon = png(300)
+    head = b'<html><head><link rel="icon" href="/logo.png"></head><body>'
+    big_page = head + b"<script>" + b"x" * (2 * 1024 * 1024) + b"</script></body></html>"
+    routes = {
+        "/feed.xml": Reply(body=rss("/")),
+        "/": Reply(headers={"Content-Type": "text/html"}, body=big_page),
+        "/logo.png": Reply(headers={"Content-Type": "image/png"}, body=icon),
+    }
+    with LocalServer(routes) as server:
+        server.routes["/feed.xml"] = Reply(body=rss(server.url("/")))
+        follow(alice, server.url("/feed.xml"))
+        worker.refresh_once(all_feeds=True)
+    kept = Feed.objects.get().favicon
+    assert kept is not None and bytes(kept.data) == icon

@@ -51,13 +51,15 @@ class FakeSite:
         self.asked: list[str] = []
 
     async def fetch(
-        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*"
+        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*", partial: bool = False
     ) -> FetchResult:
         self.asked.append(url)
         await asyncio.sleep(self.delay)
         if url not in self.bodies:
             raise FetchError(f"{url}: HTTP 404")
         body = self.bodies[url]
+        if max_bytes is not None and partial:
+            body = body[:max_bytes]
         if max_bytes is not None and len(body) > max_bytes:
             raise FetchError(reasons.TOO_LARGE.format(size=describe_size(max_bytes)))
         return FetchResult(url=url, status=200, body=body)

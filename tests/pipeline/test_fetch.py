@@ -35,6 +35,7 @@ from liseuse.pipeline.types import FetchResult
 from tests.httpserver import FakeResolver
 from tests.httpserver import LocalServer
 from tests.httpserver import Reply
+from tests.httpserver import Route
 from tests.httpserver import SeenRequest
 
 LOCAL = FetchConfig(allow_private_networks=True)
@@ -255,6 +256,23 @@ def test_a_streamed_body_is_counted_as_it_arrives() -> None:
         error = fetch_error(server.url("/big"), max_bytes=2500)
         assert fetch(server.url("/big"), max_bytes=20_000).body == bytes(10_000)
     assert error.reason == "response larger than 2.44 KB"
+
+
+def test_a_partial_read_keeps_the_beginning_of_a_body_over_the_cap() -> None:
+    page = b"<html><head>" + bytes(range(256)) * 40 + b"</head></html>"  # 10,265 bytes
+    streamed = [page[n : n + 1000] for n in range(0, len(page), 1000)]  # no Content-Length
+    routes: dict[str, Route] = {
+        "/page": Reply(body=page),
+        "/gzipped": Reply(headers={"Content-Encoding": "gzip"}, body=gzip.compress(page)),
+        "/streamed": lambda _: Reply(body=iter(streamed)),
+        "/small": Reply(body=b"<html></html>"),
+    }
+    with LocalServer(routes) as server:
+        for path in ("/page", "/gzipped", "/streamed"):
+            assert fetch(server.url(path), max_bytes=4096, partial=True).body == page[:4096], path
+            # Without `partial`, the same body is refused.
+            assert "larger than" in fetch_error(server.url(path), max_bytes=4096).reason, path
+        assert fetch(server.url("/small"), max_bytes=4096, partial=True).body == b"<html></html>"
 
 
 @pytest.mark.parametrize(

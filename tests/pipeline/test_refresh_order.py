@@ -59,7 +59,7 @@ class _RecordingFetcher:
         raise FetchError("HTTP 500 Internal Server Error", status=500)
 
     async def fetch(
-        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*"
+        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*", partial: bool = False
     ) -> FetchResult:
         raise AssertionError("no icon lookup after an error")
 
@@ -115,7 +115,7 @@ class _NotModifiedFetcher:
         return FetchResult(url=request.url, status=304, body=b"")
 
     async def fetch(
-        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*"
+        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*", partial: bool = False
     ) -> FetchResult:
         raise AssertionError("no icon lookup after a 304")
 
