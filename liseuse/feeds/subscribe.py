@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from collections.abc import Sequence
 
+from django.db import connection
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -107,9 +108,12 @@ def _first_fetch(user: User, subscription: Subscription) -> None:
 def follow(user: User, url: str, *, category: str | None = None, title: str = "") -> Subscription:
     """Subscribe `user` to the feed at `url` (creating the shared Feed row if needed)."""
     feed, _created = Feed.objects.get_or_create(url=url)
-    # Wait for a refresh writing this feed's new entries, or make it wait (store._save_entries):
-    # then the newcomer gets a state for each of them either way.
-    list(Feed.objects.select_for_update().filter(pk=feed.pk).values_list("pk", flat=True))
+    if connection.vendor == "postgresql":
+        # Wait for a refresh writing this feed's new entries, or make it wait
+        # (store._save_entries): then the newcomer gets a state for each of them either way.
+        # SQLite writes one transaction at a time (and has no FOR UPDATE: the query would only
+        # cost an OPML import one more per feed).
+        list(Feed.objects.select_for_update().filter(pk=feed.pk).values_list("pk", flat=True))
     if Subscription.objects.filter(user=user, feed=feed).exists():
         raise SubscribeError(
             _("%(user)s already follows %(url)s") % {"user": user.username, "url": url}

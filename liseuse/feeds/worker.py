@@ -17,9 +17,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from contextlib import nullcontext
 from dataclasses import replace
 from datetime import timedelta
@@ -186,49 +188,36 @@ def _note_durations(summary: RefreshSummary) -> None:
         )
 
 
-class _LeaseKeeper:
+@contextmanager
+def _keeping_leases(owner: str) -> Iterator[None]:
     """Renews the leases of a batch while it runs, from a thread of its own.
 
     A batch may run longer than its lease (a thousand feeds, a slow host, time-outs): without
     renewal, the feeds still waiting for their turn were claimable again by another worker,
     which fetched them a second time while this one still would. The store gives each feed's
     lease back as it stores it; what is renewed is what this owner still holds."""
+    lease = timedelta(seconds=settings.LISEUSE_LEASE_SECONDS)
+    stop = threading.Event()
 
-    def __init__(self, owner: str, lease: timedelta) -> None:
-        self.owner = owner
-        self.lease = lease
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="liseuse-leases", daemon=True)
-
-    def _run(self) -> None:
+    def renew() -> None:
         # Three times per lease: one renewal may fail (the database busy) and the next still
         # comes in time.
-        every = self.lease.total_seconds() / 3
         try:
-            while not self._stop.wait(every):
+            while not stop.wait(lease.total_seconds() / 3):
                 try:
-                    claim.renew_leases(self.owner, now=timezone.now(), lease=self.lease)
+                    claim.renew_leases(owner, now=timezone.now(), lease=lease)
                 except Exception:  # the batch goes on; the next renewal may get through
                     log.warning("could not renew the leases of this batch", exc_info=True)
         finally:
             connection.close()  # this thread's own connection
 
-    def __enter__(self) -> _LeaseKeeper:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def _keeping_leases(owner: str) -> _LeaseKeeper:
-    return _LeaseKeeper(owner, timedelta(seconds=settings.LISEUSE_LEASE_SECONDS))
+    thread = threading.Thread(target=renew, name="liseuse-leases", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 class _ProcessWriteLock:
