@@ -539,6 +539,15 @@ def last_refreshed(user: User) -> datetime | None:
     return found
 
 
+def feed_icon(feed_id: int, *, follower_id: int | None) -> Favicon | None:
+    """The stored icon of a feed: of one `follower_id` follows, or (None) of any feed, for an
+    app holding the feed's icon key (feeds.icons)."""
+    icons = Favicon.objects.filter(feed__id=feed_id)
+    if follower_id is not None:
+        icons = icons.filter(feed__subscriptions__user=follower_id)
+    return icons.first()
+
+
 def favicons_of(user: User) -> list[Favicon]:
     """The icons of the feeds the person follows, each once however many feeds share it."""
     return list(Favicon.objects.filter(feed__subscriptions__user=user).distinct().order_by("pk"))

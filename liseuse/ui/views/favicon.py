@@ -8,17 +8,17 @@ from django.http import HttpRequest
 from django.http import HttpResponse
 
 from liseuse.feeds import icons as icon_keys
-from liseuse.feeds.models import Favicon
+from liseuse.feeds import queries
 
 
 def favicon(request: HttpRequest, feed_id: int) -> HttpResponse:
-    icons = Favicon.objects.filter(feed__id=feed_id)
+    follower_id: int | None = None
     if request.user.is_authenticated:
-        icons = icons.filter(feed__subscriptions__user=request.user.pk)
+        follower_id = request.user.pk
     elif not icon_keys.opens(feed_id, request.GET.get("key", "")):
         # An app's iconUrl (feeds.icons); anyone else logs in first.
         return redirect_to_login(request.get_full_path())
-    icon = icons.first()
+    icon = queries.feed_icon(feed_id, follower_id=follower_id)
     # Someone else's feed and a feed without icon look the same: 404.
     if icon is None:
         raise Http404("no icon")
