@@ -189,7 +189,7 @@ def test_serve_refuses_an_address_another_server_listens_on(tmp_path: Path) -> N
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr, done.stderr[-2000:]
 
 
-def test_the_access_log_line_is_gunicorns_own() -> None:
+def test_the_access_log_line_is_gunicorns_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """liseuse's access logger makes only the fields of the combined log format, and the same
     line from them as gunicorn's logger (which makes every header a field too)."""
     environ = {
@@ -212,6 +212,8 @@ def test_the_access_log_line_is_gunicorns_own() -> None:
 
     config = Config()
     elapsed = datetime.timedelta(microseconds=1500)
+    # Both loggers read the clock: one instant for both, or the lines differ across a second.
+    monkeypatch.setattr(Logger, "now", lambda self: "[26/Nov/2026:23:13:10 +0000]")
     lines = []
     for logger in (Logger(config), AccessLogger(config)):
         atoms = logger.atoms(Response(), Request(), environ, elapsed)
