@@ -82,13 +82,23 @@ def favicons(icons: Sequence[Favicon]) -> list[Json]:
     ]
 
 
+# Titles and authors are stored as plain text, and Fever apps show them as HTML: "a < b" or
+# "AT&T" would be read as markup or as a broken entity. FreshRSS's Fever API gives `&`, `<` and
+# `>` as their full-width look-alikes, which apps already live with; so does Google Reader's.
+_FULL_WIDTH = str.maketrans({"&": "＆", "<": "＜", ">": "＞"})
+
+
+def _plain(text: str) -> str:
+    return text.translate(_FULL_WIDTH)
+
+
 def items(states: Sequence[EntryState]) -> list[Json]:
     return [
         {
             "id": state.entry_id,
             "feed_id": state.feed_id,
-            "title": state.entry.title,
-            "author": state.entry.author,
+            "title": _plain(state.entry.title),
+            "author": _plain(state.entry.author),
             # Fever has one HTML field: the full content when the feed gave one, else its
             # summary, and the attachments after it (Google Reader has a field for those).
             "html": media.for_apps(state.entry.display_content),

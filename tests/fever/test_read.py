@@ -107,6 +107,15 @@ def test_items_have_fevers_shape(reader: User, fever: Caller) -> None:
     ]
 
 
+def test_titles_and_authors_keep_their_ampersands_and_brackets_from_being_read_as_html(
+    reader: User, fever: Caller
+) -> None:
+    feed = make_feed("a", reader, entries=1)
+    feed.entries.update(title="AT&T < Orange & <b>", author="Tom & Jerry")
+    item = fever(reader, "items")["items"][0]
+    assert (item["title"], item["author"]) == ("AT＆T ＜ Orange ＆ ＜b＞", "Tom ＆ Jerry")
+
+
 def test_an_entry_without_content_sends_its_summary(reader: User, fever: Caller) -> None:
     feed = make_feed("a", reader, entries=1)
     feed.entries.update(content="", summary="<p>short</p>")
