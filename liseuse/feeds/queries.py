@@ -264,8 +264,44 @@ def subscription_lines(user: User) -> list[SubscriptionLine]:
     return [SubscriptionLine(*row) for row in rows]
 
 
+def subscription(
+    user: User,
+    *,
+    feed_id: int | None = None,
+    feed_url: str | None = None,
+    subscription_id: int | None = None,
+) -> Subscription | None:
+    """The person's subscription to a feed (by the feed's id or URL), or by its own id; None
+    if they have none such. Its feed and category come with it."""
+    subs = Subscription.objects.filter(user=user).select_related("feed", "category")
+    if subscription_id is not None:
+        subs = subs.filter(pk=subscription_id)
+    if feed_id is not None:
+        subs = subs.filter(feed_id=feed_id)
+    if feed_url is not None:
+        subs = subs.filter(feed__url=feed_url)
+    return subs.first()
+
+
 def categories(user: User) -> list[Category]:
     return list(Category.objects.filter(user=user))
+
+
+def category(
+    user: User, *, category_id: int | None = None, name: str | None = None
+) -> Category | None:
+    """The person's category with this id or name, None if they have none such."""
+    found = Category.objects.filter(user=user)
+    if category_id is not None:
+        found = found.filter(pk=category_id)
+    if name is not None:
+        found = found.filter(name=name)
+    return found.first()
+
+
+def label(user: User, label_id: int) -> Label | None:
+    """The person's label with this id, None if they have none such."""
+    return Label.objects.filter(user=user, pk=label_id).first()
 
 
 def labels(user: User) -> list[Label]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from liseuse.accounts.models import User
+from liseuse.feeds import queries
 from liseuse.feeds.models import Category
 from liseuse.feeds.models import Label
 from liseuse.feeds.models import Subscription
@@ -81,15 +82,14 @@ def find_subscription(user: User, stream_id: str) -> Subscription:
     if not stream_id.startswith("feed/"):
         raise bad_request(f"Not a feed stream id: {stream_id[:200]!r}")
     key = stream_id[len("feed/") :]
-    subs = Subscription.objects.filter(user=user).select_related("feed", "category")
     found = None
     if key.isdigit() and len(key) < 19:
-        found = subs.filter(feed_id=int(key)).first()
+        found = queries.subscription(user, feed_id=int(key))
     if found is None and key:
-        found = subs.filter(feed__url=key).first()
+        found = queries.subscription(user, feed_url=key)
         if found is None:
             try:
-                found = subs.filter(feed__url=normalize_feed_url(key)).first()
+                found = queries.subscription(user, feed_url=normalize_feed_url(key))
             except FeedUrlError:
                 found = None
     if found is None:
@@ -113,7 +113,7 @@ def resolve(user: User, stream_id: str) -> Stream:
         raise not_found(f"Unknown state stream {stream_id[:200]!r}")
     name = label_name(stream_id)
     if name is not None:
-        category = Category.objects.filter(user=user, name=name).first()
+        category = queries.category(user, name=name)
         if category is not None:
             return Stream("category", category=category)
         label = label_named(user, name, create=False)

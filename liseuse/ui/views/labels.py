@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.db import IntegrityError
 from django.db import transaction
+from django.http import Http404
 from django.http import HttpRequest
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -113,7 +114,9 @@ def label_add(request: HttpRequest, user: User) -> HttpResponse:
 @personal
 @require_http_methods(["GET", "POST"])
 def label_edit(request: HttpRequest, user: User, label_id: int) -> HttpResponse:
-    label = get_object_or_404(Label, pk=label_id, user=user)
+    label = queries.label(user, label_id)
+    if label is None:
+        raise Http404(_("No such label."))
     error = ""
     status = 200
     if request.method == "POST":
@@ -140,7 +143,9 @@ def label_edit(request: HttpRequest, user: User, label_id: int) -> HttpResponse:
 @personal
 @require_POST
 def label_delete(request: HttpRequest, user: User, label_id: int) -> HttpResponse:
-    label = get_object_or_404(Label, pk=label_id, user=user)
+    label = queries.label(user, label_id)
+    if label is None:
+        raise Http404(_("No such label."))
     # Entries keep their read and starred states; only the label goes.
     label.delete()
     messages.success(request, _("Label deleted."))

@@ -76,7 +76,7 @@ def main(request: HttpRequest) -> HttpResponse:
 @require_GET
 def feed(request: HttpRequest, feed_id: int) -> HttpResponse:
     reader = _reader()
-    sub = Subscription.objects.filter(user=reader, feed_id=feed_id).select_related("feed").first()
+    sub = queries.subscription(reader, feed_id=feed_id)
     if sub is None or sub.visibility == Subscription.Visibility.HIDDEN:
         raise Http404("not a public feed")
     flt = queries.StreamFilter(state="all", feed_id=feed_id)

@@ -30,9 +30,7 @@ from django.utils.translation import gettext as _
 
 from liseuse.accounts.models import User
 from liseuse.feeds import queries
-from liseuse.feeds.models import Category
 from liseuse.feeds.models import EntryState
-from liseuse.feeds.models import Label
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.reasons import readable
 from liseuse.ui import pagecache
@@ -88,17 +86,17 @@ def find_stream(user: User, kind: str, ident: int | None) -> Stream:
     if ident is None:
         raise Http404(_("No such stream."))
     if kind == "feed":
-        sub = Subscription.objects.filter(user=user, feed_id=ident).select_related("feed").first()
+        sub = queries.subscription(user, feed_id=ident)
         if sub is None:
             raise Http404(_("You do not follow this feed."))
         return Stream("feed", ident, sub.display_title)
     if kind == "category":
-        category = Category.objects.filter(user=user, id=ident).first()
+        category = queries.category(user, category_id=ident)
         if category is None:
             raise Http404(_("No such category."))
         return Stream("category", ident, category.name)
     if kind == "label":
-        label = Label.objects.filter(user=user, id=ident).first()
+        label = queries.label(user, ident)
         if label is None:
             raise Http404(_("No such label."))
         return Stream("label", ident, label.name)

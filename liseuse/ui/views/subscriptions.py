@@ -14,10 +14,10 @@ from django import forms
 from django.contrib import messages
 from django.db import IntegrityError
 from django.db import transaction
+from django.http import Http404
 from django.http import HttpRequest
 from django.http import HttpResponse
 from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -160,16 +160,16 @@ def add(request: HttpRequest, user: User) -> HttpResponse:
 @personal
 @require_http_methods(["GET", "POST"])
 def edit(request: HttpRequest, user: User, sub_id: int) -> HttpResponse:
-    sub = get_object_or_404(
-        Subscription.objects.select_related("feed", "category"), pk=sub_id, user=user
-    )
+    sub = queries.subscription(user, subscription_id=sub_id)
+    if sub is None:
+        raise Http404(_("You do not follow this feed."))
     if request.method == "POST":
         form = SubscriptionForm(user, request.POST)
         if form.is_valid():
             data = form.cleaned_data
             category_id = data["category"]
             # The choices come from the person's own categories: another's id is refused above.
-            sub.category = Category.objects.get(pk=category_id, user=user) if category_id else None
+            sub.category = queries.category(user, category_id=category_id) if category_id else None
             sub.title = data["title"].strip()
             sub.refresh_floor_minutes = data["refresh_floor_minutes"]
             sub.visibility = data["visibility"]
@@ -194,7 +194,9 @@ def edit(request: HttpRequest, user: User, sub_id: int) -> HttpResponse:
 @personal
 @require_POST
 def delete(request: HttpRequest, user: User, sub_id: int) -> HttpResponse:
-    sub = get_object_or_404(Subscription.objects.select_related("feed"), pk=sub_id, user=user)
+    sub = queries.subscription(user, subscription_id=sub_id)
+    if sub is None:
+        raise Http404(_("You do not follow this feed."))
     title = sub.display_title
     unfollow(sub)
     messages.success(request, _("You no longer follow %(title)s.") % {"title": title})
@@ -204,7 +206,9 @@ def delete(request: HttpRequest, user: User, sub_id: int) -> HttpResponse:
 @personal
 @require_POST
 def refresh(request: HttpRequest, user: User, sub_id: int) -> HttpResponse:
-    sub = get_object_or_404(Subscription, pk=sub_id, user=user)
+    sub = queries.subscription(user, subscription_id=sub_id)
+    if sub is None:
+        raise Http404(_("You do not follow this feed."))
     try:
         report = refresh_feed_now(user, sub.feed_id)
     except RefreshRefused as exc:
@@ -254,7 +258,9 @@ def category_add(request: HttpRequest, user: User) -> HttpResponse:
 @personal
 @require_http_methods(["GET", "POST"])
 def category_edit(request: HttpRequest, user: User, category_id: int) -> HttpResponse:
-    category = get_object_or_404(Category, pk=category_id, user=user)
+    category = queries.category(user, category_id=category_id)
+    if category is None:
+        raise Http404(_("No such category."))
     status = 200
     error = ""
     if request.method == "POST":
@@ -285,7 +291,9 @@ def category_edit(request: HttpRequest, user: User, category_id: int) -> HttpRes
 @personal
 @require_POST
 def category_delete(request: HttpRequest, user: User, category_id: int) -> HttpResponse:
-    category = get_object_or_404(Category, pk=category_id, user=user)
+    category = queries.category(user, category_id=category_id)
+    if category is None:
+        raise Http404(_("No such category."))
     # Its feeds stay followed, under no category (the foreign key is SET_NULL).
     category.delete()
     messages.success(request, _("Category deleted; its feeds are now under no category."))
