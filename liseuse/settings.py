@@ -247,6 +247,8 @@ LISEUSE_RETENTION_KEEP_MIN = env_int("RETENTION_KEEP_MIN", 50, minimum=0)
 LISEUSE_RETENTION_KEEP_DAYS = env_int("RETENTION_KEEP_DAYS", 0, minimum=0)
 LISEUSE_RETENTION_KEEP_UNREAD = env_bool("RETENTION_KEEP_UNREAD", True)
 LISEUSE_RETENTION_BATCH = env_int("RETENTION_BATCH", 500, minimum=1)
+# How long a purged entry's tombstone keeps it from coming back (0: for ever).
+LISEUSE_RETENTION_TOMBSTONE_DAYS = env_int("RETENTION_TOMBSTONE_DAYS", 180, minimum=0)
 
 # WebSub (feeds.websub): this instance's public address, for hubs to call back; empty: off.
 LISEUSE_WEBSUB_CALLBACK_URL = env_str("WEBSUB_CALLBACK_URL")

@@ -9,7 +9,9 @@ For each feed, newest first (by date):
   if anyone has not read it yet.
 
 A purged entry leaves a tombstone (`EntryTombstone`), which `store.stored_hashes` honours, so
-that an older copy of the feed served again never brings it back.
+that an older copy of the feed served again never brings it back. Tombstones go after
+`LISEUSE_RETENTION_TOMBSTONE_DAYS` (unless the feed lists the entry again): a stale copy turns
+up within days, not months, and the table must not grow for as long as the instance lives.
 
 The limits are the instance's (`LISEUSE_RETENTION_…`), overridden per feed by `Feed.keep_max`,
 `keep_min`, `keep_days`; they decide which entries go. Entries are shared by everyone who follows
@@ -213,6 +215,19 @@ def purge_people(
     return deleted
 
 
+def forget_tombstones(feed: Feed, *, now: datetime, limit: int) -> int:
+    """Delete at most `limit` of the feed's tombstones older than the setting's days, except
+    those of entries it still lists (forgotten, they would come back at the next refresh)."""
+    days = settings.LISEUSE_RETENTION_TOMBSTONE_DAYS
+    if not days or limit <= 0:
+        return 0
+    old = EntryTombstone.objects.filter(feed=feed, purged_at__lt=now - timedelta(days=days))
+    ids = list(
+        old.exclude(identity__in=feed.listed_identities or ()).values_list("id", flat=True)[:limit]
+    )
+    return EntryTombstone.objects.filter(id__in=ids).delete()[0] if ids else 0
+
+
 @dataclass
 class Cursor:
     """Where the background pass stopped: the next one goes on from there, round the feeds."""
@@ -236,8 +251,10 @@ def run(
         cursor.after_feed_id = 0  # round again next time
         return 0
     rules = _rules()
-    deleted = 0
+    deleted = forgotten = 0
     for feed in feeds:
+        # Not counted in what is returned (entries and states); bounded per pass all the same.
+        forgotten += forget_tombstones(feed, now=now, limit=limit - forgotten)
         if rules:
             # People's own limits first: the entries they free may then go as well.
             deleted += purge_people(feed, rules, now=now, limit=limit - deleted)

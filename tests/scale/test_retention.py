@@ -134,6 +134,39 @@ def test_nothing_is_deleted_without_a_limit(alice: User) -> None:
     assert Entry.objects.count() == 10
 
 
+@pytest.mark.django_db
+def test_old_tombstones_go_unless_the_feed_lists_their_entry_again(alice: User) -> None:
+    feed = _feed_with_entries(alice, count=0)
+    Feed.objects.filter(id=feed.id).update(listed_identities=["listed"])
+    now = timezone.now()
+    for identity, days in (("old", 181), ("listed", 400), ("recent", 179)):
+        EntryTombstone.objects.create(
+            feed=feed, identity=identity, purged_at=now - timedelta(days=days)
+        )
+    with override_settings(LISEUSE_RETENTION_TOMBSTONE_DAYS=0):
+        retention.run_all()
+    assert EntryTombstone.objects.count() == 3, "0 keeps them for ever"
+    retention.run_all()
+    assert sorted(EntryTombstone.objects.values_list("identity", flat=True)) == [
+        "listed",
+        "recent",
+    ]
+
+
+@pytest.mark.django_db
+def test_forgetting_tombstones_is_bounded_per_pass(alice: User) -> None:
+    feed = _feed_with_entries(alice, count=0)
+    long_ago = timezone.now() - timedelta(days=365)
+    EntryTombstone.objects.bulk_create(
+        EntryTombstone(feed=feed, identity=f"t{n}", purged_at=long_ago) for n in range(25)
+    )
+    cursor = retention.Cursor()
+    retention.run(max_entries=10, cursor=cursor)
+    assert EntryTombstone.objects.count() == 15
+    retention.run_all()
+    assert EntryTombstone.objects.count() == 0
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_refresh_records_what_the_feed_lists_and_a_purged_entry_stays_away(
     alice: User,
