@@ -12,7 +12,10 @@ with an active subscription is still polled, as a safety net, but at most every
 the hub's lease ends (half-way through a short lease).
 
 WebSub needs liseuse to be reachable by the hubs: it is on only when `LISEUSE_WEBSUB_CALLBACK_URL`
-(the public address of this instance, e.g. https://reader.example.org) is set.
+(the public address of this instance, e.g. https://reader.example.org) is set. Only hubs reached
+over HTTPS are asked: the request carries `hub.secret`, the key that authenticates every push
+(the spec: a subscriber should send it only over HTTPS); a feed whose hub is plain http is polled
+as usual.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -56,6 +60,9 @@ MAX_PUSH_BYTES = 5 * 1024 * 1024
 # A hub may grant any lease; past this one, liseuse asks again anyway (and a lease of 10**15
 # seconds would overflow the date).
 MAX_LEASE = timedelta(days=365)
+# A signed push that found its feed being refreshed: the hub is asked to send it again after
+# this long (seconds), about the time a refresh takes.
+PUSH_RETRY_AFTER = 60
 _SIGNATURES = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha384": hashlib.sha384}
 _SIGNATURES["sha512"] = hashlib.sha512
 
@@ -72,11 +79,23 @@ def callback_url(subscription: WebSubSubscription) -> str:
 # --- subscribing ------------------------------------------------------------------------------
 
 
+# A hub the subscription request may go to: its form carries the secret.
+_SECURE_HUB = Q(feed__hub_url__istartswith="https://")
+
+
 def pending(now: Any = None, limit: int = 50) -> list[WebSubSubscription]:
     """Feeds with a hub and no live subscription (new, expiring, or never checked by the hub)."""
     now = now or timezone.now()
+    # A subscription made through a plain-http hub (before liseuse asked only HTTPS ones) sent
+    # its secret in clear: anyone on the way could sign pushes with it. Forgotten, it is never
+    # renewed, its pushes find no subscription (404), and its feed is polled as usual at once;
+    # the feed subscribes again, with a new secret, if it moves to an HTTPS hub.
+    WebSubSubscription.objects.filter(~Q(hub__istartswith="https://")).delete()
     for feed in Feed.objects.filter(
-        ~Q(hub_url=""), disabled=False, websub__isnull=True, subscriptions__isnull=False
+        hub_url__istartswith="https://",
+        disabled=False,
+        websub__isnull=True,
+        subscriptions__isnull=False,
     ).distinct()[:limit]:
         WebSubSubscription.objects.get_or_create(
             feed=feed,
@@ -88,9 +107,10 @@ def pending(now: Any = None, limit: int = 50) -> list[WebSubSubscription]:
                 "requested_at": now - RETRY_REQUESTED,  # due at once
             },
         )
-    # A feed that moved to another hub subscribes there.
+    # A feed that moved to another hub subscribes there (an HTTPS one: a feed that moved to a
+    # plain-http hub lets its subscription run out, as one that names no hub any more).
     for subscription in (
-        WebSubSubscription.objects.exclude(feed__hub_url="")
+        WebSubSubscription.objects.filter(_SECURE_HUB)
         .exclude(hub=F("feed__hub_url"))
         .select_related("feed")[:limit]
     ):
@@ -110,9 +130,9 @@ def pending(now: Any = None, limit: int = 50) -> list[WebSubSubscription]:
     # A feed that no longer names a hub, or that nobody follows any more, lets its
     # subscription run out.
     return list(
-        WebSubSubscription.objects.filter(due, followed, feed__disabled=False)
-        .exclude(feed__hub_url="")
-        .select_related("feed")[:limit]
+        WebSubSubscription.objects.filter(
+            due, followed, _SECURE_HUB, feed__disabled=False
+        ).select_related("feed")[:limit]
     )
 
 
@@ -264,8 +284,34 @@ class _Pushed:
         raise FetchError(reasons.NOT_DURING_PUSH)
 
 
+def _push_body(request: HttpRequest) -> bytes:
+    """The pushed document: at most MAX_PUSH_BYTES + 1 bytes of it (one more: too big).
+
+    Read here, not as `request.body`, which reads up to DATA_UPLOAD_MAX_MEMORY_SIZE (an OPML
+    upload's 20 MB) and nothing at all without a Content-Length: Django's request stream is
+    cut at Content-Length, and a hub that sends its content in chunks gives none. gunicorn
+    (`liseuse serve`) takes the chunks apart and ends `wsgi.input` where the body ends, which
+    it says with `wsgi.input_terminated`: that stream is read to its end, up to the cap. A
+    server that says nothing of the kind may leave the stream open past the body; its chunked
+    pushes read as empty and are dropped (unsigned), as before.
+    """
+    limit = MAX_PUSH_BYTES + 1
+    read: Callable[[int], bytes] = request.read
+    if not request.META.get("CONTENT_LENGTH") and request.META.get("wsgi.input_terminated"):
+        read = request.META["wsgi.input"].read
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        part = read(limit - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
 def _receive(request: HttpRequest, subscription: WebSubSubscription) -> HttpResponse:
-    body = request.body[: MAX_PUSH_BYTES + 1]
+    body = _push_body(request)
     # The spec: answer 2xx even to a bad signature, and drop the content.
     if len(body) > MAX_PUSH_BYTES or not _signature_matches(request, subscription.secret, body):
         log.warning(
@@ -274,6 +320,22 @@ def _receive(request: HttpRequest, subscription: WebSubSubscription) -> HttpResp
         )
         return HttpResponse(status=202)
     report = process_push(subscription.feed_id, body, request.content_type or None)
+    if report is None and _being_refreshed(subscription.feed_id):
+        # A worker holds the feed: it may have fetched the site before this content was
+        # published, and the feed's next poll may be hours away (the safety net's floor). The
+        # spec has hubs send a notification again until the subscriber answers 2xx ("Hubs
+        # SHOULD retry notifications repeatedly until successful"): the hub keeps the body,
+        # liseuse keeps nothing, and the next delivery finds the feed free. A hub that does
+        # not retry loses nothing the next poll does not bring.
+        log.info(
+            "websub: push deferred, the feed is being refreshed: the hub is asked to retry",
+            extra={"feed_id": subscription.feed_id, "feed_url": subscription.topic},
+        )
+        answer = HttpResponse(
+            "the feed is being refreshed; send it again\n", status=503, content_type="text/plain"
+        )
+        answer["Retry-After"] = str(PUSH_RETRY_AFTER)
+        return answer
     subscription.last_push_at = timezone.now()
     subscription.save(update_fields=["last_push_at"])
     if report is not None:
@@ -290,9 +352,16 @@ def _receive(request: HttpRequest, subscription: WebSubSubscription) -> HttpResp
     return HttpResponse(status=202)
 
 
+def _being_refreshed(feed_id: int) -> bool:
+    """Whether a lease on the feed runs (a worker fetching it, or another push being stored),
+    which ends soon: a retry finds the feed free. A feed not claimed for another reason (it is
+    disabled, or nobody follows it) would turn every retry away: its push is acknowledged."""
+    return Feed.objects.filter(id=feed_id, disabled=False, lease_until__gte=timezone.now()).exists()
+
+
 def process_push(feed_id: int, body: bytes, content_type: str | None) -> FeedReport | None:
-    """Store a pushed document as a refresh of the feed; None if a worker holds the feed now
-    (it is fetching it: the push adds nothing)."""
+    """Store a pushed document as a refresh of the feed; None if the feed cannot be claimed
+    now (a worker or another push holds it, or nobody follows it any more, or it is disabled)."""
     # Imported here: claim imports this module (for the polling floor).
     from liseuse.feeds import claim
     from liseuse.feeds import worker  # the wiring of the pipeline lives there

@@ -1,11 +1,13 @@
-"""WebSub against a small local hub: discovery, subscription, the hub's check, signed pushes
-stored as refreshes, slower polling, renewal and refusal."""
+"""WebSub against a small local hub (over HTTPS: liseuse sends its secret to no other):
+discovery, subscription, the hub's check, signed pushes stored as refreshes, slower polling,
+renewal and refusal."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+import ssl
 import threading
 import time
 import urllib.parse
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +35,7 @@ from liseuse.feeds.models import WebSubSubscription
 from liseuse.feeds.subscribe import follow
 from tests.httpserver import LocalServer
 from tests.httpserver import Reply
+from tests.tls import trusted_tls
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,7 +44,7 @@ class Hub:
     """A hub as the spec has it: accepts a subscription (202), then checks it by calling the
     subscriber back with a challenge; publishes by POSTing the signed document."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext) -> None:
         self.requests: list[dict[str, str]] = []
         self.verified: dict[str, str] = {}  # callback → secret, once the challenge came back
         hub = self
@@ -59,11 +63,12 @@ class Hub:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hub"
+        return f"https://127.0.0.1:{self._server.server_address[1]}/hub"
 
     def _verify(self, form: dict[str, str]) -> None:
         challenge = secrets.token_hex(8)
@@ -115,8 +120,8 @@ def _rss(hub: str, *guids: str) -> bytes:
 
 
 @pytest.fixture
-def hub() -> Iterator[Hub]:
-    with Hub() as running:
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Hub]:
+    with Hub(trusted_tls(monkeypatch, tmp_path)) as running:
         yield running
 
 
@@ -188,7 +193,7 @@ def test_the_callback_answers_only_what_liseuse_asked(alice: User) -> None:
     follow(alice, "http://site.example/feed")
     subscription = WebSubSubscription.objects.create(
         feed=Feed.objects.get(),
-        hub="http://hub.example/",
+        hub="https://hub.example/",
         topic="http://site.example/feed",
         token="tok",
         secret="s" * 40,
@@ -214,7 +219,7 @@ def test_the_callback_answers_only_what_liseuse_asked(alice: User) -> None:
 
 def test_websub_stays_off_without_a_public_address(alice: User) -> None:
     follow(alice, "http://site.example/feed")
-    Feed.objects.update(hub_url="http://hub.example/")
+    Feed.objects.update(hub_url="https://hub.example/")
     with override_settings(LISEUSE_WEBSUB_CALLBACK_URL=""):
         assert websub.maintain() == 0
     assert not WebSubSubscription.objects.exists()
@@ -225,14 +230,14 @@ def test_a_feed_that_moves_hub_subscribes_again_and_one_without_hub_runs_out(
 ) -> None:
     follow(alice, "http://site.example/a")
     follow(alice, "http://site.example/b")
-    Feed.objects.update(hub_url="http://127.0.0.1:1/hub")
+    Feed.objects.update(hub_url="https://127.0.0.1:1/hub")
     soon = timezone.now() - timedelta(minutes=1)
     with override_settings(LISEUSE_WEBSUB_CALLBACK_URL="https://reader.example"):
         # The loopback hub is refused by the address guard: asked, never reached.
         assert websub.maintain() == 2
         WebSubSubscription.objects.update(state="active", renew_at=soon, expires_at=soon)
-        Feed.objects.filter(url="http://site.example/a").update(hub_url="http://127.0.0.2:1/")
+        Feed.objects.filter(url="http://site.example/a").update(hub_url="https://127.0.0.2:1/")
         Feed.objects.filter(url="http://site.example/b").update(hub_url="")
         assert [s.feed.url for s in websub.pending()] == ["http://site.example/a"]
     moved = WebSubSubscription.objects.get(feed__url="http://site.example/a")
-    assert (moved.hub, moved.state) == ("http://127.0.0.2:1/", "requested")
+    assert (moved.hub, moved.state) == ("https://127.0.0.2:1/", "requested")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +34,7 @@ from tests.httpserver import FakeResolver
 from tests.httpserver import LocalServer
 from tests.httpserver import Reply
 from tests.security.conftest import logged_in
+from tests.tls import trusted_tls
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -246,21 +248,36 @@ def test_the_google_reader_quickadd_refuses_private_addresses_and_redirects(
 
 @override_settings(LISEUSE_WEBSUB_CALLBACK_URL="https://reader.example")
 def test_websub_asks_a_public_hub_and_never_a_private_one(
-    alice: User, net: Net, caplog: pytest.LogCaptureFixture
+    alice: User,
+    net: Net,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    net.public.routes["/hub"] = Reply(status=202)
-    # A public hub that sends its subscribers elsewhere: no redirect is followed.
-    net.public.routes["/moved-hub"] = Reply(status=307, headers={"Location": net.priv("/hub")})
-    hubs = [net.pub("/hub"), net.pub("/moved-hub"), *private_urls(net)]
+    # Hubs over HTTPS: liseuse asks no other (its form carries the secret).
+    public_hubs = LocalServer(
+        {
+            "/hub": Reply(status=202),
+            # A public hub that sends its subscribers elsewhere: no redirect is followed.
+            "/moved-hub": Reply(status=307, headers={"Location": net.priv("/hub")}),
+        },
+        tls=trusted_tls(monkeypatch, tmp_path, check_hostname=False),
+    )
+    private_hubs = [url.replace("http://", "https://", 1) for url in private_urls(net)]
+    hubs = [
+        public_hubs.url("/hub", host="public.example"),
+        public_hubs.url("/moved-hub", host="public.example"),
+        *private_hubs,
+    ]
     for n, hub in enumerate(hubs):
         feed = Feed.objects.create(url=net.pub(f"/feed?{n}"), hub_url=hub)
         Subscription.objects.create(user=alice, feed=feed)
-    with caplog.at_level(logging.INFO, logger="liseuse.websub"):
+    with public_hubs, caplog.at_level(logging.INFO, logger="liseuse.websub"):
         assert websub.maintain(limit=len(hubs)) == len(hubs)
     # The public hub got its form; the fixture checks that the private server heard nothing,
     # a POST included.
-    assert sorted(r.path for r in net.public.requests) == ["/hub", "/moved-hub"]
-    [asked] = [r for r in net.public.requests if r.path == "/hub"]
+    assert sorted(r.path for r in public_hubs.requests) == ["/hub", "/moved-hub"]
+    [asked] = [r for r in public_hubs.requests if r.path == "/hub"]
     assert asked.method == "POST" and b"hub.mode=subscribe" in asked.body
     refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     moved = "websub: subscription refused: the hub answered 307"
