@@ -78,6 +78,13 @@ NOT_FETCHED = gettext_noop("could not fetch {url} ({reason})")
 # --- the refresh
 PARSER_CRASHED = gettext_noop("could not read the feed ({error})")
 STORE_FAILED = gettext_noop("could not store its entries ({error})")
+# The process reading the feed died (a crash in a C extension, the kernel's memory killer).
+PROCESS_KILLED = gettext_noop(
+    "the refresh process crashed (signal {signal}) while reading this feed"
+)
+PROCESS_EXITED = gettext_noop(
+    "the refresh process ended (exit code {code}) while reading this feed"
+)
 
 TEMPLATES: tuple[str, ...] = tuple(
     value for name, value in list(globals().items()) if name.isupper() and isinstance(value, str)

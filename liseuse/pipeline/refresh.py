@@ -187,6 +187,33 @@ def _home_page(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/"
 
 
+def schedule_of(feed: FeedToRefresh, schedule: ScheduleConfig) -> ScheduleConfig:
+    """`schedule` with the feed's followers' floor on its interval, if they set one."""
+    if feed.refresh_floor_minutes <= 0:
+        return schedule
+    floor = timedelta(minutes=feed.refresh_floor_minutes)
+    return replace(schedule, min_interval=max(schedule.min_interval, floor))
+
+
+def next_fetch_after_error(
+    feed: FeedToRefresh,
+    *,
+    now: datetime,
+    schedule: ScheduleConfig,
+    retry_after: datetime | None = None,
+) -> datetime:
+    """When to fetch `feed` again after one more error: later with each error in a row."""
+    return next_fetch_at(
+        now=now,
+        entry_times=(),
+        ttl_minutes=feed.ttl_minutes,
+        not_before=None,
+        retry_after=retry_after,
+        error_count=feed.error_count + 1,
+        config=schedule_of(feed, schedule),
+    )
+
+
 def parse_and_sanitize(body: bytes, url: str, content_type: str | None) -> _Parsed:
     """The CPU part of a refresh for one feed: parse, sanitize, identities and content hashes."""
     parsed = sanitize_feed(parse_feed(body, url=url, content_type=content_type), feed_url=url)
@@ -206,11 +233,18 @@ async def refresh_feeds(
     now: Callable[[], datetime],
     schedule: ScheduleConfig,
     on_report: Callable[[FeedReport], None] | None = None,
+    on_reading: Callable[[int | None], object] | None = None,
     max_in_flight: int = 64,
     max_parsing: int = 8,
 ) -> RefreshSummary:
     """Refresh `feeds`; at most `max_in_flight` are being fetched or waiting after a fetch, and
     at most `max_parsing` are between parse and store.
+
+    `on_reading` is told a feed's id before its body is parsed and sanitized, and None once
+    that is done: a crash of the process in the parser (a C extension's bug, the memory
+    killer) then names the feed it was reading to whoever watches the process
+    (`feeds.worker`). One feed at a time is read, on the network loop. It must not raise: what
+    it raised would count as the parser's failure.
 
     Parsing runs on the network loop itself. A thread of its own made a first refresh slower, not faster: it held the interpreter lock that the store thread
     needs back after every row SQLite writes, and the store is the part that cannot be shared
@@ -258,29 +292,26 @@ async def refresh_feeds(
             writer = loop.create_task(drain_writes())
         return await future  # type: ignore[return-value]
 
-    def minutes_floor(feed: FeedToRefresh) -> ScheduleConfig:
-        if feed.refresh_floor_minutes <= 0:
-            return schedule
-        floor = timedelta(minutes=feed.refresh_floor_minutes)
-        return replace(schedule, min_interval=max(schedule.min_interval, floor))
+    def read(feed: FeedToRefresh, result: FetchResult) -> _Parsed:
+        if on_reading is None:
+            return parse_and_sanitize(result.body, result.url, result.content_type)
+        on_reading(feed.id)
+        try:
+            return parse_and_sanitize(result.body, result.url, result.content_type)
+        finally:
+            on_reading(None)  # before any await: no other feed is read in between
 
     async def refresh_one(feed: FeedToRefresh) -> FeedReport:
         t0 = time.monotonic()
-        config = minutes_floor(feed)
+        config = schedule_of(feed, schedule)
 
         def elapsed() -> int:
             return int((time.monotonic() - t0) * 1000)
 
         async def failed(reason: str, *, gone: bool, retry_after: datetime | None) -> FeedReport:
             fetched_at = now()
-            when = next_fetch_at(
-                now=fetched_at,
-                entry_times=(),
-                ttl_minutes=feed.ttl_minutes,
-                not_before=None,
-                retry_after=retry_after,
-                error_count=feed.error_count + 1,
-                config=config,
+            when = next_fetch_after_error(
+                feed, now=fetched_at, schedule=schedule, retry_after=retry_after
             )
             await write(
                 lambda: store.save_error(
@@ -331,7 +362,7 @@ async def refresh_feeds(
         # of them, whatever the batch size and however slow the database.
         async with parsing:
             try:
-                parsed = parse_and_sanitize(result.body, result.url, result.content_type)
+                parsed = read(feed, result)
             except PipelineError as exc:
                 return await failed(str(exc), gone=False, retry_after=None)
             except Exception as exc:  # a parser bug must mark this feed, never stop the batch

@@ -136,6 +136,7 @@ def test_a_split_batch_ends_though_a_child_died_holding_the_write_lock(
         on_report: Callable[[FeedReport], object],
         concurrency_share: int,
         write_lock: AbstractContextManager[object],
+        on_reading: Callable[[int | None], object],
     ) -> RefreshSummary:
         """In each child: the share of host a is killed inside its write (out of memory, say);
         the other one writes after it, under the same lock."""
