@@ -139,10 +139,8 @@ def refresh_feed(request: HttpRequest, user: User, feed_id: int) -> HttpResponse
         worker.refresh_feed_now(user, feed_id)
     except worker.NotFollowed:
         raise Http404("no such feed") from None
-    except worker.RefreshRefused:
-        return HttpResponse(
-            _("This feed cannot be refreshed right now; try again in a few minutes."), status=429
-        )
+    except worker.RefreshRefused as exc:
+        return HttpResponse(_("Not refreshed: %(reason)s.") % {"reason": exc}, status=429)
     return _done(request, {"refreshed": True})
 
 

@@ -1,0 +1,121 @@
+"""A person's "Refresh now" keeps to the time a site asked for (429 / 503 with Retry-After),
+as the refresh loop does, and says so; liseuse's own schedule never stands in the way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from django.db.models import F
+from django.test import Client
+from django.test import override_settings
+from django.utils import translation
+
+from liseuse.accounts.models import User
+from liseuse.feeds import worker
+from liseuse.feeds.models import Feed
+from liseuse.feeds.models import Subscription
+from liseuse.feeds.subscribe import follow
+from tests.httpserver import LocalServer
+from tests.httpserver import Reply
+from tests.httpserver import SeenRequest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RSS = (
+    b'<rss version="2.0"><channel><title>T</title><link>http://127.0.0.1:1/</link>'
+    b"<item><guid>a</guid><title>A</title></item></channel></rss>"
+)
+ASKED = "the site asked not to be fetched again before"
+
+
+@pytest.fixture(autouse=True)
+def _allow_loopback() -> Iterator[None]:
+    with override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True):
+        yield
+
+
+class Site:
+    """A feed that first answers `status` (with `headers`), then the feed."""
+
+    def __init__(self, status: int, headers: dict[str, str]) -> None:
+        self.first = Reply(status=status, headers=headers)
+        self.server = LocalServer({"/feed": self._answer})
+
+    def _answer(self, request: SeenRequest) -> Reply:
+        if self.fetches() == 1:
+            return self.first
+        return Reply(body=RSS, headers={"Content-Type": "application/rss+xml"})
+
+    def fetches(self) -> int:
+        return self.server.paths().count("/feed")
+
+
+def _first_fetch_fails(alice: User, site: Site, *, floor_minutes: int = 0) -> Subscription:
+    subscription = follow(alice, site.server.url("/feed"))
+    Subscription.objects.update(refresh_floor_minutes=floor_minutes)
+    worker.refresh_once(all_feeds=True)
+    feed = Feed.objects.get()
+    assert feed.error_count == 1 and feed.last_error.startswith(("HTTP 429", "HTTP 503"))
+    return subscription
+
+
+def _time_passes(delta: timedelta) -> None:
+    Feed.objects.update(
+        last_fetched_at=F("last_fetched_at") - delta, next_fetch_at=F("next_fetch_at") - delta
+    )
+
+
+def test_a_manual_refresh_before_the_time_a_site_asked_for_is_refused(alice: User) -> None:
+    site = Site(429, {"Retry-After": "7200"})
+    with site.server:
+        subscription = _first_fetch_fails(alice, site)
+        _time_passes(timedelta(minutes=2))  # past the once-a-minute limit
+        with pytest.raises(worker.RefreshRefused, match=ASKED):
+            worker.refresh_feed_now(alice, subscription.feed_id)
+        with translation.override("fr"), pytest.raises(worker.RefreshRefused) as refused:
+            worker.refresh_feed_now(alice, subscription.feed_id)
+        assert "le site a demandé à ne pas être récupéré de nouveau avant le" in str(refused.value)
+        assert site.fetches() == 1, "the site was left alone"
+        _time_passes(timedelta(hours=2))
+        assert worker.refresh_feed_now(alice, subscription.feed_id).outcome == "updated"
+        assert site.fetches() == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "floor_minutes"),
+    [
+        (503, {}, 0),  # no Retry-After: liseuse's own back-off
+        (429, {}, 0),
+        (503, {}, 600),  # a follower's floor ("no more often than"), liseuse's own too
+        (503, {"Retry-After": "not a date"}, 0),
+    ],
+)
+def test_liseuses_own_wait_after_an_error_never_refuses_a_manual_refresh(
+    alice: User, status: int, headers: dict[str, str], floor_minutes: int
+) -> None:
+    site = Site(status, headers)
+    with site.server:
+        subscription = _first_fetch_fails(alice, site, floor_minutes=floor_minutes)
+        _time_passes(timedelta(minutes=2))
+        assert worker.refresh_feed_now(alice, subscription.feed_id).outcome == "updated"
+        assert site.fetches() == 2
+
+
+def test_the_person_reads_why_on_both_refresh_buttons(alice: User) -> None:
+    alice.language = "fr"
+    alice.save(update_fields=["language"])
+    site = Site(503, {"Retry-After": "86400"})
+    # (override: her pages switch this thread to French, which would outlast the test)
+    with site.server, translation.override("en"):
+        subscription = _first_fetch_fails(alice, site)
+        _time_passes(timedelta(minutes=2))
+        client = Client()
+        client.force_login(alice)
+        page = client.post(f"/manage/subscriptions/{subscription.pk}/refresh", follow=True)
+        said = "Pas actualisé : le site a demandé à ne pas être récupéré de nouveau avant le"
+        assert said in page.content.decode()
+        reading = client.post(f"/f/{subscription.feed_id}/refresh")
+        assert reading.status_code == 429 and said in reading.content.decode()
+        assert site.fetches() == 1
