@@ -41,14 +41,18 @@ def claim_feeds(
     user: User | None = None,
     feed_ids: list[int] | None = None,
     after_id: int | None = None,
+    even_disabled: bool = False,
 ) -> list[FeedToRefresh]:
-    """Lease up to `limit` feeds to `owner`; due ones by default, else by id after `after_id`."""
+    """Lease up to `limit` feeds to `owner`; due ones by default, else by id after `after_id`.
+
+    Disabled feeds (410 Gone) only with `even_disabled`: a person's "Refresh now"."""
     followed = Subscription.objects.filter(feed_id=OuterRef("pk"))
     if user is not None:
         followed = followed.filter(user=user)
-    candidates = Feed.objects.filter(Exists(followed), disabled=False).filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-    )
+    candidates = Feed.objects.filter(Exists(followed))
+    if not even_disabled:
+        candidates = candidates.filter(disabled=False)
+    candidates = candidates.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
     if feed_ids is not None:
         candidates = candidates.filter(id__in=feed_ids)
     if due_only:

@@ -200,6 +200,7 @@ class DjangoStore:
                 "last_success_at": update.fetched_at,
                 "last_error": "",
                 "error_count": 0,
+                "disabled": False,  # a gone feed back (asked by hand: claim's even_disabled)
                 # The feed's own number, which may be any length: kept within what the column
                 # holds on both databases (PostgreSQL's integer; SQLite's 64 bits raise
                 # OverflowError beyond), far beyond any delay the schedule honours anyway.
@@ -282,6 +283,7 @@ class DjangoStore:
             "last_success_at": fetched_at,
             "last_error": "",
             "error_count": 0,
+            "disabled": False,
         }
         # A server may hand out new validators with a 304.
         if result.etag:

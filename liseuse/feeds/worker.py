@@ -519,6 +519,12 @@ class _Children:
         return FeedReport(feed.id, feed.url, "error", error=reason)
 
 
+# How the errors _crash_reason writes begin.
+_CRASHES = tuple(
+    template.split("{", 1)[0] for template in (reasons.PROCESS_KILLED, reasons.PROCESS_EXITED)
+)
+
+
 def _crash_reason(code: int) -> str:
     """Why a child ended, by its exit code: negative, the signal that killed it."""
     if code > 0:
@@ -597,6 +603,15 @@ def refresh_feed_now(user: User, feed_id: int) -> FeedReport:
     refusal = _refused_by_the_site(feed, config)
     if refusal is not None:
         raise refusal
+    if feed.last_error.startswith(_CRASHES):
+        # Read here, in a web process, it would take the process down with the requests it
+        # serves; the refresh loop reads it in a child of its own, and backs off (_Children).
+        raise RefreshRefused(
+            _(
+                "reading this feed crashed the refresh process: "
+                "only the background refresh tries it again"
+            )
+        )
     if not manual_refresh_allowed(last_fetch=feed.last_fetched_at, now=now, config=config):
         wait = int(config.manual_refresh_gap.total_seconds())
         raise RefreshRefused(
@@ -611,6 +626,9 @@ def refresh_feed_now(user: User, feed_id: int) -> FeedReport:
         limit=1,
         due_only=False,
         feed_ids=[feed_id],
+        # A gone feed (410) is tried again when someone asks: a site back, or a URL that works
+        # again, enables it (the store's success clears `disabled`).
+        even_disabled=True,
     )
     if not claimed:
         raise RefreshRefused(_("this feed is being refreshed right now"))

@@ -52,12 +52,18 @@ class Site:
         return self.server.paths().count("/feed")
 
 
-def _first_fetch_fails(alice: User, site: Site, *, floor_minutes: int = 0) -> Subscription:
+def _first_fetch_fails(
+    alice: User,
+    site: Site,
+    *,
+    floor_minutes: int = 0,
+    status_prefix: tuple[str, ...] | str = ("HTTP 429", "HTTP 503"),
+) -> Subscription:
     subscription = follow(alice, site.server.url("/feed"))
     Subscription.objects.update(refresh_floor_minutes=floor_minutes)
     worker.refresh_once(all_feeds=True)
     feed = Feed.objects.get()
-    assert feed.error_count == 1 and feed.last_error.startswith(("HTTP 429", "HTTP 503"))
+    assert feed.error_count == 1 and feed.last_error.startswith(status_prefix)
     return subscription
 
 
@@ -119,3 +125,42 @@ def test_the_person_reads_why_on_both_refresh_buttons(alice: User) -> None:
         reading = client.post(f"/f/{subscription.feed_id}/refresh")
         assert reading.status_code == 429 and said in reading.content.decode()
         assert site.fetches() == 1
+
+
+def test_a_gone_feed_is_tried_again_by_hand_and_enabled_when_it_answers(alice: User) -> None:
+    site = Site(410, {})
+    with site.server:
+        subscription = _first_fetch_fails(alice, site, status_prefix="HTTP 410")
+        assert Feed.objects.get().disabled
+        _time_passes(timedelta(minutes=2))
+        assert worker.refresh_once(all_feeds=True).reports == [], "the loop leaves it alone"
+        assert worker.refresh_feed_now(alice, subscription.feed_id).outcome == "updated"
+        feed = Feed.objects.get()
+        assert (feed.disabled, feed.error_count, feed.last_error) == (False, 0, "")
+        assert site.fetches() == 2
+        _time_passes(timedelta(days=2))
+        assert len(worker.refresh_once().reports) == 1, "the loop takes it again"
+        assert site.fetches() == 3
+
+
+def test_a_gone_feed_still_gone_stays_disabled(alice: User) -> None:
+    with LocalServer({"/feed": Reply(status=410)}) as server:
+        subscription = follow(alice, server.url("/feed"))
+        worker.refresh_once(all_feeds=True)
+        _time_passes(timedelta(minutes=2))
+        report = worker.refresh_feed_now(alice, subscription.feed_id)
+        assert report.outcome == "error" and "410" in (report.error or "")
+        assert Feed.objects.get().disabled
+        assert len(server.requests) == 2
+
+
+def test_a_feed_that_crashed_the_refresh_process_is_not_read_in_a_web_process(
+    alice: User,
+) -> None:
+    with LocalServer({"/feed": Reply(body=RSS)}) as server:
+        subscription = follow(alice, server.url("/feed"))
+        crash = "the refresh process crashed (signal 11, SIGSEGV) while reading this feed"
+        Feed.objects.update(last_error=crash, error_count=1)
+        with pytest.raises(worker.RefreshRefused, match="crashed the refresh process"):
+            worker.refresh_feed_now(alice, subscription.feed_id)
+        assert server.requests == []
