@@ -15,6 +15,7 @@ from liseuse.lib.env import database_from_url
 from liseuse.lib.env import env_bool
 from liseuse.lib.env import env_int
 from liseuse.lib.env import env_list
+from liseuse.lib.env import env_networks
 from liseuse.lib.env import env_str
 
 # Lets typed code write `ModelForm[Subscription]`, `QuerySet[Entry]` at run time as mypy sees them.
@@ -188,6 +189,8 @@ LISEUSE_LOGIN_WINDOW_SECONDS = env_int("LOGIN_WINDOW_SECONDS", 15 * 60, minimum=
 # Behind a reverse proxy, the caller's address is the last X-Forwarded-For hop.
 LISEUSE_BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
 LISEUSE_ALLOW_PRIVATE_NETWORKS = env_bool("ALLOW_PRIVATE_NETWORKS", False)
+# Private networks (or single addresses) liseuse may fetch from although the guard is on.
+LISEUSE_ALLOWED_NETWORKS = env_networks("ALLOWED_NETWORKS", [])
 # Entries' images, audio and video through liseuse (feeds/media.py), so that reading does not
 # reveal the reader's address to every site. Off by default: it costs this machine bandwidth.
 LISEUSE_MEDIA_PROXY = env_bool("MEDIA_PROXY", False)

@@ -91,6 +91,7 @@ def fetch_config() -> FetchConfig:
     return FetchConfig(
         user_agent=settings.LISEUSE_USER_AGENT,
         allow_private_networks=settings.LISEUSE_ALLOW_PRIVATE_NETWORKS,
+        allowed_networks=tuple(settings.LISEUSE_ALLOWED_NETWORKS),
         total_timeout=float(settings.LISEUSE_FETCH_TIMEOUT),
         max_body_bytes=settings.LISEUSE_FETCH_MAX_BYTES,
         global_concurrency=settings.LISEUSE_FETCH_CONCURRENCY,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import unquote
@@ -51,6 +52,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw.strip() == "":
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list of IP networks ("192.168.1.0/24", "10.0.0.7"), each checked."""
+    networks = env_list(name, default)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{PREFIX}{name}: {network!r} is not an IP address or network (such as "
+                "192.168.1.0/24)"
+            ) from None
+    return networks
 
 
 def database_from_url(url: str) -> dict[str, object]:

@@ -137,10 +137,11 @@ class Fetcher:
         resolver = self._given_resolver
         if resolver is None:
             resolver = self._own_resolver = aiohttp.DefaultResolver()
-        guarded = not self.config.allow_private_networks
+        # Guarded even when private networks are allowed: cloud metadata services stay refused
+        # (netguard._METADATA), whatever name leads to them.
         connector = aiohttp.TCPConnector(
-            resolver=GuardedResolver(resolver, self._policy) if guarded else resolver,
-            socket_factory=_guarded_socket_factory(self._policy) if guarded else None,
+            resolver=GuardedResolver(resolver, self._policy),
+            socket_factory=_guarded_socket_factory(self._policy),
             limit=self.config.global_concurrency,
             limit_per_host=0,  # per host is limited by hostname in `_HostSlots`, not by port
             ttl_dns_cache=_DNS_CACHE_SECONDS,

@@ -20,6 +20,21 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 ALLOW_SETTING = "LISEUSE_ALLOW_PRIVATE_NETWORKS"
+NETWORKS_SETTING = "LISEUSE_ALLOWED_NETWORKS"
+
+# Cloud providers' metadata services, which hand out the machine's credentials to whoever asks
+# from it. They stay refused when private networks are allowed (an intranet has feeds, these
+# never do), unless an allowed network names them: lifting the guard to read one intranet feed
+# must not turn a feed URL into a way to the machine's keys. AWS, GCP, Azure, OpenStack,
+# DigitalOcean…: 169.254.169.254; AWS also fd00:ec2::254 and its containers' 169.254.170.2 and
+# 169.254.170.23; Alibaba Cloud 100.100.100.200.
+_METADATA = frozenset(
+    ipaddress.ip_address(address)
+    for address in (
+        *("169.254.169.254", "169.254.170.2", "169.254.170.23", "100.100.100.200"),
+        *("fd00:ec2::254", "fd00:ec2::23"),
+    )
+)
 
 # Every range that is not a public unicast destination, with how to call it in an error message
 # (the first match names it, so a narrow range comes before a wider one holding it).
@@ -170,8 +185,6 @@ class AddressPolicy:
 
         `host` is the name or spelling the URL used, quoted when it differs from the address.
         """
-        if self.allow_private_networks:
-            return None
         candidates = [ip]
         if isinstance(ip, ipaddress.IPv6Address) and (inner := embedded_ipv4(ip)) is not None:
             candidates.append(inner)
@@ -179,7 +192,14 @@ class AddressPolicy:
             c.version == n.version and c in n for c in candidates for n in self.allowed_networks
         ):
             return None
-        kind = non_public_kind(ip)
+        setting = ALLOW_SETTING
+        if any(c in _METADATA for c in candidates):
+            kind: str | None = reasons.METADATA
+            setting = NETWORKS_SETTING
+        elif self.allow_private_networks:
+            return None
+        else:
+            kind = non_public_kind(ip)
         if kind is None:
             return None
         shown = str(ip)
@@ -191,4 +211,4 @@ class AddressPolicy:
             template = reasons.REFUSED_SPELLING
         else:
             template = reasons.REFUSED_NAME
-        return template.format(host=host, address=shown, kind=kind, setting=ALLOW_SETTING)
+        return template.format(host=host, address=shown, kind=kind, setting=setting)

@@ -49,6 +49,7 @@ REFUSED_NAME = gettext_noop(
     "refused: {host} resolves to {address}, which is {kind} (set {setting} to allow)"
 )
 MAPPED_ADDRESS = gettext_noop("{address} (that is {inner})")
+
 # The kinds of address the guard refuses, each a whole phrase (translations differ in order).
 UNSPECIFIED = gettext_noop("an unspecified address")
 PRIVATE = gettext_noop("a private address")
@@ -58,6 +59,8 @@ LINK_LOCAL = gettext_noop("a link-local address")
 RESERVED = gettext_noop("a reserved address")
 DOCUMENTATION = gettext_noop("a documentation address")
 MULTICAST = gettext_noop("a multicast address")
+# Refused even with ALLOW_PRIVATE_NETWORKS: only naming it in ALLOWED_NETWORKS lets it through.
+METADATA = gettext_noop("a cloud metadata service")
 NON_PUBLIC = gettext_noop("a non-public address")
 
 # --- reading the body

@@ -103,3 +103,19 @@ def test_the_refresh_interval_bounds_come_from_the_environment(tmp_path: Path) -
     # 15 minutes and 24 hours, would have given those instead).
     assert _interval(db, busy_url) == timedelta(minutes=45)
     assert _interval(db, slow_url) == timedelta(minutes=90)
+
+
+def test_allowed_networks_open_the_guard_to_them_alone(tmp_path: Path) -> None:
+    feed = _rss("lan", [datetime.now(UTC) - timedelta(hours=1)])
+    with LocalServer({"/lan": Reply(body=feed)}) as server:
+        guard_on = {"LISEUSE_ALLOW_PRIVATE_NETWORKS": "0"}
+        output = _subscribe_and_refresh(
+            tmp_path, server, ["/lan"], **guard_on, LISEUSE_ALLOWED_NETWORKS="127.0.0.1/32"
+        )
+        assert "1 fetched" in output and "0 in error" in output
+        assert server.paths().count("/lan") == 1
+        elsewhere = liseuse(
+            tmp_path, "refresh", "--all", **guard_on, LISEUSE_ALLOWED_NETWORKS="10.0.0.0/8"
+        )
+        assert "1 in error" in elsewhere.stdout
+        assert server.paths().count("/lan") == 1, "the guard kept 127.0.0.1 out"

@@ -79,3 +79,11 @@ def test_a_refresh_claims_bigger_batches_on_sqlite_than_on_postgresql(tmp_path: 
     # share a pass, and smaller batches keep them all busy to its end.
     assert _default_batch(tmp_path, None) == 1000
     assert _default_batch(tmp_path, "postgresql://someone@db.example:5432/liseuse") == 500
+
+
+def test_networks_are_checked_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LISEUSE_NETS", "192.168.1.0/24, 10.0.0.7,fd00::/8")
+    assert env.env_networks("NETS", []) == ["192.168.1.0/24", "10.0.0.7", "fd00::/8"]
+    monkeypatch.setenv("LISEUSE_NETS", "192.168.1.0/24,intranet")
+    with pytest.raises(env.ConfigError, match="LISEUSE_NETS: 'intranet' is not an IP address"):
+        env.env_networks("NETS", [])

@@ -25,6 +25,7 @@ from tests.httpserver import LocalServer
 from tests.httpserver import Reply
 
 GUARDED = FetchConfig()  # the default: guard on
+OPEN = FetchConfig(allow_private_networks=True)
 RSS = b'<rss version="2.0"><channel><title>t</title></channel></rss>'
 HINT = "(set LISEUSE_ALLOW_PRIVATE_NETWORKS to allow)"
 
@@ -183,7 +184,27 @@ def test_loopback_in_any_spelling_is_refused_and_the_server_hears_nothing(
 
 def test_the_cloud_metadata_address_is_refused() -> None:
     reason = refusal("http://169.254.169.254/latest/meta-data/")
-    assert reason == f"refused: 169.254.169.254 is a link-local address {HINT}"
+    hint = "(set LISEUSE_ALLOWED_NETWORKS to allow)"
+    assert reason == f"refused: 169.254.169.254 is a cloud metadata service {hint}"
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["169.254.169.254", "[::ffff:169.254.169.254]", "2852039166", "[fd00:ec2::254]", "metadata"],
+)
+def test_cloud_metadata_stays_refused_when_private_networks_are_allowed(host: str) -> None:
+    # Lifting the guard to read an intranet feed must not open the machine's credentials.
+    resolver = FakeResolver({"metadata": ["169.254.170.2"]})
+    reason = refusal(f"http://{host}/latest/meta-data/", OPEN, resolver)
+    assert "a cloud metadata service (set LISEUSE_ALLOWED_NETWORKS to allow)" in reason
+
+
+def test_a_metadata_address_named_in_the_allowed_networks_is_let_through() -> None:
+    policy = AddressPolicy.build(
+        allow_private_networks=True, allowed_networks=["169.254.169.254/32"]
+    )
+    assert policy.refusal(ipaddress.ip_address("169.254.169.254")) is None
+    assert policy.refusal(ipaddress.ip_address("169.254.170.2")) is not None
 
 
 def test_a_public_looking_name_resolving_to_a_private_address_is_refused() -> None:
