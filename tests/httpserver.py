@@ -10,10 +10,14 @@ redirect chains, slow answers…). A reply body may be an iterable of byte chunk
 as soon as it is produced (so a generator can sleep to drip), then the connection is closed.
 Unknown paths answer 404. The server runs in its own thread, one thread per connection, so it
 works the same under any event loop of the code being tested and sees concurrent requests.
+
+`LargeFile` is a route serving a large file made up on the fly (no memory for it), answering
+`Range` requests as file servers do, or ignoring them as some sites do.
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import threading
@@ -50,6 +54,66 @@ class SeenRequest:
 
 
 Route = Reply | Callable[[SeenRequest], Reply]
+
+# The content of a `LargeFile`: 0, 1, … 250, 0, 1, …; 251 is prime, so no power of two lines up.
+_PATTERN = bytes(range(251))
+_SERVED_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def pattern_bytes(offset: int, length: int) -> bytes:
+    """`length` bytes of a `LargeFile`'s content from `offset`."""
+    start = offset % len(_PATTERN)
+    repeats = (start + length) // len(_PATTERN) + 1
+    return (_PATTERN * repeats)[start : start + length]
+
+
+@dataclass
+class LargeFile:
+    """A route serving `size` bytes of `pattern_bytes` (after `head`, the file's first bytes:
+    a media header, say), made as they are sent (a 60 MB file costs no memory), with a
+    Content-Length. With `ranges`, "Range: bytes=a-b", "bytes=a-" and "bytes=-n" get a 206
+    with its Content-Range (416 past the end); without, every request gets the whole file.
+    `sent` counts the body bytes made so far: a client that stops reading leaves the rest
+    unmade (beyond what the sockets' buffers take)."""
+
+    size: int
+    content_type: str = "application/octet-stream"
+    ranges: bool = True
+    head: bytes = b""
+    sent: int = 0
+
+    def content(self, offset: int, length: int) -> bytes:
+        """The file's `length` bytes from `offset`."""
+        data = pattern_bytes(offset, length)
+        if offset < len(self.head):
+            data = self.head[offset : offset + length] + data[len(self.head) - offset :]
+        return data
+
+    def __call__(self, request: SeenRequest) -> Reply:
+        first, last = 0, self.size - 1
+        status = 200
+        headers = {"Content-Type": self.content_type}
+        match = _SERVED_RANGE.fullmatch(request.headers.get("range", ""))
+        if self.ranges:
+            headers["Accept-Ranges"] = "bytes"
+        if self.ranges and match and (match[1] or match[2]):
+            if not match[1]:
+                first = max(self.size - int(match[2]), 0)
+            else:
+                first = int(match[1])
+                last = min(int(match[2]), last) if match[2] else last
+            if first >= self.size or last < first:
+                return Reply(416, {"Content-Range": f"bytes */{self.size}"})
+            status = 206
+            headers["Content-Range"] = f"bytes {first}-{last}/{self.size}"
+        headers["Content-Length"] = str(last - first + 1)
+        return Reply(status, headers, self._body(first, last + 1))
+
+    def _body(self, start: int, end: int) -> Iterable[bytes]:
+        for offset in range(start, end, 64 * 1024):
+            piece = self.content(offset, min(64 * 1024, end - offset))
+            self.sent += len(piece)
+            yield piece
 
 
 class LocalServer:

@@ -5,6 +5,10 @@ Stored HTML keeps the original URLs; when the proxy is on, `proxify_html` rewrit
 HTML leaves liseuse (pages and both APIs), to `/media/<signed token>`. The token is the URL
 signed with the instance's secret: the proxy fetches only what liseuse itself pointed at, never
 a URL someone made up, and through the one guarded fetcher (private networks refused).
+
+Audio and video go through in parts, as browsers ask for them (`Range: bytes=N-`): each request
+asks the site for one chunk of the file at most, so a podcast episode of 150 MB plays and seeks
+while the proxy never holds more than a chunk of it. Images are passed on whole.
 """
 
 from __future__ import annotations
@@ -23,7 +27,15 @@ from liseuse.pipeline.types import FetchResult
 SALT = "liseuse.media-proxy"
 # Media kinds the proxy serves; anything else (HTML, scripts, SVG documents) is refused.
 SERVED_TYPES = ("image/", "audio/", "video/")
+PLAYED_TYPES = ("audio/", "video/")
 ACCEPT = "image/*, audio/*, video/*"
+# The most one request asks a site for, and holds, when it asks for a part (never more than
+# LISEUSE_MEDIA_PROXY_MAX_BYTES): a browser asks for the rest itself, part after part. A few
+# minutes of a podcast, a few seconds of a video.
+CHUNK_BYTES = 4 * 1024 * 1024
+
+# The one form of Range the proxy answers; HTTP lets a server ignore the others.
+_RANGE = re.compile(r"bytes=(\d{1,18})-(\d{1,18})?", re.ASCII)
 
 # The stored HTML went through nh3: every attribute value is double-quoted and escaped, so a
 # regular expression over `src`, `poster` and `srcset` values is exact here (and only here).
@@ -87,14 +99,45 @@ def proxify_html(content: str, origin: str = "") -> str:
     return _SRCSET.sub(srcset, _SRC.sub(one, content))
 
 
-def fetch_media(url: str) -> FetchResult:
-    """Fetch what the proxy serves; raises `PipelineError` (a readable reason) on failure."""
+def max_bytes() -> int:
+    return int(settings.LISEUSE_MEDIA_PROXY_MAX_BYTES)
+
+
+def chunk_bytes() -> int:
+    return min(CHUNK_BYTES, max_bytes())
+
+
+def requested_range(header: str | None) -> tuple[int, int | None] | None:
+    """A request's "Range: bytes=first-[last]" as (first, last or None). None without a Range
+    and for the forms the proxy ignores, as HTTP allows: several ranges, a suffix
+    ("bytes=-500", which browsers' players do not send), another unit, nonsense."""
+    match = _RANGE.fullmatch((header or "").strip())
+    if match is None:
+        return None
+    first, last = int(match[1]), None if match[2] is None else int(match[2])
+    if last is not None and last < first:
+        return None
+    return first, last
+
+
+def media_type(result: FetchResult) -> str | None:
+    """The answer's media type if the proxy serves it; None for anything else (SVG included:
+    an image that can hold scripts)."""
+    kind = (result.content_type or "").split(";")[0].strip().lower()
+    if not kind.startswith(SERVED_TYPES) or kind == "image/svg+xml":
+        return None
+    return kind
+
+
+def fetch_media(url: str, byte_range: tuple[int, int] | None = None) -> FetchResult:
+    """Fetch what the proxy serves, whole or only the part `byte_range` (see `Fetcher.fetch`);
+    raises `PipelineError` (a readable reason) on failure."""
     from liseuse.feeds.worker import fetch_config
 
     async def run() -> FetchResult:
         async with Fetcher(fetch_config()) as fetcher:
             return await fetcher.fetch(
-                url, max_bytes=settings.LISEUSE_MEDIA_PROXY_MAX_BYTES, accept=ACCEPT
+                url, max_bytes=max_bytes(), accept=ACCEPT, byte_range=byte_range
             )
 
     return asyncio.run(run())

@@ -8,6 +8,8 @@ through `Fetcher`, so the rules live in one place:
   after decompression, read in chunks so a compression bomb is stopped as soon as it passes the
   cap;
 - at most five redirects, followed here rather than by aiohttp so each hop is checked;
+- a part of a body when asked for (the media proxy's Range requests): a 206 is accepted only
+  then, and never holds more than the part asked for, even from a server that sends it all;
 - a connect time-out, and a total time-out for the whole fetch (all hops, body included);
 - a global and a per-host concurrency limit;
 - the private-network guard (`netguard`), on by default, applied to the address actually
@@ -52,6 +54,7 @@ from liseuse.pipeline import reasons
 from liseuse.pipeline.netguard import AddressPolicy
 from liseuse.pipeline.netguard import parse_host_as_ip
 from liseuse.pipeline.types import BlockedAddressError
+from liseuse.pipeline.types import ByteRange
 from liseuse.pipeline.types import FetchError
 from liseuse.pipeline.types import FetchRequest
 from liseuse.pipeline.types import FetchResult
@@ -192,16 +195,43 @@ class Fetcher:
         return result
 
     async def fetch(
-        self, url: str, *, max_bytes: int | None = None, accept: str = "*/*", partial: bool = False
+        self,
+        url: str,
+        *,
+        max_bytes: int | None = None,
+        accept: str = "*/*",
+        partial: bool = False,
+        byte_range: tuple[int, int] | None = None,
     ) -> FetchResult:
         """A plain GET for anything that is not a known feed: same guard, same limits. With
         `partial`, a body over the cap is cut there rather than refused: for pages read only for
-        what their beginning says (a site's <head>)."""
+        what their beginning says (a site's <head>).
+
+        With `byte_range` (first, last: both included), only that part of the body is asked
+        for and returned, with `content_range` saying which bytes it holds (fewer than asked
+        at the end of the body, or at `max_bytes`); `partial` does not apply. A server that
+        ignores the Range and sends the whole body has the part cut out of it: at most
+        `max_bytes` of such a body are read, so a part starting beyond is refused as too
+        large. A part starting beyond the body's end is a FetchError with status 416."""
         cap = self.config.max_body_bytes if max_bytes is None else max_bytes
-        return await self._get(url, {"Accept": accept}, cap, partial=partial)
+        headers = {"Accept": accept}
+        if byte_range is not None:
+            first, last = byte_range
+            if not 0 <= first <= last:
+                raise ValueError(f"not a byte range: {byte_range}")
+            headers["Range"] = f"bytes={first}-{last}"
+            # Offsets count the file's own bytes: a compressed part could not be undone alone.
+            headers["Accept-Encoding"] = "identity"
+        return await self._get(url, headers, cap, partial=partial, byte_range=byte_range)
 
     async def _get(
-        self, url: str, headers: Mapping[str, str], max_bytes: int, *, partial: bool = False
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        max_bytes: int,
+        *,
+        partial: bool = False,
+        byte_range: tuple[int, int] | None = None,
     ) -> FetchResult:
         if self._session is None or self._all_slots is None:
             raise RuntimeError("use `async with Fetcher(...)` before fetching")
@@ -222,7 +252,9 @@ class Fetcher:
                             current, headers=headers, allow_redirects=False
                         ) as response:
                             if response.status not in REDIRECT_STATUSES:
-                                return await self._answer(response, hops, max_bytes, partial)
+                                return await self._answer(
+                                    response, hops, max_bytes, partial, byte_range
+                                )
                             target = _redirect_target(response)
                     hops.append(response.status)
                     if target in seen:
@@ -286,14 +318,24 @@ class Fetcher:
             raise FetchError(reasons.ODD_IP_SPELLING.format(host=host, ip=ip))
 
     async def _answer(
-        self, response: aiohttp.ClientResponse, hops: list[int], max_bytes: int, partial: bool
+        self,
+        response: aiohttp.ClientResponse,
+        hops: list[int],
+        max_bytes: int,
+        partial: bool,
+        byte_range: tuple[int, int] | None,
     ) -> FetchResult:
         now = self._clock()
         status = response.status
-        if not (200 <= status < 300 or status == 304):
+        # A part of a body taken for the whole (a feed cut short, say) only ever comes unasked.
+        if not (200 <= status < 300 or status == 304) or (status == 206 and byte_range is None):
             raise _status_error(status, response.headers, now)
         whole = True
-        if status not in (204, 304) and partial:
+        content_range = None
+        if byte_range is not None and status in (200, 206):
+            body, content_range = await _read_part(response, byte_range, max_bytes, now)
+            whole = False  # a part: any coding was refused or undone by aiohttp as it was read
+        elif status not in (204, 304) and partial:
             body, whole = await _read_beginning(response, max_bytes)
         else:
             body = b"" if status in (204, 304) else await _read_capped(response, max_bytes)
@@ -313,6 +355,7 @@ class Fetcher:
             last_modified=_validator(response.headers.get("Last-Modified")),
             permanent_url=final_url if permanent else None,
             not_before=cache_hint(response.headers, now),
+            content_range=content_range,
         )
 
 
@@ -458,6 +501,72 @@ async def _read_beginning(response: aiohttp.ClientResponse, max_bytes: int) -> t
         size += len(chunk)
         chunks.append(chunk)
     return b"".join(chunks), True
+
+
+_CONTENT_RANGE = re.compile(
+    r"bytes\s+(\d{1,18})-(\d{1,18})/(\d{1,18}|\*)", re.ASCII | re.IGNORECASE
+)
+
+
+async def _read_part(
+    response: aiohttp.ClientResponse, wanted: tuple[int, int], max_bytes: int, now: datetime
+) -> tuple[bytes, ByteRange]:
+    """The part `wanted` of a 206 or 200 answer, and which bytes it holds. Never holds more
+    than the part, nor reads more than `max_bytes` of the body."""
+    first, last = wanted
+    host = response.url.host or ""
+    coding = response.headers.get("Content-Encoding", "").strip().lower()
+    if response.status == 206:
+        given = _parse_content_range(response.headers.get("Content-Range"))
+        # Asked for with "Accept-Encoding: identity": a coded part would count other bytes. A
+        # part starting elsewhere than asked (or several parts) is not the one asked for.
+        if coding not in ("", "identity") or given is None or given.first != first:
+            raise FetchError(reasons.INVALID_RESPONSE.format(host=host))
+        # At most the part asked for and announced, whatever more the server sends.
+        limit = min(last, given.last) - first + 1
+        body, _ = await _read_beginning(response, min(limit, max_bytes))
+        if not body:
+            raise FetchError(reasons.BROKEN_BODY.format(host=host))
+        return body, ByteRange(first, first + len(body) - 1, given.total)
+    # A 200: the server ignores ranges and sends the whole body, from which the part is cut as
+    # it passes; only the part is kept. aiohttp undid the usual codings as it read; others
+    # would leave bytes that are not the file's.
+    if coding not in ("", "identity") and coding not in _AIOHTTP_CODINGS:
+        raise FetchError(reasons.INVALID_RESPONSE.format(host=host))
+    total = response.content_length if coding in ("", "identity") else None
+    if total is not None and first >= total:
+        raise _status_error(416, response.headers, now)
+    if first >= max_bytes:
+        raise FetchError(reasons.TOO_LARGE.format(size=describe_size(max_bytes)))
+    end = min(last + 1, max_bytes)  # the offset after the last byte kept
+    chunks = []
+    size = 0  # bytes of the body read so far
+    ended = True
+    async for chunk in response.content.iter_chunked(_READ_CHUNK):
+        if size + len(chunk) > first:
+            chunks.append(chunk[max(first - size, 0) : end - size])
+        size += len(chunk)
+        if size >= end:
+            ended = False  # (or just at the end: only a further read would tell)
+            break
+    body = b"".join(chunks)
+    if ended:
+        total = size
+    if not body:  # the body ends before `first`
+        raise _status_error(416, response.headers, now)
+    return body, ByteRange(first, first + len(body) - 1, total)
+
+
+def _parse_content_range(value: str | None) -> ByteRange | None:
+    """A 206's Content-Range ("bytes 0-99/1000", "bytes 0-99/*"), if it is one and consistent."""
+    match = _CONTENT_RANGE.fullmatch((value or "").strip())
+    if match is None:
+        return None
+    first, last = int(match[1]), int(match[2])
+    total = None if match[3] == "*" else int(match[3])
+    if last < first or (total is not None and last >= total):
+        return None
+    return ByteRange(first, last, total)
 
 
 def accept_encoding() -> str:

@@ -25,6 +25,15 @@ class FetchRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class ByteRange:
+    """Bytes `first` to `last` (both included) of a body of `total` bytes (None: not said)."""
+
+    first: int
+    last: int
+    total: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FetchResult:
     """A successful answer (2xx or 304) for one feed."""
 
@@ -39,6 +48,9 @@ class FetchResult:
     permanent_url: str | None = None
     # The earliest time the server wants us back (Cache-Control max-age / Expires), if it said.
     not_before: datetime | None = None
+    # Set when a part of the body was asked for (`Fetcher.fetch(byte_range=…)`): which part
+    # `body` is, whether the server sent that part (206) or the whole body (200) it was cut from.
+    content_range: ByteRange | None = None
 
     @property
     def not_modified(self) -> bool:

@@ -19,8 +19,11 @@ from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
+from tests.httpserver import LargeFile
 from tests.httpserver import LocalServer
 from tests.httpserver import Reply
+from tests.httpserver import Route
+from tests.httpserver import pattern_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -162,3 +165,109 @@ def test_an_embedded_player_is_left_to_its_own_host(
     page = client.get("/?state=all").content.decode()
     assert player in page
     assert "https://images.example/" not in page and len(re.findall(r"/media/", page)) == 4
+
+
+# Audio and video in parts: a podcast episode plays and seeks, the proxy holding a chunk at most
+
+EPISODE = 60 * 1024 * 1024  # a long episode; `LargeFile` makes it up as it is sent
+
+
+def asked_sizes(server: LocalServer) -> list[int]:
+    """How many bytes each request the site received asked for (all of them ask a part)."""
+    sizes = []
+    for request in server.requests:
+        match = re.fullmatch(r"bytes=(\d+)-(\d+)", request.headers.get("range", ""))
+        assert match is not None, request.headers
+        sizes.append(int(match[2]) - int(match[1]) + 1)
+    return sizes
+
+
+def test_a_long_episode_plays_and_seeks_in_parts(client: Client, proxy_on: None) -> None:
+    chunk = media.chunk_bytes()
+    episode = LargeFile(EPISODE, "audio/mpeg")
+    with (
+        LocalServer({"/e.mp3": episode}) as server,
+        override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True),
+    ):
+        url = media.proxied(server.url("/e.mp3"))
+        answers = {
+            "none": client.get(url),
+            "start": client.get(url, HTTP_RANGE="bytes=0-"),
+            "seek": client.get(url, HTTP_RANGE="bytes=50000000-"),
+            "probe": client.get(url, HTTP_RANGE="bytes=0-1"),  # Safari asks this first
+            "end": client.get(url, HTTP_RANGE=f"bytes={EPISODE - 1000}-"),
+            "past": client.get(url, HTTP_RANGE=f"bytes={EPISODE}-"),
+        }
+    for name in ("none", "start", "seek", "probe", "end"):
+        answer = answers[name]
+        assert answer.status_code == 206, name
+        assert answer["Content-Type"] == "audio/mpeg" and answer["Accept-Ranges"] == "bytes"
+        assert answer["Content-Security-Policy"] == "default-src 'none'; sandbox"
+        assert answer["X-Content-Type-Options"] == "nosniff"
+    for name in ("none", "start"):
+        assert answers[name]["Content-Range"] == f"bytes 0-{chunk - 1}/{EPISODE}"
+        assert answers[name].content == pattern_bytes(0, chunk)
+    seek = answers["seek"]
+    assert seek["Content-Range"] == f"bytes 50000000-{50000000 + chunk - 1}/{EPISODE}"
+    assert seek.content == pattern_bytes(50_000_000, chunk)
+    assert answers["probe"]["Content-Range"] == f"bytes 0-1/{EPISODE}"
+    assert answers["probe"].content == pattern_bytes(0, 2)
+    assert answers["end"]["Content-Range"] == f"bytes {EPISODE - 1000}-{EPISODE - 1}/{EPISODE}"
+    assert answers["end"].content == pattern_bytes(EPISODE - 1000, 1000)
+    assert answers["past"].status_code == 416
+    # Never the whole file, nor more than a chunk, asked of the site or read from it.
+    assert max(asked_sizes(server)) <= chunk
+    assert episode.sent == 3 * chunk + 2 + 1000
+
+
+def test_a_site_ignoring_ranges_still_plays_from_the_start(client: Client, proxy_on: None) -> None:
+    chunk = media.chunk_bytes()
+    episode = LargeFile(EPISODE, "audio/mpeg", ranges=False)
+    with (
+        LocalServer({"/e.mp3": episode}) as server,
+        override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True),
+    ):
+        url = media.proxied(server.url("/e.mp3"))
+        start = client.get(url, HTTP_RANGE="bytes=0-")
+        read_for_start = episode.sent
+        none = client.get(url)
+        # Within the first LISEUSE_MEDIA_PROXY_MAX_BYTES (what the proxy ever passed on of a
+        # file), the part is cut out of the whole body as it passes; beyond, it is refused.
+        near = client.get(url, HTTP_RANGE="bytes=5000000-")
+        far = client.get(url, HTTP_RANGE="bytes=50000000-")
+    for answer in (start, none):
+        assert answer.status_code == 206 and answer.content == pattern_bytes(0, chunk)
+        assert answer["Content-Range"] == f"bytes 0-{chunk - 1}/{EPISODE}"
+    assert near.status_code == 206 and near.content == pattern_bytes(5_000_000, chunk)
+    assert near["Content-Range"] == f"bytes 5000000-{5_000_000 + chunk - 1}/{EPISODE}"
+    assert far.status_code == 502 and b"larger than 20 MB" in far.content
+    assert max(asked_sizes(server)) <= chunk
+    # The rest of the body is left unread (beyond what the sockets' buffers took).
+    assert read_for_start < EPISODE // 2
+
+
+def test_without_a_range_what_fits_is_answered_whole_as_before(
+    client: Client, proxy_on: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only a Range may get a 206: an app or a download without one gets the whole file when
+    # it fits the cap, as before. Browsers' players always send one.
+    monkeypatch.setattr(media, "CHUNK_BYTES", 1000)
+    routes: dict[str, Route] = {
+        "/short.mp3": LargeFile(800, "audio/mpeg"),
+        "/longer.mp3": LargeFile(5000, "audio/mpeg"),
+        "/big.png": LargeFile(5000, "image/png"),
+        "/plain.png": Reply(headers={"Content-Type": "image/png"}, body=PNG),  # ignores Range
+        "/empty.png": Reply(headers={"Content-Type": "image/png"}, body=b""),
+    }
+    with LocalServer(routes) as server, override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True):
+        for path, size in (("/short.mp3", 800), ("/longer.mp3", 5000), ("/big.png", 5000)):
+            whole = client.get(media.proxied(server.url(path)))
+            assert whole.status_code == 200 and whole.content == pattern_bytes(0, size), path
+            assert "Content-Range" not in whole and whole["Accept-Ranges"] == "bytes"
+            part = client.get(media.proxied(server.url(path)), HTTP_RANGE="bytes=0-")
+            assert part.status_code == 206, path
+            assert part["Content-Range"] == f"bytes 0-{min(size, 1000) - 1}/{size}"
+        plain = client.get(media.proxied(server.url("/plain.png")))
+        assert plain.status_code == 200 and plain.content == PNG
+        empty = client.get(media.proxied(server.url("/empty.png")))
+        assert empty.status_code == 200 and empty.content == b""
