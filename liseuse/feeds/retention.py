@@ -222,10 +222,22 @@ def forget_tombstones(feed: Feed, *, now: datetime, limit: int) -> int:
     if not days or limit <= 0:
         return 0
     old = EntryTombstone.objects.filter(feed=feed, purged_at__lt=now - timedelta(days=days))
-    ids = list(
-        old.exclude(identity__in=feed.listed_identities or ()).values_list("id", flat=True)[:limit]
+    # The listing is left out here, not in the query: a feed may list any number of items,
+    # more than one query takes parameters (SQLite: 32,766), and the pass failed on it.
+    listed = set(feed.listed_identities or ())
+    ids: list[int] = []
+    after = 0
+    while len(ids) < limit:
+        page = list(old.filter(id__gt=after).order_by("id").values_list("id", "identity")[:_CHUNK])
+        if not page:
+            break
+        ids += [tombstone_id for tombstone_id, identity in page if identity not in listed]
+        after = page[-1][0]
+    ids = ids[:limit]
+    return sum(
+        EntryTombstone.objects.filter(id__in=ids[start : start + _CHUNK]).delete()[0]
+        for start in range(0, len(ids), _CHUNK)
     )
-    return EntryTombstone.objects.filter(id__in=ids).delete()[0] if ids else 0
 
 
 @dataclass

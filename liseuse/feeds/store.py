@@ -323,8 +323,12 @@ class DjangoStore:
             "next_fetch_at": next_fetch_at,
             "last_fetched_at": fetched_at,
             "last_error": reason[:2000],
-            "disabled": gone,
         }
+        # Only a 410 disables, and only an answer enables again (`save_update`,
+        # `save_not_modified`): a gone feed tried by hand that fails otherwise (a 500, a
+        # time-out) is not back.
+        if gone:
+            fields["disabled"] = True
         self._update_feed(feed_id, fields, count_error=True)
 
 

@@ -205,8 +205,12 @@ def poll_floor_minutes(feed_ids: Sequence[int]) -> dict[int, int]:
 
 @csrf_exempt
 def callback(request: HttpRequest, token: str) -> HttpResponse:
+    # One made through a plain-http hub sent its secret in clear: unknown here, whether or not
+    # the upkeep (`pending`, which runs only while WebSub is on) has deleted it yet.
     subscription = (
-        WebSubSubscription.objects.filter(token=token).select_related("feed").first()
+        WebSubSubscription.objects.filter(token=token, hub__istartswith="https://")
+        .select_related("feed")
+        .first()
         if len(token) <= 64
         else None
     )
@@ -319,6 +323,16 @@ def _receive(request: HttpRequest, subscription: WebSubSubscription) -> HttpResp
             extra={"feed_id": subscription.feed_id, "feed_url": subscription.topic},
         )
         return HttpResponse(status=202)
+    if _crashed_a_refresh(subscription.feed):
+        # Read here, in a web process, the document would end it with the requests it serves,
+        # and the hub, answered by no one, would send it again to the next. As for "Refresh
+        # now" (`worker.refresh_feed_now`), only the refresh loop's children read such a feed,
+        # with back-off; acknowledged, as a retry would be read no better.
+        log.warning(
+            "websub: push ignored: reading this feed crashed the refresh process",
+            extra={"feed_id": subscription.feed_id, "feed_url": subscription.topic},
+        )
+        return HttpResponse(status=202)
     report = process_push(subscription.feed_id, body, request.content_type or None)
     if report is None and _being_refreshed(subscription.feed_id):
         # A worker holds the feed: it may have fetched the site before this content was
@@ -350,6 +364,14 @@ def _receive(request: HttpRequest, subscription: WebSubSubscription) -> HttpResp
             },
         )
     return HttpResponse(status=202)
+
+
+def _crashed_a_refresh(feed: Feed) -> bool:
+    """Whether the feed's last error is a crash of the process reading it."""
+    # Imported here: the worker module imports this one.
+    from liseuse.feeds import worker
+
+    return feed.last_error.startswith(worker._CRASHES)
 
 
 def _being_refreshed(feed_id: int) -> bool:

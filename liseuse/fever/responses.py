@@ -31,10 +31,21 @@ def ids_string(ids: Sequence[int]) -> str:
     return ",".join(map(str, ids))
 
 
+# Titles (of items, feeds and groups) and authors are stored as plain text, and Fever apps show
+# them as HTML: "a < b" or "AT&T" would be read as markup or as a broken entity. FreshRSS's
+# Fever API gives `&`, `<` and `>` as their full-width look-alikes, which apps already live
+# with; so does Google Reader's.
+_FULL_WIDTH = str.maketrans({"&": "＆", "<": "＜", ">": "＞"})
+
+
+def _plain(text: str) -> str:
+    return text.translate(_FULL_WIDTH)
+
+
 def groups(categories: Sequence[Category]) -> list[Json]:
     """`groups`: the person's categories, the empty ones too. Fever's "Kindling" (everything)
     and "Sparks" are not listed: clients show them without being told."""
-    return [{"id": c.pk, "title": c.name} for c in categories]
+    return [{"id": c.pk, "title": _plain(c.name)} for c in categories]
 
 
 def feeds_groups(subscriptions: Sequence[Subscription]) -> list[Json]:
@@ -60,7 +71,7 @@ def feeds(subscriptions: Sequence[Subscription]) -> list[Json]:
         {
             "id": sub.feed_id,
             "favicon_id": sub.feed.favicon_id or 0,
-            "title": sub.display_title,
+            "title": _plain(sub.display_title),
             "url": sub.feed.url,
             "site_url": sub.feed.site_url,
             "is_spark": 0,
@@ -80,16 +91,6 @@ def favicons(icons: Sequence[Favicon]) -> list[Json]:
         }
         for icon in icons
     ]
-
-
-# Titles and authors are stored as plain text, and Fever apps show them as HTML: "a < b" or
-# "AT&T" would be read as markup or as a broken entity. FreshRSS's Fever API gives `&`, `<` and
-# `>` as their full-width look-alikes, which apps already live with; so does Google Reader's.
-_FULL_WIDTH = str.maketrans({"&": "＆", "<": "＜", ">": "＞"})
-
-
-def _plain(text: str) -> str:
-    return text.translate(_FULL_WIDTH)
 
 
 def items(states: Sequence[EntryState]) -> list[Json]:

@@ -25,16 +25,19 @@ NETWORKS_SETTING = "LISEUSE_ALLOWED_NETWORKS"
 # Cloud providers' metadata services, which hand out the machine's credentials to whoever asks
 # from it. They stay refused when private networks are allowed (an intranet has feeds, these
 # never do), unless an allowed network names them: lifting the guard to read one intranet feed
-# must not turn a feed URL into a way to the machine's keys. AWS, GCP, Azure, OpenStack,
-# DigitalOcean…: 169.254.169.254; AWS also fd00:ec2::254 and its containers' 169.254.170.2 and
-# 169.254.170.23; Alibaba Cloud 100.100.100.200.
+# must not turn a feed URL into a way to the machine's keys. Clouds put them in IPv4's
+# link-local range, each at its own address (AWS, GCP, Azure, OpenStack, DigitalOcean…
+# 169.254.169.254; AWS's containers 169.254.170.2 and .23; Scaleway 169.254.42.42), so the
+# whole range stays closed: a list of addresses missed the next cloud's. Elsewhere, the known
+# ones: Alibaba Cloud 100.100.100.200, AWS fd00:ec2::254 and ::23, Scaleway fd00:42::42.
 _METADATA = frozenset(
     ipaddress.ip_address(address)
     for address in (
-        *("169.254.169.254", "169.254.170.2", "169.254.170.23", "100.100.100.200"),
-        *("fd00:ec2::254", "fd00:ec2::23"),
+        *("169.254.169.254", "169.254.170.2", "169.254.170.23", "169.254.42.42"),
+        *("100.100.100.200", "fd00:ec2::254", "fd00:ec2::23", "fd00:42::42"),
     )
 )
+_LINK_LOCAL_V4 = ipaddress.IPv4Network("169.254.0.0/16")
 
 # Every range that is not a public unicast destination, with how to call it in an error message
 # (the first match names it, so a narrow range comes before a wider one holding it).
@@ -195,6 +198,9 @@ class AddressPolicy:
         setting = ALLOW_SETTING
         if any(c in _METADATA for c in candidates):
             kind: str | None = reasons.METADATA
+            setting = NETWORKS_SETTING
+        elif any(c.version == 4 and c in _LINK_LOCAL_V4 for c in candidates):
+            kind = reasons.LINK_LOCAL  # where clouds put their metadata services
             setting = NETWORKS_SETTING
         elif self.allow_private_networks:
             return None

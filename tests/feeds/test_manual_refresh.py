@@ -164,3 +164,20 @@ def test_a_feed_that_crashed_the_refresh_process_is_not_read_in_a_web_process(
         with pytest.raises(worker.RefreshRefused, match="crashed the refresh process"):
             worker.refresh_feed_now(alice, subscription.feed_id)
         assert server.requests == []
+
+
+def test_a_gone_feed_tried_by_hand_and_failing_otherwise_stays_disabled(alice: User) -> None:
+    # Only an answer enables a gone feed again: a 500, a time-out or a refused connection
+    # say nothing of the site being back, and the loop would have polled it for good again.
+    answers = iter([Reply(status=410), Reply(status=500)])
+    with LocalServer({"/feed": lambda _: next(answers)}) as server:
+        subscription = follow(alice, server.url("/feed"))
+        worker.refresh_once(all_feeds=True)
+        _time_passes(timedelta(minutes=2))
+        report = worker.refresh_feed_now(alice, subscription.feed_id)
+        assert report.outcome == "error" and "HTTP 500" in (report.error or "")
+        feed = Feed.objects.get()
+        assert feed.disabled and feed.last_error.startswith("HTTP 500")
+        _time_passes(timedelta(days=30))
+        assert worker.refresh_once().reports == [], "the loop still leaves it alone"
+        assert len(server.requests) == 2

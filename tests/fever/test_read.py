@@ -116,6 +116,17 @@ def test_titles_and_authors_keep_their_ampersands_and_brackets_from_being_read_a
     assert (item["title"], item["author"]) == ("AT＆T ＜ Orange ＆ ＜b＞", "Tom ＆ Jerry")
 
 
+def test_feed_and_group_titles_keep_their_ampersands_and_brackets_from_being_read_as_html(
+    reader: User, fever: Caller
+) -> None:
+    # Fever apps show these as HTML too: "Q&A" came out as a broken entity. FreshRSS's Fever
+    # API, and our Google Reader API, send them as they send item titles.
+    feed = make_feed("a", reader, category="R&D <lab>")
+    Subscription.objects.filter(user=reader, feed=feed).update(title="Q&A <live>")
+    assert fever(reader, "groups")["groups"][0]["title"] == "R＆D ＜lab＞"
+    assert fever(reader, "feeds")["feeds"][0]["title"] == "Q＆A ＜live＞"
+
+
 def test_an_entry_without_content_sends_its_summary(reader: User, fever: Caller) -> None:
     feed = make_feed("a", reader, entries=1)
     feed.entries.update(content="", summary="<p>short</p>")

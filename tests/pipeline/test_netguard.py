@@ -199,6 +199,31 @@ def test_cloud_metadata_stays_refused_when_private_networks_are_allowed(host: st
     assert "a cloud metadata service (set LISEUSE_ALLOWED_NETWORKS to allow)" in reason
 
 
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("169.254.42.42", "a cloud metadata service"),  # Scaleway
+        ("fd00:42::42", "a cloud metadata service"),  # Scaleway, IPv6
+        ("169.254.0.23", "a link-local address"),  # another cloud's, in the same range
+        ("64:ff9b::169.254.0.23", "a link-local address"),
+    ],
+)
+def test_every_clouds_metadata_service_stays_refused_not_only_the_best_known(
+    address: str, kind: str
+) -> None:
+    # Clouds put these services in IPv4's link-local range, each at an address of its own: a
+    # list of the known ones left the others open as soon as private networks were allowed.
+    # (The rules alone: a test never connects anywhere but to loopback.)
+    opened = AddressPolicy(allow_private_networks=True)
+    reason = opened.refusal(ipaddress.ip_address(address))
+    assert reason is not None and f"{kind} (set LISEUSE_ALLOWED_NETWORKS to allow)" in reason
+    hint = "(set LISEUSE_ALLOWED_NETWORKS to allow)"
+    guarded = AddressPolicy().refusal(ipaddress.ip_address("169.254.1.1"))
+    assert guarded == f"refused: 169.254.1.1 is a link-local address {hint}"
+    lan = AddressPolicy.build(allow_private_networks=True, allowed_networks=["169.254.7.0/24"])
+    assert lan.refusal(ipaddress.ip_address("169.254.7.9")) is None, "named, it is let through"
+
+
 def test_a_metadata_address_named_in_the_allowed_networks_is_let_through() -> None:
     policy = AddressPolicy.build(
         allow_private_networks=True, allowed_networks=["169.254.169.254/32"]

@@ -3,10 +3,12 @@ asked, and whatever the feed still lists; the rest goes, in small batches, leavi
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -165,6 +167,33 @@ def test_forgetting_tombstones_is_bounded_per_pass(alice: User) -> None:
     assert EntryTombstone.objects.count() == 15
     retention.run_all()
     assert EntryTombstone.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_feed_listing_more_items_than_a_query_takes_parameters_stops_no_retention(
+    alice: User,
+) -> None:
+    # A feed may list any number of items (a hostile one, hundreds of thousands within the
+    # fetch cap). Sent as the parameters of one query, the list went past SQLite's limit
+    # (32,766 in its default build): the pass failed on that feed, and, starting from it
+    # again each time, never reached the feeds after it.
+    feed = _feed_with_entries(alice, count=0)
+    other = Feed.objects.create(url="http://feeds.example/other")
+    connection.ensure_connection()
+    many = 40_000
+    if connection.vendor == "sqlite":
+        raw = connection.connection
+        assert raw is not None
+        many = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) + 1
+    listed = ["kept", *(f"l{n}" for n in range(many))]
+    Feed.objects.filter(id=feed.id).update(listed_identities=listed)
+    long_ago = timezone.now() - timedelta(days=365)
+    EntryTombstone.objects.bulk_create(
+        EntryTombstone(feed=f, identity=identity, purged_at=long_ago)
+        for f, identity in ((feed, "kept"), (feed, "old"), (other, "old"))
+    )
+    retention.run_all()
+    assert list(EntryTombstone.objects.values_list("feed_id", "identity")) == [(feed.id, "kept")]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -26,6 +26,7 @@ from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.models import WebSubSubscription
 from liseuse.feeds.subscribe import follow
+from liseuse.pipeline import refresh
 from tests.httpserver import LocalServer
 from tests.httpserver import Reply
 
@@ -193,6 +194,58 @@ def test_a_push_for_a_feed_nobody_follows_is_acknowledged_not_asked_again(alice:
         "/websub/tok", body, content_type="application/rss+xml", headers=_signed(body)
     )
     assert answer.status_code == 202, "no retry would help"
+    assert not Entry.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_push_for_a_feed_that_crashed_the_refresh_process_is_not_read_in_a_web_process(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Read in a gunicorn worker, the document that crashed the refresh loop's child would end
+    # that worker, with the requests it serves; and the hub, seeing no answer, sends it again
+    # to the next one. As for "Refresh now", only the loop's children read such a feed.
+    follow(alice, TOPIC)
+    _active(renew_in=timedelta(days=1), asked_ago=timedelta(hours=1))
+    crash = "the refresh process crashed (signal 11, SIGSEGV) while reading this feed"
+    Feed.objects.update(last_error=crash, error_count=1)
+    read: list[str] = []
+    parse = refresh.parse_and_sanitize
+
+    def parse_and_tell(body: bytes, url: str, content_type: str | None) -> Any:
+        read.append(url)
+        return parse(body, url, content_type)
+
+    monkeypatch.setattr(refresh, "parse_and_sanitize", parse_and_tell)
+    body = _rss("pushed")
+    answer = Client().post(
+        "/websub/tok", body, content_type="application/rss+xml", headers=_signed(body)
+    )
+    assert answer.status_code == 202, "acknowledged: a retry would be read no better"
+    assert read == [] and not Entry.objects.exists()
+    assert Feed.objects.get().last_error == crash, "left to the refresh loop"
+    Feed.objects.update(last_error="", error_count=0)
+    again = Client().post(
+        "/websub/tok", body, content_type="application/rss+xml", headers=_signed(body)
+    )
+    assert again.status_code == 202 and read == [TOPIC], "(any other push is read)"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_subscription_made_through_a_plain_http_hub_takes_no_push_even_before_upkeep(
+    alice: User,
+) -> None:
+    # Its secret went in clear. The upkeep pass forgets it, but only while WebSub is on: with
+    # LISEUSE_WEBSUB_CALLBACK_URL unset since (or before the loop's first pass), the
+    # subscription stayed, and anyone who saw the secret could sign a feed's content.
+    follow(alice, TOPIC)
+    _active(renew_in=timedelta(days=1), asked_ago=timedelta(hours=1))
+    WebSubSubscription.objects.update(hub="http://hub.example/")
+    assert not websub.enabled()
+    body = _rss("forged")
+    answer = Client().post(
+        "/websub/tok", body, content_type="application/rss+xml", headers=_signed(body)
+    )
+    assert answer.status_code == 404
     assert not Entry.objects.exists()
 
 
