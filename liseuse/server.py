@@ -138,14 +138,17 @@ class RefreshLoop:
                 return
             if time.monotonic() - started > RESTART_MAX:
                 pause = RESTART_FIRST
-            log.error(
-                "the refresh loop ended with code %s; starting it again in %.0f s", code, pause
-            )
+            # Said once the pause is over: a loop stopped by Ctrl-C (which reaches the whole
+            # process group) ends before the server gets to stop it, and an error saying it
+            # would be started again came with every Ctrl-C.
             if self._stopping.wait(pause):
                 return
             with self._lock:
                 if self._stopping.is_set():
                     return
+                log.error(
+                    "the refresh loop ended with code %s %.0f s ago; starting it again", code, pause
+                )
                 self.process = self._spawn()
             pause = min(pause * 2, RESTART_MAX)
 

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +24,7 @@ from django.test import override_settings
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 
+from liseuse import server
 from liseuse.accounts.models import User
 from liseuse.ops.logs import ENVIRON_USER_ID
 from liseuse.ops.logs import JsonFormatter
@@ -142,6 +144,29 @@ def test_a_refresh_loop_that_dies_is_started_again(tmp_path: Path) -> None:
         not Path(f"/proc/{second}").exists()
         or b"zombie" in Path(f"/proc/{second}/status").read_bytes().lower()
     ), "the new refresh loop stops with the server"
+
+
+def test_a_refresh_loop_that_ends_before_the_server_stops_it_is_no_error(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ctrl-C reaches the whole process group: the refresh loop ends before gunicorn gets to
+    stop it (server.RefreshLoop.stop). An error saying it would be started again came with
+    every Ctrl-C; it is said when it is, after the pause."""
+    monkeypatch.setattr(server, "RESTART_FIRST", 60.0)
+    loop = server.RefreshLoop([sys.executable, "-c", "pass"])
+    pausing = threading.Event()
+
+    class Stopping(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            pausing.set()
+            return super().wait(timeout)
+
+    loop._stopping = Stopping()
+    with caplog.at_level(logging.INFO, logger="liseuse.server"):
+        loop.start()
+        assert pausing.wait(30), "the loop ended, and its watch waits before a new one"
+        loop.stop()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_serve_no_worker_runs_no_refresh_loop(tmp_path: Path) -> None:

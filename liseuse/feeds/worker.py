@@ -36,6 +36,7 @@ from multiprocessing.context import ForkContext
 from multiprocessing.process import BaseProcess
 from types import FrameType
 from types import TracebackType
+from typing import Any
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -85,6 +86,13 @@ _RETENTION_PAUSE = 60.0
 _SPLIT_THRESHOLD = 50
 # No more processes than this, however many cores: each holds its own bodies and connection.
 _MAX_SPLIT = 4
+# Seconds the children of a batch have to end once asked to stop (the write under way, the
+# feed being parsed) before they are killed: under `liseuse serve` the refresh loop is itself
+# killed 10 s after it was asked to stop (server.RefreshLoop), which left them orphaned.
+_STOP_GRACE = 5.0
+# How often the parent of a batch checks whether it was asked to stop, and a child whether
+# its parent is still there.
+_STOP_POLL = 1.0
 
 
 def fetch_config() -> FetchConfig:
@@ -137,11 +145,13 @@ def refresh_batch(
     concurrency_share: int = 1,
     write_lock: AbstractContextManager[object] | None = None,
     on_reading: Callable[[int | None], object] | None = None,
+    stop: _Stop | None = None,
 ) -> RefreshSummary:
     """Refresh claimed feeds in this process; `fetcher` replaces the network (a WebSub push,
     feeds.websub). With `concurrency_share` n, this process is one of n sharing the batch
     (`refresh_split`) and takes 1/n of the global fetch limit. `on_reading` is told which
-    feed is being parsed (`pipeline.refresh.refresh_feeds`)."""
+    feed is being parsed (`pipeline.refresh.refresh_feeds`). Once `stop` is requested, the
+    refresh is cancelled and this raises `asyncio.CancelledError` (`_refresh_share`)."""
     store_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liseuse-store")
     max_in_flight = max(1, settings.LISEUSE_FETCH_CONCURRENCY // concurrency_share)
 
@@ -162,11 +172,20 @@ def refresh_batch(
         )
 
     async def run() -> RefreshSummary:
+        if stop is not None:
+            stop.watch()
         if fetcher is not None:
             return await refresh_with(fetcher)
         config = replace(fetch_config(), global_concurrency=max_in_flight)
         async with Fetcher(config) as network:
-            return await refresh_with(network)
+            try:
+                return await refresh_with(network)
+            except asyncio.CancelledError:
+                # Stopped: the feeds' own tasks end before the fetcher closes. Still running
+                # then, a fetch under way read its closed connection as an empty body, and
+                # stored that as the feed's error.
+                await _cancel_other_tasks()
+                raise
 
     async def refresh_with(source: RefreshFetcher) -> RefreshSummary:
         return await refresh_feeds(
@@ -187,6 +206,15 @@ def refresh_batch(
         _run_in_store_thread_then_close(store_executor)
     _note_durations(summary)
     return summary
+
+
+async def _cancel_other_tasks() -> None:
+    """Cancel every task of the running loop but this one, and wait for them to end."""
+    current = asyncio.current_task()
+    others = [task for task in asyncio.all_tasks() if task is not current]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
 
 
 def _note_durations(summary: RefreshSummary) -> None:
@@ -290,40 +318,142 @@ def split_by_host(feeds: Sequence[FeedToRefresh], parts: int) -> list[list[FeedT
     return [share for share in shares if share]
 
 
+class _Stop:
+    """How a child process stops its share of a batch early: asked to (SIGTERM, SIGINT), or
+    finding its parent gone. The batch's task is cancelled: no feed is fetched or waited for
+    any more, and the write under way ends on the store thread, its transaction whole
+    (`refresh_batch` waits for it). `request` may be called from a signal handler or from
+    another thread."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._running: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
+
+    def watch(self) -> None:
+        """Called by the batch's task once its event loop runs."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._running = (asyncio.get_running_loop(), task)
+        if self.requested:  # asked before the loop ran
+            task.cancel()
+
+    def request(self) -> None:
+        self.requested = True
+        running = self._running
+        if running is not None:
+            loop, task = running
+            with suppress(RuntimeError):  # its loop closed: the batch is over anyway
+                loop.call_soon_threadsafe(task.cancel)
+
+
 def _refresh_share(
     feeds: list[FeedToRefresh],
     owner: str,
     shares: int,
     write_lock: AbstractContextManager[object],
     reports: Connection,
+    parent: int,
+    parents_ends: list[Connection],
 ) -> None:
     """A child process's part of a batch: its own event loop, fetcher, parser and database
     connection. Each report goes back to the parent as it happens, and so does the id of the
     feed being parsed (None once it is): a few bytes, which tell the parent which feed a crash
-    of this process was reading."""
+    of this process was reading.
 
-    def reading(feed_id: int | None) -> None:
-        # Raised, an error here would be taken for the parser's and stored on the feed. The
-        # parent gone, the next report fails and ends the batch.
-        with suppress(OSError):
-            reports.send(feed_id)
+    It stops early, giving up the feeds it has not stored (`_Stop`), on SIGTERM or SIGINT (its
+    parent's, Ctrl-C, a service manager's) and once `parent` is gone. It inherited its
+    parent's handlers, which only flagged the parent's copy of a stop: asked to stop, it went
+    on with the rest of its share, and so did an orphan, whose parent was killed."""
+    stop = _Stop()
 
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.request()
+
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, on_signal)
+    # The parent blocked them around the fork (`_Children._start`): one sent since comes now.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    # The parent's ends of the pipes of this child and of its elder sisters, inherited by the
+    # fork: held here, they kept this child's pipe open for reading once the parent was gone,
+    # and its reports, which nobody read, then blocked it for good once the pipe was full.
+    for end in parents_ends:
+        end.close()
+    reported: set[int] = set()
+
+    def send(message: FeedReport | int | None) -> None:
+        try:
+            reports.send(message)
+        except OSError:  # the parent is gone. Raised, it would be taken for the parser's error
+            stop.request()
+
+    def report(result: FeedReport) -> None:
+        reported.add(result.feed_id)
+        send(result)
+
+    done = threading.Event()
+    threading.Thread(
+        target=_watch_parent, args=(parent, stop, done), name="liseuse-parent", daemon=True
+    ).start()
     try:
         refresh_batch(
             feeds,
             owner=owner,
-            on_report=reports.send,
+            on_report=report,
             concurrency_share=shares,
             write_lock=write_lock,
-            on_reading=reading,
+            on_reading=send,
+            stop=stop,
         )
+    except asyncio.CancelledError:
+        pass  # asked to stop: the feeds not stored yet wait for the next pass
+    except Exception:
+        # Through logging (JSON with LISEUSE_LOG_FORMAT=json), not multiprocessing's bare
+        # traceback on stderr; the exit code stays that of an exception.
+        log.exception("the refresh process failed")
+        raise SystemExit(1) from None
     finally:
-        reports.close()
+        done.set()
+        if os.getppid() != parent:
+            _give_back_orphaned(feeds, reported, owner, write_lock)
         connections.close_all()
+        reports.close()  # last: its end tells the parent this child is done
+
+
+def _watch_parent(parent: int, stop: _Stop, done: threading.Event) -> None:
+    """Stops the refresh of a child whose parent is gone (killed, out of memory): nobody reads
+    its reports any more, nor gives its leases back."""
+    while not done.wait(_STOP_POLL):
+        if os.getppid() != parent:
+            log.warning("the process that started this refresh is gone; stopping")
+            stop.request()
+            return
+
+
+def _give_back_orphaned(
+    feeds: list[FeedToRefresh],
+    reported: set[int],
+    owner: str,
+    write_lock: AbstractContextManager[object],
+) -> None:
+    """Give back the leases of the feeds of an orphaned child not stored yet, as its parent
+    would have at the end of the pass (`refresh_once`): else they waited for the end of their
+    lease (LISEUSE_LEASE_SECONDS) when the refresh loop was started again."""
+    left = [feed.id for feed in feeds if feed.id not in reported]
+    try:
+        with write_lock:
+            Feed.objects.filter(id__in=left, lease_owner=owner).update(
+                lease_owner="", lease_until=None
+            )
+    except Exception:  # they wait for the end of their lease
+        log.exception("could not give back the leases of this refresh")
 
 
 def refresh_split(
-    feeds: Sequence[FeedToRefresh], *, owner: str, progress: Progress | None = None
+    feeds: Sequence[FeedToRefresh],
+    *,
+    owner: str,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RefreshSummary:
     """Refresh a batch in child processes: one per core when there is enough work for them,
     else one.
@@ -344,6 +474,8 @@ def refresh_split(
     database connection and the parent's new one cost about 20 ms of processor time a batch
     (five feeds answering 304 took 13 ms in this process, 30 in a child, on SQLite as on
     PostgreSQL), and a steady loop runs at most one batch a second.
+
+    Once `should_stop()` says so, the children are asked to stop (`_Children`).
     """
     can_fork = "fork" in get_all_start_methods()
     cores = _cores()
@@ -359,11 +491,13 @@ def refresh_split(
         log.info("refreshing %s feeds in %s processes", len(feeds), len(shares))
     # PostgreSQL takes all the children's writes at once; one child at a time needs no turns.
     if connection.vendor != "sqlite" or len(shares) < 2:
-        return _Children(context, owner, len(shares), nullcontext(), progress).run(shares)
+        return _Children(context, owner, len(shares), nullcontext(), progress, should_stop).run(
+            shares
+        )
     # SQLite has one writer: the children take turns under this lock.
     with tempfile.TemporaryFile() as lock_file:
         write_lock = _ProcessWriteLock(lock_file.fileno())
-        return _Children(context, owner, len(shares), write_lock, progress).run(shares)
+        return _Children(context, owner, len(shares), write_lock, progress, should_stop).run(shares)
 
 
 def _database_in_memory() -> bool:
@@ -394,7 +528,13 @@ class _Children:
     A child that dies takes with it the feeds it has not reported. If it was parsing a feed,
     that feed gets the crash as its error, which backs it off as any error does, and the
     others go to a new child in the same pass. Before, a feed that killed its process at
-    every pass took the feeds after it in its share along every time, and showed no error."""
+    every pass took the feeds after it in its share along every time, and showed no error.
+
+    Asked to stop (`should_stop()`, checked every `_STOP_POLL` seconds: the refresh loop's
+    signal, or its parent gone) or leaving on an exception (Ctrl-C in `liseuse refresh`, a
+    fork refused), the parent asks its children to stop (SIGTERM: `_refresh_share`) and
+    kills those still there after `_STOP_GRACE`, so that no child outlives its batch. The
+    refresh loop waited for the whole batch, and a stopped `liseuse serve` left it running."""
 
     def __init__(
         self,
@@ -403,50 +543,116 @@ class _Children:
         shares: int,
         write_lock: AbstractContextManager[object],
         progress: Progress | None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.context = context
         self.owner = owner
         self.shares = shares
         self.write_lock = write_lock
         self.progress = progress
+        self.should_stop = should_stop
         self.running: dict[Connection, _Child] = {}
         self.summary = RefreshSummary()
+        # Once the children were asked to stop: when those left are killed.
+        self.kill_at: float | None = None
+        self.killed = False
 
     def run(self, shares: list[list[FeedToRefresh]]) -> RefreshSummary:
         """Start one child per share, then gather their reports until each has ended."""
         started = time.monotonic()
-        for share in shares:
-            self._start(share)
+        try:
+            for share in shares:
+                self._start(share)
+            self._gather()
+        except BaseException:
+            self._stop()
+            try:
+                self._gather()
+            finally:
+                self._kill()  # a second Ctrl-C: still no child left behind
+                for child in self.running.values():
+                    child.process.join()
+            raise
+        self.summary.seconds = time.monotonic() - started
+        return self.summary
+
+    def _gather(self) -> None:
+        """Read the children's reports until each has ended."""
         # The leases are renewed from this loop, not from a thread: no thread of the parent
         # may be running across the fork of a child started again.
         lease, pause = _lease()
         renewal = time.monotonic() + pause
         while self.running:
-            for ready in wait(list(self.running), max(0.0, renewal - time.monotonic())):
+            if self.kill_at is None and self.should_stop is not None and self.should_stop():
+                self._stop()
+            if self.kill_at is not None and time.monotonic() >= self.kill_at:
+                self._kill()
+            wake = min(renewal, time.monotonic() + _STOP_POLL)
+            if self.kill_at is not None and not self.killed:
+                wake = min(wake, self.kill_at)
+            for ready in wait(list(self.running), max(0.0, wake - time.monotonic())):
                 assert isinstance(ready, Connection)
                 self._receive(ready)
             if time.monotonic() >= renewal:
                 _renew_leases(self.owner, lease)
                 renewal = time.monotonic() + pause
-        self.summary.seconds = time.monotonic() - started
-        return self.summary
+
+    def _stop(self) -> None:
+        """Ask every child to stop, once."""
+        if self.kill_at is not None:
+            return
+        self.kill_at = time.monotonic() + _STOP_GRACE
+        if self.running:
+            log.info("stopping the refresh processes of this batch")
+        for child in self.running.values():
+            child.process.terminate()
+
+    def _kill(self) -> None:
+        """Kill the children still there (their transaction rolled back, their lock freed)."""
+        if self.killed:
+            return
+        self.killed = True
+        for child in self.running.values():
+            log.warning("a refresh process did not stop in time; killing it")
+            child.process.kill()
 
     def _start(self, feeds: list[FeedToRefresh]) -> None:
         # A connection must never cross a fork: the children open their own.
         connections.close_all()
-        # What the parent holds stays shared with the children: the collector must not write to
-        # those objects' pages (copying them into every child) when it runs in a child.
-        gc.freeze()
         receive, send = self.context.Pipe(duplex=False)
         process = self.context.Process(
             target=_refresh_share,
-            args=(feeds, self.owner, self.shares, self.write_lock, send),
+            args=(
+                feeds,
+                self.owner,
+                self.shares,
+                self.write_lock,
+                send,
+                os.getpid(),
+                [receive, *self.running],
+            ),
             daemon=True,
         )
-        process.start()
-        gc.unfreeze()
-        send.close()  # the child's end: once the child exits, reading ours ends
-        self.running[receive] = _Child(process, feeds)
+        # A stop signal waits until the child has handlers of its own and is listed here: in
+        # between, the child ran this process's handler (which does not stop it), and this
+        # process could leave on a KeyboardInterrupt without knowing the child to stop.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            # What the parent holds stays shared with the children: the collector must not
+            # write to those objects' pages (copying them into every child) when it runs in a
+            # child.
+            gc.freeze()
+            try:
+                process.start()
+            except BaseException:
+                receive.close()
+                raise
+            finally:
+                gc.unfreeze()  # also when the fork failed: else never collected again
+                send.close()  # the child's end: once the child exits, reading ours ends
+            self.running[receive] = _Child(process, feeds)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def _receive(self, ready: Connection) -> None:
         child = self.running[ready]
@@ -454,6 +660,7 @@ class _Children:
             message = ready.recv()
         except EOFError:
             del self.running[ready]
+            ready.close()
             child.process.join()
             self._ended(child)
             return
@@ -471,12 +678,14 @@ class _Children:
     def _ended(self, child: _Child) -> None:
         code = child.process.exitcode
         left = [feed for feed in child.feeds if feed.id not in child.reported]
-        if not code or not left:
+        if not left:
             return
         # Feeds not given to a new child keep their lease (renewed with the batch's) until the
         # pass gives them back (refresh_once): the next pass takes them.
-        if -code in _STOP_SIGNALS:
-            log.warning(
+        # Asked to stop: by this process (and killed if it took too long), or by another (a
+        # service manager, Ctrl-C); a child ends with 0 then (`_refresh_share`).
+        if self.kill_at is not None or not code or -code in _STOP_SIGNALS:
+            log.info(
                 "a refresh process was stopped (code %s); its %s feeds not refreshed yet wait "
                 "for the next pass",
                 code,
@@ -544,8 +753,9 @@ def refresh_once(
     progress: bool = False,
     should_stop: Callable[[], bool] | None = None,
 ) -> RefreshSummary:
-    """One pass over the due feeds (or all of them), in batches, then return; early, between
-    two batches, once `should_stop()` says so (the loop was asked to stop)."""
+    """One pass over the due feeds (or all of them), in batches, then return; early once
+    `should_stop()` says so (the loop was asked to stop): the batch under way gives up the
+    feeds it has not stored (`refresh_split`), and no other batch starts."""
     owner = worker_id()
     total = RefreshSummary()
     lease = timedelta(seconds=settings.LISEUSE_LEASE_SECONDS)
@@ -573,7 +783,7 @@ def refresh_once(
                 bar.total += len(feeds)
             # Children per batch: they give their memory back between batches, so the peak
             # stays that of one batch however many feeds there are.
-            summary = refresh_split(feeds, owner=owner, progress=bar)
+            summary = refresh_split(feeds, owner=owner, progress=bar, should_stop=should_stop)
             total.reports.extend(summary.reports)
             total.seconds += summary.seconds
     finally:
@@ -681,8 +891,15 @@ def run_forever(*, idle_seconds: float = 30.0) -> None:
     parent = os.getppid()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("stopping after this batch (signal %s)", signum)
+        log.info("stopping (signal %s)", signum)
         stop.set()
+
+    def should_stop() -> bool:
+        # Started by `liseuse serve`: leave with it, even if it was killed without a word.
+        if not stop.is_set() and os.getppid() != parent:
+            log.info("parent process gone; stopping")
+            stop.set()
+        return stop.is_set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -692,11 +909,15 @@ def run_forever(*, idle_seconds: float = 30.0) -> None:
     while not stop.is_set():
         close_old_connections()
         try:
-            # A pass stops between two batches once a signal came: a pass over every due
-            # feed may take many batches, longer than a service manager waits.
-            summary = refresh_once(should_stop=stop.is_set)
+            # A pass stops within its batch once a signal came: a pass over every due feed
+            # may take many batches, and a batch minutes, longer than a service manager waits.
+            summary = refresh_once(should_stop=should_stop)
             if summary.reports:
                 log.info(summary.describe())
+            if should_stop():
+                # Indexing and upkeep wait for the next start (the queue is kept): a long
+                # queue of entries, or WebSub's hubs slow to answer, held the stop up.
+                break
             indexed = search.index_pending()
             if indexed:
                 log.info("indexed %s new entries for search", indexed)
@@ -720,9 +941,7 @@ def run_forever(*, idle_seconds: float = 30.0) -> None:
                 websub.maintain()
             except Exception:  # housekeeping must never stop the refresh loop
                 log.exception("retention or WebSub upkeep failed; trying again later")
-        # Started by `liseuse serve`: leave with it, even if it was killed without a word.
-        if os.getppid() != parent:
-            log.info("parent process gone; stopping")
+        if should_stop():
             break
         stop.wait(idle_seconds if not summary.reports else 1.0)
     log.info("refresh loop stopped")

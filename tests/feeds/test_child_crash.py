@@ -9,11 +9,13 @@ runs on PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -231,12 +233,18 @@ def test_a_process_asked_to_stop_blames_no_feed_and_is_not_started_again(
         concurrency_share: int,
         write_lock: AbstractContextManager[object],
         on_reading: Callable[[int | None], object],
+        stop: worker._Stop,
     ) -> RefreshSummary:
-        """In the child: one feed done, the next being read when the signal comes."""
+        """In the child: one feed done, the next being read when the signal comes; the batch's
+        task is then cancelled, as `refresh_batch`'s is."""
         on_report(FeedReport(share[0].id, share[0].url, "not-modified"))
         on_reading(share[1].id)
         os.kill(os.getpid(), signal.SIGTERM)
-        raise AssertionError("still running")
+        for _ in range(1000):
+            if stop.requested:
+                raise asyncio.CancelledError
+            time.sleep(0.01)
+        raise AssertionError("the signal did not stop the refresh")
 
     marked: list[int] = []
 

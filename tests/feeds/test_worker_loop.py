@@ -1,6 +1,7 @@
 """The refresh loop keeps going and stops well: a pass the database refused is not the end of
-the loop, a SIGTERM stops it after the batch under way (not after every due feed), and a child
-of a split batch killed in the middle of its write does not hold its sisters up for good."""
+the loop, a SIGTERM stops it within the batch under way (not after every due feed; more in
+test_refresh_processes.py), and a child of a split batch killed in the middle of its write does
+not hold its sisters up for good."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ import pytest
 from django.db import OperationalError
 
 from liseuse.feeds import claim
+from liseuse.feeds import retention
+from liseuse.feeds import search
+from liseuse.feeds import websub
 from liseuse.feeds import worker
 from liseuse.pipeline.refresh import FeedReport
 from liseuse.pipeline.refresh import FeedToRefresh
@@ -59,6 +63,35 @@ def test_the_loop_goes_on_after_a_pass_the_database_refused(
     monkeypatch.setattr(claim, "claim_feeds", claim_feeds)
     worker.run_forever(idle_seconds=0.01)
     assert calls == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("_signals_kept")
+def test_a_loop_asked_to_stop_leaves_indexing_and_upkeep_for_its_next_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A long queue of entries to index, or WebSub's hubs slow to answer (each up to the
+    fetch time-out), held a stopped loop up past what its service manager waits."""
+
+    def claim_feeds(**kwargs: object) -> list[FeedToRefresh]:
+        os.kill(os.getpid(), signal.SIGTERM)  # during the pass
+        return []
+
+    done: list[str] = []
+
+    def noting(name: str) -> Callable[..., int]:
+        def note(*args: object, **kwargs: object) -> int:
+            done.append(name)
+            return 0
+
+        return note
+
+    monkeypatch.setattr(claim, "claim_feeds", claim_feeds)
+    monkeypatch.setattr(search, "index_pending", noting("index"))
+    monkeypatch.setattr(retention, "run", noting("retention"))
+    monkeypatch.setattr(websub, "maintain", noting("websub"))
+    worker.run_forever(idle_seconds=0.01)
+    assert done == []
 
 
 def _blocked_feeds(release: threading.Event) -> dict[str, Callable[[SeenRequest], Reply]]:
@@ -137,6 +170,7 @@ def test_a_split_batch_ends_though_a_child_died_holding_the_write_lock(
         concurrency_share: int,
         write_lock: AbstractContextManager[object],
         on_reading: Callable[[int | None], object],
+        stop: worker._Stop,
     ) -> RefreshSummary:
         """In each child: the share of host a is killed inside its write (out of memory, say);
         the other one writes after it, under the same lock."""

@@ -7,6 +7,7 @@ did.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -63,6 +64,7 @@ def _workers(pg: PgDatabase, count: int, **extra: str) -> list[subprocess.Popen[
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its own process group, refresh processes included
         )
         for _ in range(count)
     ]
@@ -129,7 +131,10 @@ def test_a_killed_workers_feeds_are_taken_up_after_its_lease_with_nothing_lost(
             assert first.poll() is None, "the refresh ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.02)
-        first.send_signal(signal.SIGKILL)
+        # The whole worker at once, its refresh processes too, as a machine that stops dead:
+        # nothing of it is left to give its leases back (a worker's refresh processes whose
+        # parent alone is killed give theirs back: tests/feeds/test_refresh_processes.py).
+        os.killpg(first.pid, signal.SIGKILL)
         first.wait()
         killed_at = time.monotonic()
         orphans = {
