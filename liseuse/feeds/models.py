@@ -45,6 +45,10 @@ class Feed(models.Model):
     # The lease of `feeds.claim`: a worker owns the feed until `lease_until`.
     lease_until = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=64, blank=True, default="")
+    # The time the server asked not to be fetched again before (429 / 503 with Retry-After) at
+    # the last failure; None after a success. The schedule keeps to it (next_fetch_at), and so
+    # does a person's "Refresh now".
+    retry_after_until = models.DateTimeField(null=True, blank=True)
     # How long the last refresh took, fetch to store (the /metrics histogram).
     last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     # The identities the feed listed at its last successful parse: retention never deletes

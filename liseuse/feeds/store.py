@@ -201,6 +201,7 @@ class DjangoStore:
                 "last_error": "",
                 "error_count": 0,
                 "disabled": False,  # a gone feed back (asked by hand: claim's even_disabled)
+                "retry_after_until": None,
                 # The feed's own number, which may be any length: kept within what the column
                 # holds on both databases (PostgreSQL's integer; SQLite's 64 bits raise
                 # OverflowError beyond), far beyond any delay the schedule honours anyway.
@@ -284,6 +285,7 @@ class DjangoStore:
             "last_error": "",
             "error_count": 0,
             "disabled": False,
+            "retry_after_until": None,
         }
         # A server may hand out new validators with a 304.
         if result.etag:
@@ -318,11 +320,13 @@ class DjangoStore:
         reason: str,
         next_fetch_at: datetime,
         gone: bool,
+        retry_after: datetime | None = None,
     ) -> None:
         fields: dict[str, object] = {
             "next_fetch_at": next_fetch_at,
             "last_fetched_at": fetched_at,
             "last_error": reason[:2000],
+            "retry_after_until": retry_after,
         }
         # Only a 410 disables, and only an answer enables again (`save_update`,
         # `save_not_modified`): a gone feed tried by hand that fails otherwise (a 500, a

@@ -48,7 +48,6 @@ from django.db import connections
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
-from django.db.models import Max
 from django.utils import formats
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -59,13 +58,11 @@ from liseuse.feeds import retention
 from liseuse.feeds import search
 from liseuse.feeds import websub
 from liseuse.feeds.models import Feed
-from liseuse.feeds.models import Subscription
 from liseuse.feeds.store import DjangoStore
 from liseuse.lib.progress import Progress
 from liseuse.pipeline import reasons
 from liseuse.pipeline.decide import ScheduleConfig
 from liseuse.pipeline.decide import manual_refresh_allowed
-from liseuse.pipeline.decide import next_fetch_at
 from liseuse.pipeline.fetch import FetchConfig
 from liseuse.pipeline.fetch import Fetcher
 from liseuse.pipeline.refresh import FeedReport
@@ -811,7 +808,7 @@ def refresh_feed_now(user: User, feed_id: int) -> FeedReport:
     config = schedule_config()
     # The site's own "not before" wins over any person's wish: the loop keeps to it, and a
     # button must not be the way around it.
-    refusal = _refused_by_the_site(feed, config)
+    refusal = _refused_by_the_site(feed)
     if refusal is not None:
         raise refusal
     if feed.last_error.startswith(_CRASHES):
@@ -846,40 +843,15 @@ def refresh_feed_now(user: User, feed_id: int) -> FeedReport:
     return refresh_batch(claimed, owner=owner).reports[0]
 
 
-def _refused_by_the_site(feed: Feed, config: ScheduleConfig) -> RefreshRefused | None:
-    """The refusal of a manual refresh before the time the feed's server asked for (a 429 or
-    503 with Retry-After), while that time is still to come; None otherwise.
-
-    Retry-After is not kept apart: the refresh folds it into `next_fetch_at`, the later of it
-    and liseuse's own back-off (`decide.next_fetch_at`). So that back-off is worked out again
-    from what the failed fetch had (its time, error count, ttl and floor), and a `next_fetch_at`
-    past it is the server's. Liseuse's own schedule never refuses (only the once-a-minute
-    limit does); neither does a Retry-After shorter than the back-off, which leaves no trace.
-    """
-    asked_by_server = feed.last_error.startswith(("HTTP 429 ", "HTTP 503 "))
-    now = timezone.now()
-    if not asked_by_server or feed.last_fetched_at is None or feed.next_fetch_at <= now:
+def _refused_by_the_site(feed: Feed) -> RefreshRefused | None:
+    """The refusal of a manual refresh before the time the feed's server asked for at its last
+    failure (a 429 or 503 with Retry-After, kept as `Feed.retry_after_until`), while that time
+    is still to come; None otherwise. liseuse's own back-off never refuses: only the
+    once-a-minute limit does."""
+    until = feed.retry_after_until
+    if until is None or until <= timezone.now():
         return None
-    # The floor the failed fetch was scheduled with, as claim.claim_feeds works it out.
-    followers = Subscription.objects.filter(feed_id=feed.id)
-    floor = max(
-        followers.aggregate(floor=Max("refresh_floor_minutes"))["floor"] or 0,
-        websub.poll_floor_minutes([feed.id]).get(feed.id, 0),
-    )
-    floored = replace(config, min_interval=max(config.min_interval, timedelta(minutes=floor)))
-    own = next_fetch_at(
-        now=feed.last_fetched_at,
-        entry_times=(),
-        ttl_minutes=feed.ttl_minutes,
-        not_before=None,
-        retry_after=None,
-        error_count=feed.error_count,  # counted already: the failed fetch's own number
-        config=floored,
-    )
-    # A second's slack: a Retry-After that close to the back-off changes nothing.
-    if feed.next_fetch_at <= own + timedelta(seconds=1):
-        return None
-    when = formats.localize(timezone.localtime(feed.next_fetch_at))
+    when = formats.localize(timezone.localtime(until))
     return RefreshRefused(
         _("the site asked not to be fetched again before %(time)s") % {"time": when}
     )

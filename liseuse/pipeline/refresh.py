@@ -110,7 +110,10 @@ class Store(Protocol):
         reason: str,
         next_fetch_at: datetime,
         gone: bool,
-    ) -> None: ...
+        retry_after: datetime | None = None,
+    ) -> None:
+        """Keep the failure; `retry_after` is the time the server asked not to be asked again
+        before (429 / 503 with Retry-After, within the schedule's cap), None if it did not."""
 
     def save_icon(self, feed_id: int, icon: Icon | None, *, checked_at: datetime) -> None:
         """Keep the feed's icon (None: none found; look again some days later)."""
@@ -313,9 +316,16 @@ async def refresh_feeds(
             when = next_fetch_after_error(
                 feed, now=fetched_at, schedule=schedule, retry_after=retry_after
             )
+            # The server's own wait, as honoured (its cap included): "Refresh now" keeps to it.
+            asked = min(retry_after, when) if retry_after is not None else None
             await write(
                 lambda: store.save_error(
-                    feed.id, fetched_at=fetched_at, reason=reason, next_fetch_at=when, gone=gone
+                    feed.id,
+                    fetched_at=fetched_at,
+                    reason=reason,
+                    next_fetch_at=when,
+                    gone=gone,
+                    retry_after=asked,
                 )
             )
             log.info(

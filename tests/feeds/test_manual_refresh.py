@@ -69,7 +69,9 @@ def _first_fetch_fails(
 
 def _time_passes(delta: timedelta) -> None:
     Feed.objects.update(
-        last_fetched_at=F("last_fetched_at") - delta, next_fetch_at=F("next_fetch_at") - delta
+        last_fetched_at=F("last_fetched_at") - delta,
+        next_fetch_at=F("next_fetch_at") - delta,
+        retry_after_until=F("retry_after_until") - delta,
     )
 
 
@@ -181,3 +183,26 @@ def test_a_gone_feed_tried_by_hand_and_failing_otherwise_stays_disabled(alice: U
         _time_passes(timedelta(days=30))
         assert worker.refresh_once().reports == [], "the loop still leaves it alone"
         assert len(server.requests) == 2
+
+
+def test_a_floor_lowered_after_a_503_without_retry_after_does_not_read_as_the_sites_wish(
+    alice: User,
+) -> None:
+    site = Site(503, {})
+    with site.server:
+        # "No more often than every 10 hours": the failed fetch is backed off that long.
+        subscription = _first_fetch_fails(alice, site, floor_minutes=600)
+        # The follower lowers it again (or leaves); the site never said when to come back.
+        Subscription.objects.update(refresh_floor_minutes=0)
+        _time_passes(timedelta(minutes=2))
+        assert worker.refresh_feed_now(alice, subscription.feed_id).outcome == "updated"
+
+
+def test_the_sites_wait_is_forgotten_once_a_fetch_succeeds(alice: User) -> None:
+    site = Site(429, {"Retry-After": "7200"})
+    with site.server:
+        subscription = _first_fetch_fails(alice, site)
+        assert Feed.objects.get().retry_after_until is not None
+        _time_passes(timedelta(hours=3))
+        worker.refresh_feed_now(alice, subscription.feed_id)
+        assert Feed.objects.get().retry_after_until is None
