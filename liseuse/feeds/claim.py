@@ -9,6 +9,7 @@ are serialized. A dead worker's feeds are claimable again once its lease has end
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from datetime import timedelta
 
@@ -129,9 +130,12 @@ def claim_feeds(
         ]
 
 
-def release_feeds(owner: str) -> None:
-    """Give back the leases a worker still holds (on a clean stop)."""
-    Feed.objects.filter(lease_owner=owner).update(lease_owner="", lease_until=None)
+def release_feeds(owner: str, *, feed_ids: Sequence[int] | None = None) -> None:
+    """Give back the leases a worker still holds (on a clean stop), or those of `feed_ids`."""
+    held = Feed.objects.filter(lease_owner=owner)
+    if feed_ids is not None:
+        held = held.filter(id__in=feed_ids)
+    held.update(lease_owner="", lease_until=None)
 
 
 def renew_leases(owner: str, *, now: datetime, lease: timedelta) -> int:

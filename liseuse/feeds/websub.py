@@ -323,7 +323,7 @@ def _receive(request: HttpRequest, subscription: WebSubSubscription) -> HttpResp
             extra={"feed_id": subscription.feed_id, "feed_url": subscription.topic},
         )
         return HttpResponse(status=202)
-    if _crashed_a_refresh(subscription.feed):
+    if reasons.is_process_crash(subscription.feed.last_error):
         # Read here, in a web process, the document would end it with the requests it serves,
         # and the hub, answered by no one, would send it again to the next. As for "Refresh
         # now" (`worker.refresh_feed_now`), only the refresh loop's children read such a feed,
@@ -364,14 +364,6 @@ def _receive(request: HttpRequest, subscription: WebSubSubscription) -> HttpResp
             },
         )
     return HttpResponse(status=202)
-
-
-def _crashed_a_refresh(feed: Feed) -> bool:
-    """Whether the feed's last error is a crash of the process reading it."""
-    # Imported here: the worker module imports this one.
-    from liseuse.feeds import worker
-
-    return feed.last_error.startswith(worker._CRASHES)
 
 
 def _being_refreshed(feed_id: int) -> bool:

@@ -438,9 +438,7 @@ def _give_back_orphaned(
     left = [feed.id for feed in feeds if feed.id not in reported]
     try:
         with write_lock:
-            Feed.objects.filter(id__in=left, lease_owner=owner).update(
-                lease_owner="", lease_until=None
-            )
+            claim.release_feeds(owner, feed_ids=left)
     except Exception:  # they wait for the end of their lease
         log.exception("could not give back the leases of this refresh")
 
@@ -726,12 +724,6 @@ class _Children:
         return FeedReport(feed.id, feed.url, "error", error=reason)
 
 
-# How the errors _crash_reason writes begin.
-_CRASHES = tuple(
-    template.split("{", 1)[0] for template in (reasons.PROCESS_KILLED, reasons.PROCESS_EXITED)
-)
-
-
 def _crash_reason(code: int) -> str:
     """Why a child ended, by its exit code: negative, the signal that killed it."""
     if code > 0:
@@ -811,7 +803,7 @@ def refresh_feed_now(user: User, feed_id: int) -> FeedReport:
     refusal = _refused_by_the_site(feed)
     if refusal is not None:
         raise refusal
-    if feed.last_error.startswith(_CRASHES):
+    if reasons.is_process_crash(feed.last_error):
         # Read here, in a web process, it would take the process down with the requests it
         # serves; the refresh loop reads it in a child of its own, and backs off (_Children).
         raise RefreshRefused(

@@ -89,6 +89,15 @@ PROCESS_EXITED = gettext_noop(
     "the refresh process ended (exit code {code}) while reading this feed"
 )
 
+_PROCESS_CRASHES = tuple(template.split("{", 1)[0] for template in (PROCESS_KILLED, PROCESS_EXITED))
+
+
+def is_process_crash(reason: str) -> bool:
+    """Whether `reason` says the process reading the feed died (PROCESS_KILLED / _EXITED):
+    such a feed is read again only by the refresh loop's own processes (`feeds.worker`)."""
+    return reason.startswith(_PROCESS_CRASHES)
+
+
 TEMPLATES: tuple[str, ...] = tuple(
     value for name, value in list(globals().items()) if name.isupper() and isinstance(value, str)
 )
