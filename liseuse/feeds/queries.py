@@ -273,6 +273,8 @@ def subscription(
 ) -> Subscription | None:
     """The person's subscription to a feed (by the feed's id or URL), or by its own id; None
     if they have none such. Its feed and category come with it."""
+    if subscription_id is None and feed_id is None and feed_url is None:
+        raise TypeError("subscription() needs a feed_id, a feed_url or a subscription_id")
     subs = Subscription.objects.filter(user=user).select_related("feed", "category")
     if subscription_id is not None:
         subs = subs.filter(pk=subscription_id)
