@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import getpass
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -136,6 +137,10 @@ def cmd_refresh(args: argparse.Namespace) -> None:
 
     _migrate()
     user = _get_user(args.user) if args.user else None
+    # A service manager's or `kill`'s stop, as Ctrl-C's: the refresh processes are asked to
+    # stop, the leases given back, "interrupted" said. By default it ended this process at
+    # once, and its children found out a second later, by themselves.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     summary = worker.refresh_once(all_feeds=args.all, user=user, progress=True)
     print(summary.describe(), flush=True)
     # Entries are readable now; making them searchable comes after (feeds/search.py).

@@ -305,6 +305,24 @@ def test_refresh_interrupted_with_ctrl_c_waits_for_its_children_and_says_so_in_o
     _assert_left_clean(data)
 
 
+def test_refresh_stopped_with_sigterm_stops_its_children_as_ctrl_c_does(data: Data) -> None:
+    """SIGTERM to the command alone (`kill PID`, a timer's stop): by default it ended at once,
+    its children left to find that out by themselves."""
+    refresh = _start(data, [sys.executable, "-c", REFRESH])
+    try:
+        _batch_under_way(data, refresh)
+        os.kill(refresh.pid, signal.SIGTERM)
+        refresh.wait(timeout=30)
+        assert _session(refresh.pid) == []
+    finally:
+        _kill_session(refresh.pid)
+    output = (data.path / "out.log").read_text()
+    assert refresh.returncode == 1, output
+    assert output.endswith("liseuse: error: interrupted\n"), output
+    assert "a refresh process was stopped (code 0)" in output, "asked by its parent"
+    _assert_left_clean(data)
+
+
 def test_a_child_that_fails_says_so_in_the_log_format_asked_for(data: Data, gate: _Gate) -> None:
     gate.release.set()  # no feed held
     done = subprocess.run(
