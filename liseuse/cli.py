@@ -124,11 +124,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
     server.serve(worker=not args.no_worker)
 
 
+# Read as soon as the command starts, before Django's setup: a `liseuse serve` killed meanwhile
+# would leave its loop a new parent to take for its own.
+_PARENT_AT_START = os.getppid()
+
+
 def cmd_worker(args: argparse.Namespace) -> None:
     from liseuse.feeds import worker
 
     _migrate()
-    worker.run_forever()
+    worker.run_forever(parent=_PARENT_AT_START if args.leave_with_parent else None)
 
 
 def cmd_refresh(args: argparse.Namespace) -> None:
@@ -434,7 +439,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = add(commands, "serve", cmd_serve, "Run the web server and the refresh loop.")
     serve.add_argument("--no-worker", action="store_true", help="serve only, no refresh loop")
-    add(commands, "worker", cmd_worker, "Run only the refresh loop.")
+    worker_command = add(commands, "worker", cmd_worker, "Run only the refresh loop.")
+    worker_command.add_argument(
+        "--leave-with-parent",
+        action="store_true",
+        help="stop when the process that started it ends (what `liseuse serve` asks)",
+    )
     refresh = add(commands, "refresh", cmd_refresh, "One pass over the due feeds, then exit.")
     refresh.add_argument("--all", action="store_true", help="every feed, due or not")
     refresh.add_argument("--user", metavar="NAME", help="only the feeds this person follows")

@@ -201,7 +201,7 @@ def serve(*, worker: bool = True) -> None:
     own_sockets = _own_sockets(port, workers)
     if own_sockets:
         _refuse_if_taken(host, port, bind)
-    refresher = RefreshLoop([sys.executable, "-m", "liseuse.cli", "worker"])
+    refresher = RefreshLoop([sys.executable, "-m", "liseuse.cli", "worker", "--leave-with-parent"])
 
     def start_worker(server: Any) -> None:
         if worker:

@@ -849,10 +849,13 @@ def _refused_by_the_site(feed: Feed) -> RefreshRefused | None:
     )
 
 
-def run_forever(*, idle_seconds: float = 30.0) -> None:
-    """Claim and refresh due feeds until SIGTERM / SIGINT or the parent process goes away."""
+def run_forever(*, idle_seconds: float = 30.0, parent: int | None = None) -> None:
+    """Claim and refresh due feeds until SIGTERM / SIGINT, or, given `parent` (`liseuse
+    serve`'s loop), until this process's parent is that one no more.
+
+    Only then: a `liseuse worker` started with `nohup … &`, or from a shell that exits, has a
+    new parent as soon as its shell is gone, and stopped there without a word."""
     stop = threading.Event()
-    parent = os.getppid()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("stopping (signal %s)", signum)
@@ -860,7 +863,7 @@ def run_forever(*, idle_seconds: float = 30.0) -> None:
 
     def should_stop() -> bool:
         # Started by `liseuse serve`: leave with it, even if it was killed without a word.
-        if not stop.is_set() and os.getppid() != parent:
+        if parent is not None and not stop.is_set() and os.getppid() != parent:
             log.info("parent process gone; stopping")
             stop.set()
         return stop.is_set()
@@ -907,5 +910,9 @@ def run_forever(*, idle_seconds: float = 30.0) -> None:
                 log.exception("retention or WebSub upkeep failed; trying again later")
         if should_stop():
             break
-        stop.wait(idle_seconds if not summary.reports else 1.0)
+        # In slices of a second: a parent gone is noticed within one, not at the next pass.
+        resume = time.monotonic() + (idle_seconds if not summary.reports else 1.0)
+        while not stop.wait(min(1.0, max(0.0, resume - time.monotonic()))):
+            if should_stop() or time.monotonic() >= resume:
+                break
     log.info("refresh loop stopped")

@@ -207,3 +207,61 @@ class _NoLeases:
 
     def __exit__(self, *exc: object) -> None:
         pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+# A parent that starts `liseuse worker`, waits until its loop runs, then leaves: as a shell
+# that started `nohup liseuse worker &` and exits, or a `liseuse serve` killed.
+PARENT = """
+import subprocess, sys, time
+from pathlib import Path
+log = Path(sys.argv[1])
+with log.open("w") as out:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "liseuse.cli", "worker", *sys.argv[2:]], stdout=out, stderr=out
+    )
+print(child.pid, flush=True)
+while "refresh loop started" not in log.read_text():
+    time.sleep(0.02)
+"""
+
+
+def _worker_whose_parent_leaves(tmp_path: Path, *arguments: str) -> tuple[int, Path]:
+    log = tmp_path / "worker.log"
+    parent = subprocess.run(
+        [sys.executable, "-c", PARENT, str(log), *arguments],
+        env=liseuse_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return int(parent.stdout), log
+
+
+def test_a_worker_outlives_the_process_that_started_it(tmp_path: Path) -> None:
+    pid, log = _worker_whose_parent_leaves(tmp_path)
+    try:
+        time.sleep(3)  # three of the loop's one-second looks
+        assert _alive(pid), log.read_text()
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    _wait_for(lambda: not _alive(pid))
+    assert "parent process gone" not in log.read_text()
+
+
+def test_serves_refresh_loop_leaves_with_the_process_that_started_it(tmp_path: Path) -> None:
+    pid, log = _worker_whose_parent_leaves(tmp_path, "--leave-with-parent")
+    try:
+        _wait_for(lambda: not _alive(pid), seconds=10)
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    assert "parent process gone; stopping" in log.read_text()
