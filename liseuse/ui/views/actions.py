@@ -28,7 +28,6 @@ from liseuse.accounts.models import User
 from liseuse.feeds import queries
 from liseuse.feeds import worker
 from liseuse.feeds.models import EntryState
-from liseuse.feeds.models import Label
 from liseuse.ui.views.common import back_to
 from liseuse.ui.views.common import personal
 from liseuse.ui.views.common import wants_json
@@ -86,7 +85,7 @@ def set_labels(request: HttpRequest, user: User, entry_id: int) -> HttpResponse:
     if not all(value.isdigit() for value in raw):
         return HttpResponseBadRequest(_("Labels are given by their number."))
     wanted = {int(value) for value in raw}
-    own = {label.id: label for label in Label.objects.filter(user=user)}
+    own = {label.id: label for label in queries.labels(user)}
     if not wanted <= own.keys():
         return HttpResponseBadRequest(_("No such label."))
     new_name = request.POST.get("new_label", "").strip()
