@@ -120,7 +120,6 @@ def _changed(*user_ids: int) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     from liseuse import server
 
-    _migrate()
     server.serve(worker=not args.no_worker)
 
 
@@ -132,7 +131,6 @@ _PARENT_AT_START = os.getppid()
 def cmd_worker(args: argparse.Namespace) -> None:
     from liseuse.feeds import worker
 
-    _migrate()
     worker.run_forever(parent=_PARENT_AT_START if args.leave_with_parent else None)
 
 
@@ -140,7 +138,6 @@ def cmd_refresh(args: argparse.Namespace) -> None:
     from liseuse.feeds import search
     from liseuse.feeds import worker
 
-    _migrate()
     user = _get_user(args.user) if args.user else None
     # A service manager's or `kill`'s stop, as Ctrl-C's: the refresh processes are asked to
     # stop, the leases given back, "interrupted" said. By default it ended this process at
@@ -171,7 +168,6 @@ def cmd_check(args: argparse.Namespace) -> None:
 def cmd_user_add(args: argparse.Namespace) -> None:
     from liseuse.accounts import services
 
-    _migrate()
     password = _read_password()
     services.create_user(
         args.name,
@@ -241,7 +237,6 @@ def cmd_user_delete(args: argparse.Namespace) -> None:
 def cmd_feed_add(args: argparse.Namespace) -> None:
     from liseuse.feeds import subscribe
 
-    _migrate()
     user = _get_user(args.user)
     choose = _choose_on_terminal if sys.stdin.isatty() else None
     sub = subscribe.subscribe_url(user, args.url, category=args.category, choose=choose)
@@ -312,7 +307,6 @@ def cmd_feed_remove(args: argparse.Namespace) -> None:
 def cmd_opml_import(args: argparse.Namespace) -> None:
     from liseuse.feeds import opml
 
-    _migrate()
     user = _get_user(args.user)
     path = Path(args.file)
     try:
@@ -358,7 +352,6 @@ def cmd_import(args: argparse.Namespace) -> None:
 
     from liseuse.feeds import backup
 
-    _migrate()
     user = _get_user(args.user)
     try:
         raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
@@ -382,7 +375,6 @@ def cmd_import(args: argparse.Namespace) -> None:
 def cmd_retention(args: argparse.Namespace) -> None:
     from liseuse.feeds import retention
 
-    _migrate()
     print(f"retention: {retention.run_all()} old entries and reading states deleted")
 
 
@@ -391,7 +383,6 @@ def cmd_retention_rule(args: argparse.Namespace) -> None:
     from liseuse.feeds.models import Feed
     from liseuse.feeds.models import RetentionRule
 
-    _migrate()
     limits = {"keep_max": args.keep_max, "keep_min": args.keep_min, "keep_days": args.keep_days}
     if any(v is not None and v < 0 for v in limits.values()):
         raise CliError("limits are whole numbers, 0 or more")
@@ -527,14 +518,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:  # configuration errors: one readable line, not a traceback
         _fail(str(exc))
     from django.core.exceptions import ValidationError
+    from django.db import OperationalError
 
     from liseuse.feeds.opml import OpmlError
     from liseuse.feeds.subscribe import SubscribeError
 
     try:
+        if args.handler is not cmd_check:
+            # Every other command reads or writes the database: a fresh data folder, or one
+            # an upgrade left behind, is brought up to date first (a no-op when it is).
+            _migrate()
         args.handler(args)
     except (CliError, OpmlError, SubscribeError) as exc:
         _fail(str(exc))
+    except OperationalError as exc:  # the server down, the file unwritable or locked
+        reason = next(iter(str(exc).strip().splitlines()), type(exc).__name__)
+        _fail(f"the database: {reason}")
     except ValidationError as exc:
         _fail(" ".join(exc.messages))
     except KeyboardInterrupt:

@@ -17,6 +17,8 @@ from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
+from tests.process import free_port
+from tests.process import liseuse
 
 DATA = Path(__file__).parent / "data" / "opml"
 
@@ -243,3 +245,34 @@ def test_commands_run_migrate_only_when_a_migration_is_not_applied(
     # And a database without the table at all (a fresh data folder) is never taken as current.
     monkeypatch.setattr(MigrationRecorder, "has_table", lambda self: False)
     assert not cli._every_migration_applied()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["user", "list"],
+        ["feed", "list"],
+        ["export", "--user", "alice"],
+        ["opml", "export", "--user", "alice"],
+        ["user", "delete", "alice"],
+    ],
+)
+def test_any_command_works_on_a_fresh_data_folder(args: list[str], tmp_path: Path) -> None:
+    # The first command a person types need not be `serve`: each brings the database up to
+    # date first. `feed list` on an empty folder used to end in "no such table: feeds_feed".
+    done = liseuse(tmp_path, *args)
+    assert "Traceback" not in done.stderr, done.stderr
+    if args[0] in ("user", "feed") and args[1] == "list":
+        assert done.returncode == 0 and done.stdout == ""
+    else:
+        assert done.returncode == 1 and done.stderr == "liseuse: error: no user named 'alice'\n"
+
+
+def test_an_unreachable_database_is_one_readable_line(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    done = liseuse(
+        tmp_path, "user", "list", LISEUSE_DATABASE_URL=f"postgresql://liseuse@127.0.0.1:{port}/x"
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("liseuse: error: the database: ") and done.stderr.count("\n") == 1
+    assert "refused" in done.stderr
