@@ -38,7 +38,8 @@ def note_app_person(request: HttpRequest, user: User) -> None:
 
 
 class ChangeCounterMiddleware:
-    """Counts a change after each unsafe request of a known person, once its work is done.
+    """Counts a change after each unsafe request of a known person, and after each app call
+    that writes (`note_app_person`), once its work is done.
 
     After the view, not before: a page that read the old counter before the change committed
     is stored under the old counter, which nobody asks for again.
@@ -49,12 +50,14 @@ class ChangeCounterMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if request.method not in SAFE_METHODS:
-            person = getattr(request, _APP_PERSON, None)
-            if person is None:
-                user = getattr(request, "user", None)
-                if user is not None and user.is_authenticated:
-                    person = user.pk
-            if person is not None:
-                count_change(person)
+        # An app's writing call counts whatever its method: Google Reader's subscription/edit
+        # and quickadd are sent by GET too (FreshRSS takes them so), and the person's page
+        # showed the unsubscribed feed until something else counted a change.
+        person = getattr(request, _APP_PERSON, None)
+        if person is None and request.method not in SAFE_METHODS:
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                person = user.pk
+        if person is not None:
+            count_change(person)
         return response

@@ -270,6 +270,24 @@ def test_an_app_reading_changes_nothing_and_keeps_the_page(
     assert visit(client)[1] == 0, "the page still comes from the cache"
 
 
+def test_an_app_renaming_by_get_shows_on_the_next_page(
+    client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
+) -> None:
+    """Google Reader's subscription/edit is sent by GET too (FreshRSS takes it): the page
+    must not keep showing the feed under its old name."""
+    feed = two_entries[0]
+    with_api_password(alice)
+    log_in(client, alice)
+    assert "Framablog" in visit(client)[0]
+    app = GReader(Client())
+    assert app.login("alice").status_code == 200
+    answer = app.get("reader/api/0/subscription/edit", ac="edit", s=f"feed/{feed.id}", t="Renamed")
+    assert answer.status_code == 200 and answer.content == b"OK"
+    page, sidebar_queries = visit(client)
+    assert sidebar_queries > 0, "the page was made again"
+    assert "Renamed" in page
+
+
 def test_a_kept_page_costs_one_query(
     client: Client, alice: User, two_entries: tuple[Feed, Entry, Entry]
 ) -> None:
