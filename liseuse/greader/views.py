@@ -32,7 +32,6 @@ from liseuse.feeds.opml import export_opml
 from liseuse.feeds.opml import import_opml
 from liseuse.feeds.queries import StreamFilter
 from liseuse.feeds.subscribe import SubscribeError
-from liseuse.feeds.subscribe import follow
 from liseuse.feeds.subscribe import subscribe_url
 from liseuse.feeds.urls import FeedUrlError
 from liseuse.feeds.urls import normalize_feed_url
@@ -220,9 +219,10 @@ def stream_items_contents(request: HttpRequest, user: User, params: Params) -> H
     wanted = _item_ids(params)
     if len(wanted) > queries.MAX_PAGE:
         raise bad_request(f"At most {queries.MAX_PAGE} items at once")
+    # Items that are not the person's (purged since the app's last sync, or never theirs) are
+    # left out, as FreshRSS does; none left is an empty list, not an error that would fail
+    # the app's whole sync.
     rows = queries.rows_by_ids(user, wanted, render.ROW_FIELDS)
-    if not rows:
-        raise not_found("None of these items is yours")
     if P.one(params, "r") == "o":
         rows.sort(key=lambda row: (row["sort_date"], row["entry_id"]))
     return as_json(
@@ -238,14 +238,6 @@ def stream_items_contents(request: HttpRequest, user: User, params: Params) -> H
 # --- reading-state writes ------------------------------------------------------------------------
 
 
-def _own_ids(user: User, wanted: list[int]) -> list[int]:
-    """Those of these entries the person has; 404 when none is theirs (or exists)."""
-    own = queries.own_entry_ids(user, wanted)
-    if not own:
-        raise not_found("None of these items is yours")
-    return own
-
-
 @transaction.atomic
 def edit_tag(request: HttpRequest, user: User, params: Params) -> HttpResponse:
     _write_method(request)
@@ -254,7 +246,10 @@ def edit_tag(request: HttpRequest, user: User, params: Params) -> HttpResponse:
     removes = [t for t in params.get("r", []) if t]
     if not adds and not removes:
         raise bad_request("a (a tag to add) or r (a tag to remove) is required")
-    own = _own_ids(user, _item_ids(params))
+    # Only the person's own items change. The others (purged since the app's last sync, or
+    # never theirs) are passed over with an "OK", as FreshRSS does: newsboat, say, keeps
+    # sending a change that was not answered "OK", and would send this one for ever.
+    own = queries.own_entry_ids(user, _item_ids(params))
     for tag, on in [(t, True) for t in adds] + [(t, False) for t in removes]:
         state = streams.state_name(tag)
         name = streams.label_name(tag)
@@ -325,6 +320,10 @@ def subscription_list(request: HttpRequest, user: User, params: Params) -> HttpR
 
 def _feed_url(stream_id: str) -> str:
     raw = stream_id[len("feed/") :] if stream_id.startswith("feed/") else stream_id
+    if raw.strip().isdigit():
+        # A feed's id (feed/12) that is not one of the person's: it names nothing to follow
+        # (as a URL it would have become "https://12/").
+        raise bad_request(f"No subscription feed/{raw.strip()[:30]}; subscribe with feed/<URL>")
     if len(raw) > URL_MAX:
         raise bad_request(f"A feed URL is at most {URL_MAX} characters")
     try:
@@ -333,39 +332,47 @@ def _feed_url(stream_id: str) -> str:
         raise bad_request(f"{raw[:200]!r}: {exc}") from None
 
 
-@transaction.atomic
 def subscription_edit(request: HttpRequest, user: User, params: Params) -> HttpResponse:
     action = P.one(params, "ac", "edit")
+    if action not in ("subscribe", "unsubscribe", "edit"):
+        raise bad_request(f"ac must be subscribe, unsubscribe or edit, not {action!r}")
     targets = [s for s in params.get("s", []) if s.strip()]
     if not targets:
         raise bad_request("s (feed/<url or id>) is required")
     titles = params.get("t", [])
     add = streams.label_name(P.one(params, "a") or "")
     remove = streams.label_name(P.one(params, "r") or "")
-    for index, target in enumerate(targets):
-        title = titles[index] if index < len(titles) else ""
-        if action == "subscribe":
+    followed: dict[int, Subscription] = {}
+    if action == "subscribe":
+        # Outside the edits' transaction: a new feed is found (a site's page leads to its feed)
+        # and fetched at once, as quickadd and FreshRSS do, and no write may wait on the
+        # network. A URL that leads to no feed is a 400, not an "OK" for a broken subscription.
+        for index, target in enumerate(targets):
             try:
-                sub = streams.find_subscription(user, target)
+                followed[index] = streams.find_subscription(user, target)
             except ApiError:
+                title = titles[index].strip() if index < len(titles) else ""
                 try:
-                    sub = follow(user, _feed_url(target), title=title.strip())
+                    followed[index] = subscribe_url(user, _feed_url(target), title=title)
                 except SubscribeError as exc:
                     raise bad_request(str(exc)) from None
-        elif action == "unsubscribe":
-            editing.unfollow(streams.find_subscription(user, target))
-            continue
-        elif action == "edit":
-            sub = streams.find_subscription(user, target)
-            if title.strip():
-                sub.title = title.strip()
-        else:
-            raise bad_request(f"ac must be subscribe, unsubscribe or edit, not {action!r}")
-        if add:
-            sub.category = editing.category_named(user, add)
-        elif remove and sub.category is not None and sub.category.name == remove:
-            sub.category = None
-        sub.save()
+    with transaction.atomic():
+        for index, target in enumerate(targets):
+            title = titles[index].strip() if index < len(titles) else ""
+            if action == "unsubscribe":
+                editing.unfollow(streams.find_subscription(user, target))
+                continue
+            if action == "subscribe":
+                sub = followed[index]
+            else:
+                sub = streams.find_subscription(user, target)
+                if title:
+                    sub.title = title
+            if add:
+                sub.category = editing.category_named(user, add)
+            elif remove and sub.category is not None and sub.category.name == remove:
+                sub.category = None
+            sub.save()
     return ok()
 
 
@@ -468,7 +475,11 @@ def unread_count(request: HttpRequest, user: User, params: Params) -> HttpRespon
                 "newestItemTimestampUsec": str(ids.usec(newest)),
             }
         )
-        if sub["category__name"] is not None:
+        # A hidden feed is in no folder's stream (the sidebar leaves it out of its count too).
+        if (
+            sub["category__name"] is not None
+            and sub["visibility"] != Subscription.Visibility.HIDDEN
+        ):
             folder = per_folder.setdefault(sub["category__name"], [0, newest])
             folder[0] += n
             folder[1] = max(folder[1], newest)

@@ -143,18 +143,20 @@ def test_user_info_and_subscription_list(gr: GReader, news: Subscription) -> Non
     assert sub["categories"] == [{"id": "user/-/label/Tech", "label": "Tech"}]
 
 
-def test_subscription_edit_subscribes_renames_moves_and_unsubscribes(
+def test_subscription_edit_renames_moves_and_unsubscribes(
     gr: GReader, reader: User, news: Subscription
 ) -> None:
+    # Subscribing by subscription/edit fetches the feed: tests/greader/test_subscribe_edit.py.
     url = "https://other.example/rss"
+    sub = subscribe(reader, url)
     assert (
         gr.post(
             "reader/api/0/subscription/edit",
-            {"ac": "subscribe", "s": f"feed/{url}", "t": "Other", "a": "user/-/label/Fun"},
+            {"ac": "edit", "s": f"feed/{url}", "t": "Other", "a": "user/-/label/Fun"},
         ).content
         == b"OK"
     )
-    sub = Subscription.objects.get(user=reader, feed__url=url)
+    sub.refresh_from_db()
     assert sub.title == "Other" and sub.category is not None and sub.category.name == "Fun"
     gr.post(
         "reader/api/0/subscription/edit",
@@ -294,6 +296,25 @@ def test_unread_count_per_feed_folder_label_and_total(
     }
     newest = {row["id"]: row["newestItemTimestampUsec"] for row in body["unreadcounts"]}
     assert newest[READING_LIST] == str(ids.usec(state(reader, "other 1").sort_date))
+
+
+def test_unread_count_of_a_folder_leaves_out_its_hidden_feeds(
+    gr: GReader, reader: User, news: Subscription
+) -> None:
+    # As the folder's stream does (and the sidebar): a feed shown only when opened itself
+    # counts in its own row, not in its folder's nor in the total.
+    hidden = subscribe(reader, "https://hidden.example/feed", category="Tech")
+    Subscription.objects.filter(pk=hidden.pk).update(visibility=Subscription.Visibility.HIDDEN)
+    add_entry(hidden.feed, "hidden 1", minutes=10)
+    add_entry(hidden.feed, "hidden 2", minutes=11)
+    body = gr.json("reader/api/0/unread-count", output="json")
+    counts = {row["id"]: row["count"] for row in body["unreadcounts"]}
+    folder = gr.json("reader/api/0/stream/items/ids", s="user/-/label/Tech", xt=READ, n=1000)[
+        "itemRefs"
+    ]
+    assert counts[f"feed/{hidden.feed_id}"] == 2
+    assert counts["user/-/label/Tech"] == len(folder) == 5
+    assert body["max"] == counts[READING_LIST] == 5
 
 
 def test_stream_contents_of_the_reading_list_newest_first_with_item_shape(
@@ -481,14 +502,22 @@ def test_mark_all_as_read_of_the_starred_stream_touches_only_starred(
 # --- another person's data, and bad input ------------------------------------------------------
 
 
-def test_another_persons_feed_and_items_are_404(gr: GReader, bob: User, news: Subscription) -> None:
+def test_another_persons_feed_is_404_and_items_nothing(
+    gr: GReader, bob: User, news: Subscription
+) -> None:
     with_api_password(bob)
     bobs = subscribe(bob, "https://bob.example/feed")
     secret = add_entry(bobs.feed, "bob's secret")
     assert gr.get(f"reader/api/0/stream/contents/feed/{bobs.feed_id}").status_code == 404
     assert gr.get("reader/api/0/stream/contents/feed/https://bob.example/feed").status_code == 404
-    assert gr.post("reader/api/0/stream/items/contents", {"i": secret.pk}).status_code == 404
-    assert gr.post("reader/api/0/edit-tag", {"i": secret.pk, "a": READ}).status_code == 404
+    # Items are answered as FreshRSS does, the same as ids that exist nowhere: none of them.
+    contents = gr.post("reader/api/0/stream/items/contents", {"i": secret.pk})
+    assert contents.status_code == 200 and contents.json()["items"] == []
+    for tag in (READ, STARRED, "user/-/label/Mine"):
+        tagged = gr.post("reader/api/0/edit-tag", {"i": secret.pk, "a": tag})
+        assert tagged.status_code == 200 and tagged.content == b"OK"
+    assert not EntryState.objects.filter(user=bob).exclude(is_read=False, is_starred=False).exists()
+    assert not EntryState.objects.filter(user=bob, labels__isnull=False).exists()
     assert (
         gr.post("reader/api/0/mark-all-as-read", {"s": f"feed/{bobs.feed_id}"}).status_code == 404
     )
@@ -527,7 +556,24 @@ def test_malformed_parameters_are_a_400_with_a_message(
 
 def test_ids_out_of_range_match_nothing_rather_than_fail(gr: GReader, news: Subscription) -> None:
     for raw in ("ffffffffffffffff", "-1", "99999999999999999999"):
-        assert gr.post("reader/api/0/stream/items/contents", {"i": raw}).status_code == 404
+        answer = gr.post("reader/api/0/stream/items/contents", {"i": raw})
+        assert answer.status_code == 200 and answer.json()["items"] == []
+
+
+def test_marking_items_purged_since_the_last_sync_is_ok_and_marks_the_others(
+    gr: GReader, reader: User, news: Subscription
+) -> None:
+    # An app marks read what it showed; retention may have deleted some of it meanwhile. An
+    # answer other than "OK" makes newsboat send the change again at every sync, for ever.
+    gone = Entry.objects.get(title="news 1").pk
+    kept = Entry.objects.get(title="news 2")
+    Entry.objects.filter(pk=gone).delete()
+    for items in ([gone], [gone, kept.pk]):
+        answer = gr.post("reader/api/0/edit-tag", {"i": items, "a": READ})
+        assert answer.status_code == 200 and answer.content == b"OK"
+    assert list(
+        EntryState.objects.filter(user=reader, is_read=True).values_list("entry_id", flat=True)
+    ) == [kept.pk]
 
 
 def test_writes_must_be_posts(gr: GReader, news: Subscription) -> None:
