@@ -7,6 +7,7 @@ import re
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from liseuse.accounts.models import User
 
@@ -18,10 +19,12 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,150}$")
 def validate_username(name: str) -> None:
     if not _USERNAME.match(name):
         raise ValidationError(
-            "A username is 1 to 150 letters, digits, '.', '-' or '_'.", code="invalid"
+            _("A username is 1 to 150 letters, digits, '.', '-' or '_'."), code="invalid"
         )
     if User.objects.filter(username__iexact=name).exists():
-        raise ValidationError(f"The username {name!r} is taken.", code="taken")
+        raise ValidationError(
+            _("The username %(name)s is taken.") % {"name": repr(name)}, code="taken"
+        )
 
 
 @transaction.atomic
@@ -50,7 +53,7 @@ def change_password(user: User, password: str) -> None:
 
 def set_api_password(user: User, password: str) -> None:
     if len(password) < 8:
-        raise ValidationError("An API password needs at least 8 characters.", code="too_short")
+        raise ValidationError(_("An API password needs at least 8 characters."), code="too_short")
     user.set_api_password(password)
     user.save(update_fields=["api_password", "fever_api_key"])
 

@@ -22,6 +22,7 @@ from liseuse.feeds.models import Subscription
 from liseuse.feeds.urls import FeedUrlError
 from liseuse.feeds.urls import normalize_feed_url
 from liseuse.pipeline.parsers.xmlfeeds import safe_parser
+from liseuse.pipeline.urls import safe_url
 
 # FreshRSS and Miniflux exports of thousands of feeds weigh well under a megabyte.
 MAX_OPML_BYTES = 5 * 1024 * 1024
@@ -97,7 +98,8 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
                     OpmlFeed(
                         url=url,
                         title=title,
-                        site_url=(outline.get("htmlUrl") or "").strip(),
+                        # Shown as a link: an http(s) address or nothing ("javascript:…").
+                        site_url=safe_url(outline.get("htmlUrl"), base=None) or "",
                         category=category.strip(),
                     )
                 )

@@ -6,6 +6,8 @@ import re
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
+from django.utils.translation import gettext as _
+
 # A scheme, but not "host:port" (a colon followed by digits).
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(?!\d)")
 
@@ -30,15 +32,21 @@ def normalize_feed_url(raw: str) -> str:
     if scheme is None:
         url = "https://" + url
     elif scheme.group(1).lower() not in {"http", "https"}:
-        raise FeedUrlError(f"only http and https URLs are followed, not {scheme.group(1)}:")
-    parts = urlsplit(url)
+        raise FeedUrlError(
+            _("only http and https URLs are followed, not %(scheme)s:")
+            % {"scheme": scheme.group(1)}
+        )
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1": a bracket left open
+        raise FeedUrlError(_("the URL's host is not a valid address")) from None
     if not parts.hostname:
-        raise FeedUrlError("the URL names no host")
+        raise FeedUrlError(_("the URL names no host"))
     try:
         parts.port  # noqa: B018  (urlsplit checks the port only when asked)
     except ValueError:
-        raise FeedUrlError("the URL's port is not a number") from None
+        raise FeedUrlError(_("the URL's port is not a number")) from None
     if len(url) > 2048:
-        raise FeedUrlError("the URL is longer than 2048 characters")
+        raise FeedUrlError(_("the URL is longer than 2048 characters"))
     path = parts.path or "/"
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))

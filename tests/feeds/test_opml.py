@@ -94,6 +94,10 @@ def test_it_flattens_nested_folders_to_the_innermost(alice: User) -> None:
             b'<outline text="evil" xmlUrl="javascript:alert(1)"/></body></opml>',
             "bad feed URL",
         ),
+        (  # urlsplit raises ValueError on it: it was a 500 on the import page
+            b'<opml><body><outline text="a" xmlUrl="http://[::1"/></body></opml>',
+            "bad feed URL",
+        ),
     ],
 )
 def test_it_refuses_a_bad_file_and_imports_nothing(alice: User, data: bytes, message: str) -> None:
@@ -123,6 +127,20 @@ def test_export_escapes_hostile_names(alice: User) -> None:
     assert "<script>" not in exported
     assert opml.parse_opml(exported.encode())[0].title == "a & <b>"
     assert opml.parse_opml(exported.encode())[0].category == '"><script>alert(1)</script>'
+
+
+def test_a_site_address_is_kept_only_if_it_is_a_web_address(alice: User) -> None:
+    # The subscription's page links to it: a javascript: one ran as soon as it was clicked
+    # (only the Content-Security-Policy stopped it), and went back out in the export.
+    data = (
+        b'<opml><body><outline text="a" xmlUrl="https://a.example/feed" htmlUrl="javascript:alert(1)"/>'
+        b'<outline text="b" xmlUrl="https://b.example/feed" htmlUrl=" https://b.example/ "/>'
+        b"</body></opml>"
+    )
+    opml.import_opml(alice, data)
+    sites = dict(Feed.objects.values_list("url", "site_url"))
+    assert sites == {"https://a.example/feed": "", "https://b.example/feed": "https://b.example/"}
+    assert "javascript" not in opml.export_opml(alice)
 
 
 @pytest.mark.parametrize(
