@@ -133,6 +133,12 @@ def _unique(candidates: list[Candidate | None]) -> list[Candidate]:
     return unique
 
 
+def _may_be_a_page(content_type: str | None) -> bool:
+    """Whether an answer of this type may be a web page (or says nothing of what it is)."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return not kind or kind.startswith("text/") or any(k in kind for k in ("html", "xml", "json"))
+
+
 async def discover(fetcher: PageFetcher, url: str) -> Discovery:
     """What `url` leads to. Raises FetchError when it cannot be fetched, DiscoveryError when no
     feed is found; both name `url`, which the person just typed."""
@@ -150,6 +156,10 @@ async def discover(fetcher: PageFetcher, url: str) -> Discovery:
         return Discovery(url=_address(url, result), feed=feed)
     except ParseError as not_a_feed:
         reason = str(not_a_feed)
+    if not _may_be_a_page(result.content_type):
+        # An image, a PDF, an archive: it has no <link> to read, and its site's feeds found at
+        # the common paths would be offered as if this file had named them.
+        raise DiscoveryError(reasons.NOTHING_FOUND.format(url=url, reason=reason))
     links = feed_links(result.body[:MAX_PAGE_BYTES], result.url)
     unsure = [link for link, certain in links if not certain]
     links = [

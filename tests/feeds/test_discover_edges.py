@@ -141,3 +141,30 @@ def test_a_page_with_many_json_links_has_only_a_few_fetched(alice: User) -> None
     # The first few in page order, each once; the common paths are still tried after them.
     assert sorted(asked) == sorted(f"/wp-json/{n}" for n in range(MAX_CHECKED_LINKS))
     assert "/feed" in server.paths()
+
+
+@pytest.mark.parametrize("content_type", ["image/png", "application/pdf", "audio/mpeg"])
+def test_a_file_that_is_no_page_is_no_feed_even_if_its_site_has_feeds(
+    alice: User, content_type: str
+) -> None:
+    # The common paths are for a page that names no feed; before, an image's address was said
+    # to "offer several feeds": those found at its site's /feed and /atom.xml.
+    routes = {
+        "/images/logo": Reply(headers={"Content-Type": content_type}, body=b"\x89PNG\r\n\x1a\n"),
+        "/feed": Reply(body=RSS),
+        "/atom.xml": Reply(body=RSS),
+    }
+    with LocalServer(routes) as server, pytest.raises(SubscribeError, match="no feed found"):
+        subscribe_url(alice, server.url("/images/logo"))
+    assert server.paths() == ["/images/logo"]
+    assert not Feed.objects.exists()
+
+
+def test_a_page_served_as_plain_text_is_still_searched(alice: User) -> None:
+    routes = {
+        "/": Reply(headers={"Content-Type": "text/plain"}, body=b"Bienvenue"),
+        "/feed": Reply(body=RSS),
+    }
+    with LocalServer(routes) as server:
+        sub = subscribe_url(alice, server.url("/"))
+    assert sub.feed.url == server.url("/feed")
