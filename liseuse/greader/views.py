@@ -250,6 +250,8 @@ def edit_tag(request: HttpRequest, user: User, params: Params) -> HttpResponse:
     # never theirs) are passed over with an "OK", as FreshRSS does: newsboat, say, keeps
     # sending a change that was not answered "OK", and would send this one for ever.
     own = queries.own_entry_ids(user, _item_ids(params))
+    if not own:
+        return ok()  # nothing to change (nor a label to make for nothing)
     for tag, on in [(t, True) for t in adds] + [(t, False) for t in removes]:
         state = streams.state_name(tag)
         name = streams.label_name(tag)

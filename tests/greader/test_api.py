@@ -518,6 +518,7 @@ def test_another_persons_feed_is_404_and_items_nothing(
         assert tagged.status_code == 200 and tagged.content == b"OK"
     assert not EntryState.objects.filter(user=bob).exclude(is_read=False, is_starred=False).exists()
     assert not EntryState.objects.filter(user=bob, labels__isnull=False).exists()
+    assert not Label.objects.filter(user=news.user).exists(), "no label made for nothing"
     assert (
         gr.post("reader/api/0/mark-all-as-read", {"s": f"feed/{bobs.feed_id}"}).status_code == 404
     )
