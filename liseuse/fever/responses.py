@@ -2,9 +2,10 @@
 
 Shapes follow the Fever API (https://feedafever.com/api, archived): ids are JSON integers, as
 Fever itself sent them (FreshRSS sends item ids as strings because its ids, microsecond
-timestamps, pass what a JavaScript number holds; `Entry.id` never will, and clients read
-both), booleans are 0/1, times are Unix seconds, id lists are comma-separated strings. Titles
-and authors are the plain text liseuse stores; entry HTML is the sanitized content it stores.
+timestamps, pass what a JavaScript number holds; an item id here, the person's
+`EntryState.id`, never will, and clients read both), booleans are 0/1, times are Unix seconds,
+id lists are comma-separated strings. Titles and authors are the plain text liseuse stores;
+entry HTML is the sanitized content it stores.
 """
 
 from __future__ import annotations
@@ -94,9 +95,10 @@ def favicons(icons: Sequence[Favicon]) -> list[Json]:
 
 
 def items(states: Sequence[EntryState]) -> list[Json]:
+    """`items`: each under the person's own id for it, their state's (`feeds.queries`)."""
     return [
         {
-            "id": state.entry_id,
+            "id": state.pk,
             "feed_id": state.feed_id,
             "title": _plain(state.entry.title),
             "author": _plain(state.entry.author),

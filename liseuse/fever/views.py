@@ -14,6 +14,9 @@ Answers:
 - otherwise `{"api_version": 3, "auth": 1, "last_refreshed_on_time": <s>, …parts}`;
 - a malformed parameter: 400 with `{"error": "fever: …"}`, before anything is written.
 
+Item ids are the person's own `EntryState` ids, which grow as entries reach them (see
+`feeds.queries.states_by_state_id`), not the shared `Entry.id`.
+
 What a person reaches: only their own entry states and subscriptions (`feeds.queries`), so an id
 of another person's item, feed or group matches nothing and the write changes nothing; the
 answer then carries the person's unchanged id lists, which is how a Fever client learns it.
@@ -122,10 +125,13 @@ def _mark(params: dict[str, str]) -> Mark | None:
 
 def _apply(user: User, mark: Mark) -> None:
     if mark.kind == "item":
+        entry_id = queries.entry_id_of_state(user, mark.id)
+        if entry_id is None:
+            return  # not an item of this person's
         if mark.state in ("read", "unread"):
-            queries.set_read(user, [mark.id], mark.state == "read")
+            queries.set_read(user, [entry_id], mark.state == "read")
         else:
-            queries.set_starred(user, [mark.id], mark.state == "saved")
+            queries.set_starred(user, [entry_id], mark.state == "saved")
     elif mark.kind == "feed":
         queries.mark_feeds_read_arrived_by(user, [mark.id], mark.before)
     elif mark.id == 0:
@@ -169,7 +175,7 @@ def _items(user: User, query: ItemsQuery) -> list[dict[str, Any]]:
             feed_ids = None
         else:
             feed_ids = queries.category_feed_ids(user, query.group_ids)
-    states = queries.states_by_entry_id(
+    states = queries.states_by_state_id(
         user,
         above=query.above,
         below=query.below,
@@ -207,10 +213,10 @@ def _answer(user: User, params: dict[str, str]) -> dict[str, Any]:
         body["links"] = []  # Fever's "Hot" links: liseuse has none.
     # After a write Fever answers with the list it changed (freshrss-api checks for it).
     if "unread_item_ids" in params or (mark is not None and mark.state in ("read", "unread")):
-        ids = queries.entry_ids_in_state(user, "unread")
+        ids = queries.state_ids_with(user, "unread")
         body["unread_item_ids"] = responses.ids_string(ids)
     if "saved_item_ids" in params or (mark is not None and mark.state in ("saved", "unsaved")):
-        ids = queries.entry_ids_in_state(user, "starred")
+        ids = queries.state_ids_with(user, "starred")
         body["saved_item_ids"] = responses.ids_string(ids)
     return body
 

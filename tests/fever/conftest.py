@@ -42,7 +42,10 @@ def make_feed(
     category: str = "",
     favicon: Favicon | None = None,
 ) -> Feed:
-    """A feed followed by these people, its entries one hour apart (dated and arrived)."""
+    """A feed followed by these people, its entries one hour apart (dated and arrived).
+
+    Each entry's states are made in turn for each follower: with two followers, a person's
+    item ids (their state ids) are not the entry ids."""
     feed = Feed.objects.create(
         url=f"https://{name}.example/feed",
         title=name,
@@ -67,12 +70,22 @@ def make_feed(
             first_seen=moment,
         )
         for user in followers:
-            EntryState.objects.create(user=user, entry=entry, feed=feed, sort_date=entry.published)
+            EntryState.objects.create(
+                user=user, entry=entry, feed=feed, sort_date=entry.published, arrived_at=moment
+            )
     return feed
 
 
 def entry_ids(feed: Feed) -> list[int]:
     return list(Entry.objects.filter(feed=feed).order_by("id").values_list("id", flat=True))
+
+
+def item_ids(user: User, feed: Feed | None = None) -> list[int]:
+    """The person's Fever item ids (their state ids), of one feed or of all, ascending."""
+    states = EntryState.objects.filter(user=user)
+    if feed is not None:
+        states = states.filter(feed=feed)
+    return list(states.order_by("id").values_list("id", flat=True))
 
 
 Caller = Callable[..., dict[str, Any]]

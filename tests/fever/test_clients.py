@@ -21,6 +21,7 @@ from tests.fever.conftest import URL
 from tests.fever.conftest import Caller
 from tests.fever.conftest import entry_ids
 from tests.fever.conftest import fever_key
+from tests.fever.conftest import item_ids
 from tests.fever.conftest import make_feed
 from tests.fever.conftest import with_api_password
 
@@ -29,9 +30,13 @@ from tests.fever.conftest import with_api_password
 def test_freshrss_api_syncs_everything_and_marks_both_ways(live_server: LiveServer) -> None:
     alice = with_api_password(User.objects.create_user("alice", password="x"))
     bob = with_api_password(User.objects.create_user("bob", password="y"))
-    news = entry_ids(make_feed("news", alice, entries=70, category="News"))
-    blog = entry_ids(make_feed("blog", alice, entries=40))
+    news_feed = make_feed("news", alice, entries=70, category="News")
+    blog_feed = make_feed("blog", alice, bob, entries=40)
     make_feed("bobs", bob, entries=5)
+    # The app speaks of alice's item ids (her state ids), liseuse's pages of entry ids: with
+    # bob following blog too, the two differ.
+    news, blog = item_ids(alice, news_feed), item_ids(alice, blog_feed)
+    news_entries, blog_entries = entry_ids(news_feed), entry_ids(blog_feed)
     # A trailing slash on the host, as people paste it: the client strips it.
     api = FreshRSSAPI(host=live_server.url + "/", username="alice", password=API_PASSWORD)
 
@@ -49,17 +54,17 @@ def test_freshrss_api_syncs_everything_and_marks_both_ways(live_server: LiveServ
     # Changes made through the client reach liseuse...
     api.set_mark(as_="read", id=news[0])
     api.set_mark(as_="saved", id=blog[1])
-    assert news[0] not in queries.entry_ids_in_state(alice, "unread")
-    assert queries.entry_ids_in_state(alice, "starred") == [blog[1]]
+    assert news[0] not in queries.state_ids_with(alice, "unread")
+    assert queries.state_ids_with(alice, "starred") == [blog[1]]
     # (the client has no "unread" helper: it refuses, so its transport is used as it would be)
     api._call(mark="item", as_="unread", id=news[0])
-    assert news[0] in queries.entry_ids_in_state(alice, "unread")
+    assert news[0] in queries.state_ids_with(alice, "unread")
     api.set_mark(as_="unsaved", id=blog[1])
-    assert queries.entry_ids_in_state(alice, "starred") == []
+    assert queries.state_ids_with(alice, "starred") == []
 
     # ...and changes made in liseuse reach the client.
-    queries.set_read(alice, news[:10], True)
-    queries.set_starred(alice, [news[5], blog[0]], True)
+    queries.set_read(alice, news_entries[:10], True)
+    queries.set_starred(alice, [news_entries[5], blog_entries[0]], True)
     assert [i.id for i in api.get_unreads()] == sorted(news[10:] + blog)
     saved = api.get_saved()
     assert [(i.id, i.is_saved, i.is_read) for i in saved] == [
@@ -73,7 +78,7 @@ def test_freshrss_api_syncs_everything_and_marks_both_ways(live_server: LiveServ
     assert answer["unread_item_ids"] == ",".join(map(str, blog))
     api._call(mark="group", as_="read", id=0)
     assert api.get_unreads() == []
-    assert len(queries.entry_ids_in_state(bob, "unread")) == 5
+    assert len(queries.state_ids_with(bob, "unread")) == 45
 
 
 @pytest.mark.django_db(transaction=True)
@@ -99,19 +104,19 @@ def test_freshrss_api_checks_its_key_with_a_bare_api_call(reader: User, client: 
 def test_freshrss_api_puts_writes_in_the_query_string_and_only_api_key_in_the_body(
     reader: User, client: Client
 ) -> None:
-    ids = entry_ids(make_feed("a", reader))
+    ids = item_ids(reader, make_feed("a", reader))
     response = client.post(
         f"{URL}?api=&mark=item&as=read&id={ids[0]}", {"api_key": fever_key("alice")}
     )
     assert response.status_code == 200
-    assert queries.entry_ids_in_state(reader, "unread") == ids[1:]
+    assert queries.state_ids_with(reader, "unread") == ids[1:]
 
 
 @pytest.mark.django_db
 def test_freshrss_api_wants_the_id_list_it_changed_in_a_write_answer(
     reader: User, fever: Caller
 ) -> None:
-    ids = entry_ids(make_feed("a", reader))
+    ids = item_ids(reader, make_feed("a", reader))
     assert "unread_item_ids" in fever(reader, f"mark=item&as=read&id={ids[0]}")
     assert "saved_item_ids" in fever(reader, f"mark=item&as=saved&id={ids[0]}")
     assert "saved_item_ids" in fever(reader, f"mark=item&as=unsaved&id={ids[0]}")
@@ -123,7 +128,7 @@ def test_freshrss_api_stops_paging_at_the_first_page_shorter_than_50(
 ) -> None:
     # It asks since_id=<highest id seen> and stops when fewer than 50 come back: a full page
     # must hold exactly 50, or it would stop early and miss entries.
-    ids = entry_ids(make_feed("a", reader, entries=101))
+    ids = item_ids(reader, make_feed("a", reader, entries=101))
     pages: list[int] = []
     seen: list[int] = []
     since = 0
@@ -140,7 +145,7 @@ def test_freshrss_api_stops_paging_at_the_first_page_shorter_than_50(
 @pytest.mark.django_db
 def test_freshrss_api_wants_every_id_of_a_with_ids_batch_of_50(reader: User, fever: Caller) -> None:
     # get_items_from_ids asks 50 ids at a time and fails unless all 50 come back.
-    ids = entry_ids(make_feed("a", reader, entries=50))
+    ids = item_ids(reader, make_feed("a", reader, entries=50))
     answer = fever(reader, "items&with_ids=" + ",".join(map(str, ids)))
     assert sorted(int(i["id"]) for i in answer["items"]) == ids
 

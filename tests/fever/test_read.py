@@ -11,8 +11,10 @@ from liseuse.feeds import queries
 from liseuse.feeds.models import Category
 from liseuse.feeds.models import Favicon
 from liseuse.feeds.models import Subscription
+from liseuse.feeds.subscribe import follow
 from tests.fever.conftest import Caller
 from tests.fever.conftest import entry_ids
+from tests.fever.conftest import item_ids
 from tests.fever.conftest import make_feed
 from tests.fever.conftest import with_api_password
 
@@ -88,13 +90,12 @@ def test_favicons_are_the_stored_icons_each_once(reader: User, bob: User, fever:
 
 def test_items_have_fevers_shape(reader: User, fever: Caller) -> None:
     feed = make_feed("a", reader, entries=1)
-    first = entry_ids(feed)[0]
-    queries.set_starred(reader, [first], True)
+    queries.set_starred(reader, entry_ids(feed), True)
     answer = fever(reader, "items")
     assert answer["total_items"] == 1
     assert answer["items"] == [
         {
-            "id": first,
+            "id": item_ids(reader)[0],
             "feed_id": feed.pk,
             "title": "a 0",
             "author": "a's author",
@@ -144,9 +145,11 @@ def test_an_entrys_attachments_follow_its_html(reader: User, fever: Caller) -> N
     assert ">ep.mp3</a> (audio/mpeg)</figcaption></figure>" in html
 
 
-def test_items_page_by_50_with_since_id_in_id_order(reader: User, fever: Caller) -> None:
-    feed = make_feed("a", reader, entries=120)
-    ids = entry_ids(feed)
+def test_items_page_by_50_with_since_id_in_id_order(reader: User, bob: User, fever: Caller) -> None:
+    # Item ids are the person's state ids: with bob following too, they are not the entry ids.
+    feed = make_feed("a", reader, bob, entries=120)
+    ids = item_ids(reader, feed)
+    assert ids != entry_ids(feed)
     first = fever(reader, "items&since_id=0")["items"]
     assert [i["id"] for i in first] == ids[:50]
     second = fever(reader, f"items&since_id={ids[49]}")["items"]
@@ -159,9 +162,10 @@ def test_items_page_by_50_with_since_id_in_id_order(reader: User, fever: Caller)
     assert [i["id"] for i in fever(reader, "items&since_id=")["items"]] == ids[:50]
 
 
-def test_items_page_backwards_with_max_id_newest_first(reader: User, fever: Caller) -> None:
-    feed = make_feed("a", reader, entries=60)
-    ids = entry_ids(feed)
+def test_items_page_backwards_with_max_id_newest_first(
+    reader: User, bob: User, fever: Caller
+) -> None:
+    ids = item_ids(reader, make_feed("a", reader, bob, entries=60))
     page = fever(reader, f"items&max_id={ids[-1]}")["items"]
     assert [i["id"] for i in page] == list(reversed(ids[9:59]))
     # max_id wins over since_id and with_ids.
@@ -170,8 +174,8 @@ def test_items_page_backwards_with_max_id_newest_first(reader: User, fever: Call
 
 
 def test_with_ids_returns_the_named_ones_up_to_50(reader: User, bob: User, fever: Caller) -> None:
-    ids = entry_ids(make_feed("a", reader, entries=60))
-    bobs = entry_ids(make_feed("b", bob, entries=1))
+    ids = item_ids(reader, make_feed("a", reader, entries=60))
+    bobs = item_ids(bob, make_feed("b", bob, entries=1))
     wanted = f"{ids[5]},{bobs[0]},{ids[2]},999999,"
     assert [i["id"] for i in fever(reader, f"items&with_ids={wanted}")["items"]] == [
         ids[2],
@@ -215,17 +219,18 @@ def test_every_followed_feed_is_synced_whatever_its_visibility(reader: User, fev
     Subscription.objects.filter(feed=hidden).update(visibility=Subscription.Visibility.HIDDEN)
     answer = fever(reader, "items&unread_item_ids&feeds")
     assert len(answer["items"]) == 2
-    assert answer["unread_item_ids"] == ",".join(map(str, entry_ids(hidden)))
+    assert answer["unread_item_ids"] == ",".join(map(str, item_ids(reader, hidden)))
     assert [f["id"] for f in answer["feeds"]] == [hidden.pk]
 
 
 def test_unread_and_saved_ids_are_comma_separated_ascending(
     reader: User, bob: User, fever: Caller
 ) -> None:
-    ids = entry_ids(make_feed("a", reader, entries=4))
+    feed = make_feed("a", reader, bob, entries=4)
     make_feed("b", bob)
-    queries.set_read(reader, [ids[1]], True)
-    queries.set_starred(reader, [ids[3], ids[0]], True)
+    entries, ids = entry_ids(feed), item_ids(reader, feed)
+    queries.set_read(reader, [entries[1]], True)
+    queries.set_starred(reader, [entries[3], entries[0]], True)
     answer = fever(reader, "unread_item_ids&saved_item_ids&links")
     assert answer["unread_item_ids"] == f"{ids[0]},{ids[2]},{ids[3]}"
     assert answer["saved_item_ids"] == f"{ids[0]},{ids[3]}"
@@ -248,7 +253,7 @@ def test_each_person_sees_only_their_own_entries(reader: User, bob: User, fever:
 
 
 def test_naming_more_than_1000_feeds_or_groups_is_refused(reader: User, fever: Caller) -> None:
-    ids = entry_ids(make_feed("a", reader))
+    ids = item_ids(reader, make_feed("a", reader))
     many = ",".join(map(str, range(1, 1002)))
     answer = fever(reader, "items", {"feed_ids": many}, status=400)
     assert answer["error"] == "fever: feed_ids may name at most 1000 ids"
@@ -257,3 +262,25 @@ def test_naming_more_than_1000_feeds_or_groups_is_refused(reader: User, fever: C
     # what comes after them is not even read.
     with_ids = ",".join(map(str, ids)) + "," + many + ",x"
     assert [i["id"] for i in fever(reader, "items", {"with_ids": with_ids})["items"]] == ids
+
+
+def test_a_feed_followed_after_someone_else_is_synced_with_since_id(
+    reader: User, bob: User, fever: Caller
+) -> None:
+    # A tester's case: bob followed the feed first, so its entry is older (a lower entry id)
+    # than alice's newest. When alice follows it, her app asks since_id=<highest id it has>: it
+    # must get the entry, and every id of unread_item_ids must be one it can fetch.
+    make_feed("other", bob, entries=1)
+    make_feed("a", reader, entries=3)
+    highest = max(i["id"] for i in fever(reader, "items&since_id=0")["items"])
+    follow(reader, "https://other.example/feed")
+    answer = fever(reader, f"items&since_id={highest}&unread_item_ids")
+    assert [i["title"] for i in answer["items"]] == ["other 0"]
+    newest = answer["items"][0]["id"]
+    assert newest > highest
+    unread = answer["unread_item_ids"]
+    assert unread.split(",")[-1] == str(newest)
+    fetched = fever(reader, f"items&with_ids={unread}")["items"]
+    assert sorted(i["id"] for i in fetched) == [int(i) for i in unread.split(",")]
+    # bob's app still sees the entry under his own id, and only his.
+    assert [i["title"] for i in fever(with_api_password(bob), "items")["items"]] == ["other 0"]

@@ -402,9 +402,13 @@ def test_bob_cannot_reach_alices_objects_through_the_fever_api(
 
     fever_password(bob)
     key = fever_key("bob")
-    item, feed, group = world.entry.pk, world.sub.feed_id, world.category.pk
+    # Fever's item ids are each person's state ids: alice's item is her state's id; her
+    # entry's id is tried too.
+    item, feed, group = world.state.pk, world.sub.feed_id, world.category.pk
     later = str(int((timezone.now() + timedelta(days=1)).timestamp()))
     calls: list[dict[str, Any]] = [
+        {"query": f"items&with_ids={world.entry.pk}"},
+        {"query": "", "data": {"mark": "item", "as": "read", "id": str(world.entry.pk)}},
         {"query": f"items&with_ids={item}"},
         {"query": f"items&feed_ids={feed}"},
         {"query": f"items&group_ids={group}"},
