@@ -602,10 +602,11 @@ def last_refreshed(user: User) -> datetime | None:
 def feed_icon(feed_id: int, *, follower_id: int | None) -> Favicon | None:
     """The stored icon of a feed: of one `follower_id` follows, or (None) of any feed, for an
     app holding the feed's icon key (feeds.icons)."""
-    icons = Favicon.objects.filter(feed__id=feed_id)
-    if follower_id is not None:
-        icons = icons.filter(feed__subscriptions__user=follower_id)
-    return icons.first()
+    if follower_id is None:
+        return Favicon.objects.filter(feed__id=feed_id).first()
+    # One filter() on the same feed row: chained, the second joined any feed sharing the icon,
+    # and a feed's icon came back to anyone following another feed of the same site.
+    return Favicon.objects.filter(feed__id=feed_id, feed__subscriptions__user=follower_id).first()
 
 
 def favicons_of(user: User) -> list[Favicon]:

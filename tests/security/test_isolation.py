@@ -444,3 +444,20 @@ def test_media_tokens_are_signed_urls_not_anyones_objects(bob_client: Client) ->
         forged = signing.dumps("https://alice.example/private.png", salt="not liseuse's")
         assert bob_client.get(f"/media/{forged}").status_code == 404
         assert bob_client.get("/media/123").status_code == 404
+
+
+def test_a_feed_icon_is_not_served_for_following_another_feed_of_its_site(
+    client: Client, alice: User, bob: User
+) -> None:
+    # Two feeds of one site share their icon. Bob follows one; the other is alice's alone: its
+    # icon at its address would tell bob that this feed exists and is followed.
+    from liseuse.feeds.models import Favicon
+
+    icon = Favicon.objects.create(digest="d", content_type="image/png", data=b"\x89PNG")
+    alices = Feed.objects.create(url="https://a.example/private-feed", favicon=icon)
+    bobs = Feed.objects.create(url="https://a.example/feed", favicon=icon)
+    Subscription.objects.create(user=alice, feed=alices)
+    Subscription.objects.create(user=bob, feed=bobs)
+    client.force_login(bob)
+    assert client.get(f"/favicons/{bobs.id}").status_code == 200
+    assert client.get(f"/favicons/{alices.id}").status_code == 404
