@@ -117,9 +117,12 @@ def sidebar_boxes(
                 if line.last_error
                 else ""
             )
+            # Hidden from its category: left out of the category's count, here and by the
+            # page's script when it adds the counts up again.
+            hidden = " data-hidden" if line.visibility == Subscription.Visibility.HIDDEN else ""
             out.append(
                 f'    <li class="feed{" in-error" if line.last_error else ""}"'
-                f' data-feed="{line.feed_id}">\n'
+                f' data-feed="{line.feed_id}"{hidden}>\n'
                 f'      <a href="{line.url}"{here}>{icon}<span class="name">{escape(line.title)}'
                 f"</span></a>\n{error}"
                 f'      <span class="count" data-count-feed="{line.feed_id}">'
@@ -192,6 +195,22 @@ class Shown:
     labels_url: str = ""
     feed_url: str = ""
     icon: str = ""
+    feed_title: str = ""  # the person's title for the feed (Subscription.display_title)
+
+
+def long_datetime_format() -> str:
+    """How every page writes an entry's date and time: 'January 15, 2024 at 02:09'."""
+    # Translators: a Django date format (https://docs.djangoproject.com/en/5.2/ref/templates/builtins/#date); backslash-escape letters meant literally.
+    return pgettext("long date and time", "F j, Y \\a\\t H:i")
+
+
+def long_datetime(value: datetime | None) -> str:
+    """A date and time in the reader's words, in the active time zone ('' for none); not
+    escaped (the templates' filter `long_datetime`, whose output Django escapes)."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    return dateformat.format(local, long_datetime_format())
 
 
 class Dates:
@@ -202,8 +221,7 @@ class Dates:
     distinct local minute is formatted once per page."""
 
     def __init__(self) -> None:
-        # Translators: a Django date format (https://docs.djangoproject.com/en/5.2/ref/templates/builtins/#date); backslash-escape letters meant literally.
-        self.fmt = pgettext("long date and time", "F j, Y \\a\\t H:i")
+        self.fmt = long_datetime_format()
         self.words: dict[tuple[int, int, int, int, int], str] = {}
 
     def of(self, value: datetime | None) -> tuple[str, str]:
@@ -271,7 +289,7 @@ def entry_articles(
         shown_title = escape(entry.display_title)
         author = escape(entry.author)
         iso, words = dates.of(entry.published)
-        feed_name = escape(state.feed)
+        feed_name = escape(item.feed_title or state.feed)
         if item.day:
             out.append(days[item.day])
         classes = "entry"

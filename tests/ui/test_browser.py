@@ -9,6 +9,8 @@ import os
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
+from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +23,7 @@ from playwright.sync_api import expect
 from liseuse.accounts.models import User
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Feed
+from liseuse.feeds.models import Subscription
 from liseuse.feeds.subscribe import follow
 from liseuse.feeds.worker import refresh_once
 from tests.httpserver import LocalServer
@@ -306,4 +309,46 @@ def test_entries_scrolled_past_are_marked_read_when_the_person_asked_for_it(
     assert list(unread.values_list("entry__title", flat=True)) == [TITLES[2]]
     expect(page).to_have_title(re.compile(r"^\(1\) "))
     page.route("**/unread.json*", lambda route: route.abort())  # done with the polls
+    context.close()
+
+
+def test_reading_an_entry_changes_its_feeds_and_categorys_counts_at_once(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    framablog = Feed.objects.get()
+    elsewhere = followed_feed(
+        reader, "https://else.example/feed", title="Ailleurs", category="Autre"
+    )
+    add_entry(
+        elsewhere, "Un article d’ailleurs", datetime(2020, 1, 1, tzinfo=UTC), readers=[reader]
+    )
+    # Filed under Libre but hidden from it: never in the category's count.
+    hidden = followed_feed(reader, "https://hidden.example/feed", title="Caché", category="Libre")
+    Subscription.objects.filter(feed=hidden).update(visibility=Subscription.Visibility.HIDDEN)
+    add_entry(hidden, "Un article caché", datetime(2020, 1, 1, tzinfo=UTC), readers=[reader])
+    context = logged_in_context(browser, live_server.url, reader)
+    page = context.new_page()
+    page.goto("/")  # polls every two minutes: the counts below change without one
+    sidebar = page.locator("#sidebar")
+    total = sidebar.locator("#count-total")
+    feed = sidebar.locator(f'[data-count-feed="{framablog.id}"]')
+    libre = sidebar.locator("section.cat", has_text="Libre").locator("[data-count-cat]")
+    autre = sidebar.locator("section.cat", has_text="Autre").locator("[data-count-cat]")
+
+    def counts(expected: tuple[str, str, str, str]) -> None:
+        for cell, text in zip((total, feed, libre, autre), expected, strict=True):
+            expect(cell).to_have_text(text)
+
+    counts(("4", "3", "3", "1"))
+    page.locator("summary.entry-line").first.click()  # opened, hence read
+    counts(("3", "2", "2", "1"))
+    page.locator("article.entry").first.locator("button.read-toggle").click()  # unread again
+    counts(("4", "3", "3", "1"))
+    page.keyboard.press("r")  # and read again, from the keyboard
+    counts(("3", "2", "2", "1"))
+    entries = page.locator("article.entry")
+    for index in range(1, 3):
+        entries.nth(index).locator("button.read-toggle").click()
+    counts(("1", "", "", "1"))  # a count of none is not shown
+    expect(page).to_have_title(re.compile(r"^\(1\) "))
     context.close()

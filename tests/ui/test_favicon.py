@@ -1,7 +1,12 @@
+"""Icons: the feeds' (served by liseuse for its followers) and liseuse's own."""
+
 from __future__ import annotations
+
+import re
 
 import pytest
 from django.test import Client
+from django.test import override_settings
 
 from liseuse.accounts.models import User
 from liseuse.feeds.models import Favicon
@@ -33,3 +38,18 @@ def test_someone_elses_feed_icon_is_a_404(client: Client, alice: User, bob: User
     client.force_login(bob)
     assert client.get(f"/favicons/{feed.id}").status_code == 404
     assert Client().get(f"/favicons/{feed.id}").status_code == 302  # to the login page
+
+
+@override_settings(LISEUSE_PUBLIC_READER="alice")
+def test_every_page_names_liseuses_own_icon(client: Client, alice: User) -> None:
+    # Else the browser asks for /favicon.ico, which is a 404, on every page.
+    pages = ["/login/", "/public/"]
+    client.force_login(alice)
+    pages += ["/", "/manage/subscriptions/", "/search/?q=x"]
+    for address in pages:
+        html = client.get(address).content.decode()
+        found = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', html)
+        assert found is not None, address
+        icon = client.get(found.group(1))
+        assert icon.status_code == 200 and icon["Content-Type"].startswith("image/svg+xml")
+        assert b"<svg" in b"".join(icon.streaming_content)  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 from datetime import datetime
 
@@ -62,6 +63,19 @@ def test_saved_searches_are_saved_checked_and_deleted(alice: User) -> None:
     assert b"Soleil" in client.get("/manage/labels/").content
     assert client.post(f"/manage/searches/{saved.pk}/delete").status_code == 303
     assert not SavedQuery.objects.exists()
+
+
+def test_each_field_of_the_labels_page_has_its_own_id(alice: User) -> None:
+    client = logged_in(alice)
+    for response in (client.get("/manage/labels/"), client.post("/manage/labels/add", {})):
+        html = response.content.decode()
+        ids = re.findall(r'\bid="([^"]+)"', html)
+        assert len(ids) == len(set(ids)), sorted(ids)
+        # Each "Name:" names its own form's field.
+        assert '<label for="id_name">' in html and 'name="name"' in html
+        assert '<label for="id_saved_name">' in html and 'id="id_saved_name"' in html
+    # The forms still send what their views read (saving a search: the test above).
+    assert client.post("/manage/labels/add", {"name": "Plus tard"}).status_code == 303
 
 
 def test_bob_cannot_delete_alices_saved_search(alice: User, bob: User) -> None:

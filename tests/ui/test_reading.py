@@ -17,6 +17,7 @@ from liseuse.feeds import queries
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Label
+from liseuse.feeds.models import Subscription
 from tests.ui.reading_data import add_entry
 from tests.ui.reading_data import followed_feed
 
@@ -124,6 +125,20 @@ def test_the_reader_and_global_views_and_other_streams_render(client: Client, al
     assert "Shown whole" in panel and "<html" not in panel
 
 
+def test_entries_show_the_persons_own_title_for_their_feed(client: Client, alice: User) -> None:
+    feed = followed_feed(alice, title="Le titre du flux", category="Tech")
+    Subscription.objects.filter(feed=feed).update(title="Mon nom <à moi>")
+    add_entry(feed, "Un article", JAN_15)
+    client.force_login(alice)
+    mine = "Mon nom &lt;à moi&gt;"
+    normal = page(client)  # the entry's line
+    assert f'<span class="feed">{mine}</span>' in normal
+    reader = page(client, "/?view=reader")  # the label above the entry
+    assert f'<p class="feed-name"><a href="/f/{feed.id}/">{mine}</a></p>' in reader
+    for html in (normal, reader, page(client, f"/c/{feed.subscriptions.get().category_id}/")):
+        assert "Le titre du flux" not in html
+
+
 def test_an_untitled_entry_shows_its_first_words_else_its_address(
     client: Client, alice: User
 ) -> None:
@@ -224,15 +239,18 @@ def test_without_javascript_read_and_star_are_forms_that_come_back_with_a_303(
     assert client.get(f"/entries/{entry.id}/read").status_code == 405
 
 
-def test_the_script_gets_json_with_the_new_unread_total(client: Client, alice: User) -> None:
+def test_the_script_gets_json_with_the_new_unread_counts(client: Client, alice: User) -> None:
     feed = followed_feed(alice)
     entry = add_entry(feed, "One", JAN_15)
     add_entry(feed, "Two", JAN_15)
+    other = followed_feed(alice, "https://other.example/feed")
+    add_entry(other, "Three", JAN_15)
     client.force_login(alice)
     response = client.post(
         f"/entries/{entry.id}/read", {"read": "1"}, HTTP_ACCEPT="application/json"
     )
-    assert response.json() == {"read": True, "unread_total": 1}
+    # The total and the entry's feed's count (the page adds up its category's).
+    assert response.json() == {"read": True, "unread_total": 2, "feeds": {str(feed.id): 1}}
 
 
 def test_labels_are_set_from_the_ticked_boxes_and_a_new_name(client: Client, alice: User) -> None:

@@ -4,6 +4,7 @@ password."""
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 from django.test import Client
@@ -30,6 +31,16 @@ def logged_in(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def test_the_sessions_page_writes_dates_as_the_reading_pages_do(alice: User) -> None:
+    alice.language = "fr"
+    alice.save()
+    client = Client()
+    assert client.post("/login/", {"username": "alice", "password": "correct horse battery"})
+    html = client.get("/manage/sessions/").content.decode()
+    # When it was opened and when it ends: "15 janvier 2024 à 03:09", not Django's own format.
+    assert len(re.findall(r"<td>\d{1,2} \w+ \d{4} à \d\d:\d\d</td>", html)) == 2, html
 
 
 def test_the_page_shows_the_apps_addresses(alice: User) -> None:

@@ -6,6 +6,9 @@ Each view is also checked for isolation: bob gets a 404 for alice's rows and cha
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -223,6 +226,21 @@ def test_the_health_page_shows_the_last_error_in_words(alice: User, alices: Subs
     assert b"500 Internal Server Error" in detail.content
 
 
+def test_the_health_pages_write_dates_as_the_reading_pages_do(
+    alice: User, alices: Subscription
+) -> None:
+    when = datetime(2024, 1, 15, 2, 9, tzinfo=UTC)
+    Feed.objects.filter(pk=alices.feed_id).update(
+        last_fetched_at=when, last_success_at=when, next_fetch_at=when + timedelta(hours=1)
+    )
+    alice.timezone = "Europe/Paris"
+    alice.save()
+    for url in ("/manage/health/", f"/manage/subscriptions/{alices.pk}/"):
+        html = logged_in(alice).get(url).content.decode()
+        assert html.count("January 15, 2024 at 03:09") == 2, url
+        assert "January 15, 2024 at 04:09" in html and "a.m." not in html, url
+
+
 def test_a_feed_error_reads_in_the_persons_language(alice: User, alices: Subscription) -> None:
     # As the pipeline stores it, in English, whoever follows the feed.
     stored = reasons.NOTHING_FOUND.format(url="https://feeds.example/", reason=reasons.HTML_PAGE)
@@ -261,6 +279,20 @@ def test_categories_are_created_renamed_and_deleted_keeping_their_feeds(
     alices.refresh_from_db()
     assert alices.category is None
     assert list(Category.objects.filter(user=alice).values_list("name", flat=True)) == ["Science"]
+
+
+def test_a_refused_rename_shows_the_categorys_name_as_it_stays(
+    alice: User, alices: Subscription
+) -> None:
+    Category.objects.create(user=alice, name="Science")
+    category = alices.category
+    assert category is not None
+    refused = logged_in(alice).post(f"/manage/categories/{category.pk}/", {"name": "Science"})
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert "<h1>Category “Libre”</h1>" in html
+    assert "<title>Libre · liseuse</title>" in html
+    assert 'value="Science"' in html  # what was typed stays in the field, to be corrected
 
 
 def test_bob_cannot_rename_or_delete_alices_category(

@@ -1,11 +1,15 @@
 """Template helpers of the reading pages: links that keep the page's other choices, entry HTML
-through the media proxy. (The entries' dates in the reader's words are written by
-`liseuse.ui.pieces`, with the entries.)"""
+through the media proxy, dates as the reading pages write them. (The reading pages' entries
+are written by `liseuse.ui.pieces`, dates included.)"""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
 from django.http import QueryDict
+
+from liseuse.ui import pieces
 
 register = template.Library()
 
@@ -42,3 +46,10 @@ def media(content: str) -> str:
     from liseuse.feeds.media import proxify_html
 
     return proxify_html(content or "")
+
+
+@register.filter
+def long_datetime(value: datetime | None) -> str:
+    """'January 15, 2024 at 02:09' / '15 janvier 2024 à 02:09': the reading pages' format,
+    for the pages written as templates (search, public reading, feed health, sessions)."""
+    return pieces.long_datetime(value)

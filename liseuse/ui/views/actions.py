@@ -57,10 +57,19 @@ def set_read(request: HttpRequest, user: User, entry_id: int) -> HttpResponse:
     read = _flag(request, "read")
     if read is None:
         return HttpResponseBadRequest(_("Say read=1 or read=0."))
-    if _own_state(user, entry_id) is None:
+    state = _own_state(user, entry_id)
+    if state is None:
         return HttpResponse(_("No such entry."), status=404)
     queries.set_read(user, [entry_id], read)
-    return _done(request, {"read": read, "unread_total": queries.unread_total(user)})
+    # The page's counts change at once: the total, and its feed's (its category's is the sum
+    # of its feeds', added up by the page as after a poll).
+    feed_unread = queries.states(user, queries.StreamFilter(feed_id=state.feed_id)).count()
+    payload = {
+        "read": read,
+        "unread_total": queries.unread_total(user),
+        "feeds": {str(state.feed_id): feed_unread},
+    }
+    return _done(request, payload)
 
 
 @require_POST

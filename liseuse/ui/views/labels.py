@@ -45,6 +45,8 @@ class SavedQueryForm(forms.Form):
     query = forms.CharField(label=gettext_lazy("Search"), max_length=1000)
 
     def __init__(self, user: User, *args: object, **kwargs: object) -> None:
+        # Its own ids: the labels page shows it under the label form, whose field is "name" too.
+        kwargs.setdefault("auto_id", "id_saved_%s")
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.user = user
 

@@ -57,12 +57,16 @@ def _page(
     if page.next_after is not None:
         moment, ident = page.next_after
         following = f"{base}?after={int(moment.timestamp() * 1_000_000)}_{ident}"
+    subs = queries.subscriptions(reader)
     feeds = [
         (sub.feed_id, sub.display_title)
-        for sub in queries.subscriptions(reader)
+        for sub in subs
         if sub.visibility != Subscription.Visibility.HIDDEN
     ]
-    context = {"title": title, "states": page.entries, "next": following, "feeds": feeds}
+    # Each entry under the reader's own title for its feed, as in the sidebar.
+    names = {sub.feed_id: sub.display_title for sub in subs}
+    shown = [(state, names.get(state.feed_id, str(state.feed))) for state in page.entries]
+    context = {"title": title, "shown": shown, "next": following, "feeds": feeds}
     return render(request, "ui/account/public.html", context)
 
 

@@ -224,8 +224,9 @@ def sidebar(user: User) -> dict[str, object]:
     }
 
 
-def attach_urls(shown: list[Shown]) -> None:
-    """The links and form targets of each entry, made without a `reverse` per entry."""
+def attach_urls(shown: list[Shown], feed_titles: dict[int, str]) -> None:
+    """The links and form targets of each entry, made without a `reverse` per entry, and the
+    person's title for its feed (`feed_titles`, by feed id; else the feed's own)."""
     read, star, labels = (
         url_maker("ui:set_read"),
         url_maker("ui:set_starred"),
@@ -241,6 +242,7 @@ def attach_urls(shown: list[Shown]) -> None:
         )
         item.feed_url = feed(feed_id)
         item.icon = icon(feed_id) if item.state.feed.favicon_id else ""
+        item.feed_title = feed_titles.get(feed_id, "")
 
 
 def with_days(rows: list[EntryState], day: date) -> list[Shown]:
@@ -308,7 +310,8 @@ def render_stream(request: HttpRequest, user: User, stream: Stream) -> HttpRespo
             else [Shown(s) for s in page.entries]
         )
         attach_labels(shown)
-        attach_urls(shown)
+        # The sidebar's lines have the person's own titles for the feeds: no query of their own.
+        attach_urls(shown, {line.feed_id: line.title for box in boxes for line in box.feeds})
         context["entries"] = shown
         context["entry_articles"] = pieces.entry_articles(
             shown,

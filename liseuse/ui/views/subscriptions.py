@@ -272,6 +272,8 @@ def category_edit(request: HttpRequest, user: User, category_id: int) -> HttpRes
                     category.save(update_fields=["name"])
             except IntegrityError:
                 error = _("You already have a category of that name.")
+                # Named in memory by the attempt: the page's heading shows the name it kept.
+                category.refresh_from_db()
             else:
                 messages.success(request, _("Category renamed."))
                 return see_other("ui:subscriptions")

@@ -34,6 +34,34 @@
     if (badge) badge.textContent = total ? String(total) : "";
   }
 
+  // A feed's count is shown from the last request that asked about it: the last poll, or a
+  // later read / unread of one of its entries (tickets by feed id).
+  let lastPoll = 0;
+  const lastForFeed = new Map();
+
+  // The sidebar's counts: `counts` maps feed ids to their unread counts. `every` says it
+  // lists every feed with unread entries (the poll), so that a feed it leaves out has none;
+  // otherwise it names only the feeds it changes (a read or unread entry's).
+  function setFeedCounts(counts, every, ticket) {
+    if (!counts) return;
+    document.querySelectorAll("#sidebar [data-count-feed]").forEach((cell) => {
+      const feed = cell.dataset.countFeed;
+      if (Math.max(lastPoll, lastForFeed.get(feed) || 0) !== ticket) return;
+      const count = counts[feed];
+      if (count !== undefined || every) cell.textContent = count ? String(count) : "";
+    });
+    // A category's count is the sum of its feeds' counts, but those hidden from it (as the
+    // server counts it: pieces.CategoryBox.unread).
+    document.querySelectorAll("#sidebar .cat").forEach((cat) => {
+      let sum = 0;
+      cat.querySelectorAll("li:not([data-hidden]) > [data-count-feed]").forEach((cell) => {
+        sum += Number(cell.textContent) || 0;
+      });
+      const total = cat.querySelector("[data-count-cat]");
+      if (total) total.textContent = sum ? String(sum) : "";
+    });
+  }
+
   // Show a toggle button's state: its form sends the opposite next time.
   function showToggle(form, on) {
     const field = form.querySelector("input[name=read], input[name=starred]");
@@ -51,11 +79,13 @@
     const overrides = {};
     overrides[kind] = value;
     const ticket = countTicket();
+    if (kind === "read") lastForFeed.set(entry.dataset.feed, ticket);
     return send(form, overrides).then((answer) => {
       const on = answer[kind];
       if (kind === "read") {
         entry.classList.toggle("unread", !on);
         setTitleCount(answer.unread_total, ticket);
+        setFeedCounts(answer.feeds, false, ticket);
       } else {
         entry.classList.toggle("starred", on);
       }
@@ -243,6 +273,7 @@
   const seconds = Number(data.pollSeconds) || 120;
   function poll() {
     const ticket = countTicket();
+    lastPoll = ticket;
     const query = new URLSearchParams({
       after: data.watermark, stream: data.stream, id: data.streamId || "", state: data.state,
       search: data.search || "",
@@ -252,17 +283,7 @@
       .then((answer) => {
         if (!answer) return;
         setTitleCount(answer.unread_total, ticket);
-        for (const [feed, count] of Object.entries(answer.feeds)) {
-          const cell = document.querySelector('[data-count-feed="' + feed + '"]');
-          if (cell) cell.textContent = count ? String(count) : "";
-        }
-        // A category's count is the sum of its feeds' counts.
-        document.querySelectorAll("#sidebar .cat").forEach((cat) => {
-          let sum = 0;
-          cat.querySelectorAll("[data-count-feed]").forEach((cell) => { sum += Number(cell.textContent) || 0; });
-          const total = cat.querySelector("[data-count-cat]");
-          if (total) total.textContent = sum ? String(sum) : "";
-        });
+        setFeedCounts(answer.feeds, true, ticket);
         if (banner && answer.arrived > 0) banner.hidden = false;
       })
       .catch(() => {});
