@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from liseuse.feeds.models import Feed
 
 EXIT_FAILURE = 1
+# What a shell reports for a command a closed pipe stopped (128 + SIGPIPE), as `cat | head` does.
+EXIT_BROKEN_PIPE = 141
+
+# Ids are 64-bit in both databases; retention limits are PositiveIntegerFields, 32-bit on
+# PostgreSQL. Larger numbers failed inside the database, with a traceback.
+MAX_ID = 2**63 - 1
+MAX_LIMIT = 2**31 - 1
 
 
 class CliError(Exception):
@@ -87,8 +94,11 @@ def _every_migration_applied() -> bool:
 def _read_password(prompt: str = "Password") -> str:
     """Asked twice on a terminal; one line from standard input otherwise (scripts, pipes)."""
     if sys.stdin.isatty():
-        first = getpass.getpass(f"{prompt}: ")
-        second = getpass.getpass(f"{prompt} (again): ")
+        try:
+            first = getpass.getpass(f"{prompt}: ")
+            second = getpass.getpass(f"{prompt} (again): ")
+        except EOFError:  # Ctrl-D
+            raise CliError("no password") from None
         if first != second:
             raise CliError("the two passwords differ")
         return first
@@ -159,7 +169,10 @@ def cmd_check(args: argparse.Namespace) -> None:
     try:
         call_command("check", deploy=True, fail_level="ERROR")
     except SystemCheckError as exc:
-        raise CliError(str(exc).strip().splitlines()[0]) from None
+        # Django puts every problem, with its hint, in the exception's text; its first line
+        # alone ("identified some issues:") hid what they were.
+        print(str(exc).strip(), file=sys.stderr)
+        raise CliError("the checks above found errors") from None
 
 
 # --- user -------------------------------------------------------------------------------------
@@ -248,8 +261,12 @@ def _choose_on_terminal(candidates: Sequence[tuple[str, str]]) -> str:
     print("This page offers several feeds:")
     for number, (url, title) in enumerate(candidates, start=1):
         print(f"  {number}. {title or url}  <{url}>")
-    answer = input(f"Which one? [1-{len(candidates)}] ").strip()
-    if not answer.isdigit() or not 1 <= int(answer) <= len(candidates):
+    try:
+        answer = input(f"Which one? [1-{len(candidates)}] ").strip()
+    except EOFError:  # Ctrl-D
+        raise CliError("no feed chosen") from None
+    # isascii: isdigit() accepts "²", which int() refuses.
+    if not (answer.isascii() and answer.isdigit()) or not 1 <= int(answer) <= len(candidates):
         raise CliError("no feed chosen")
     return candidates[int(answer) - 1][0]
 
@@ -308,23 +325,38 @@ def cmd_opml_import(args: argparse.Namespace) -> None:
     from liseuse.feeds import opml
 
     user = _get_user(args.user)
-    path = Path(args.file)
+    limit = opml.MAX_OPML_BYTES
     try:
-        size = path.stat().st_size
-        if size > opml.MAX_OPML_BYTES:
-            raise opml.OpmlError(
-                f"The OPML file is {size // (1024 * 1024)} MB; liseuse accepts at most "
-                f"{opml.MAX_OPML_BYTES // (1024 * 1024)} MB."
-            )
-        data = sys.stdin.buffer.read() if args.file == "-" else path.read_bytes()
+        if args.file == "-":
+            # One byte more than allowed is enough to know it is too much.
+            data = sys.stdin.buffer.read(limit + 1)
+            size = len(data) if len(data) <= limit else None
+        else:
+            path = Path(args.file)
+            size = path.stat().st_size
+            data = path.read_bytes() if size <= limit else b""
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
+    if size is None:
+        raise CliError(f"The OPML file is over {_megabytes(limit)} MB, the most liseuse accepts.")
+    if size > limit:
+        raise CliError(
+            f"The OPML file is {_megabytes(size)} MB; liseuse accepts at most "
+            f"{_megabytes(limit)} MB."
+        )
     report = opml.import_opml(user, data)
     _changed(user.pk)
     print(
         f"imported {report.added} feed(s), skipped {report.skipped} already followed, "
         f"created {report.categories_created} categor{'y' if report.categories_created == 1 else 'ies'}"
     )
+
+
+def _megabytes(size: int) -> str:
+    """5 MB as "5", 5.07 MB as "5.07": rounded up, so that a size over a limit never reads
+    the same as the limit (whole megabytes said "the file is 5 MB; at most 5 MB")."""
+    hundredths = -(-size * 100 // (1024 * 1024))
+    return f"{hundredths // 100}" if hundredths % 100 == 0 else f"{hundredths / 100:.2f}"
 
 
 def cmd_opml_export(args: argparse.Namespace) -> None:
@@ -470,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     feed_list = add(feeds, "list", cmd_feed_list, "List feeds with their health.")
     feed_list.add_argument("--user", metavar="NAME")
     feed_remove = add(feeds, "remove", cmd_feed_remove, "Unfollow (with --user) or delete a feed.")
-    feed_remove.add_argument("id", type=int)
+    feed_remove.add_argument("id", type=_bounded(1, MAX_ID))
     feed_remove.add_argument("--user", metavar="NAME")
 
     opml_parser = commands.add_parser(
@@ -497,13 +529,37 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_retention_rule,
         "Set a feed's retention limits, or a person's own (all feeds, or one category).",
     )
-    rule.add_argument("--feed", type=int, metavar="ID", help="for everyone, on this feed")
+    rule.add_argument(
+        "--feed", type=_bounded(1, MAX_ID), metavar="ID", help="for everyone, on this feed"
+    )
     rule.add_argument("--user", metavar="NAME", help="this person's own limits")
     rule.add_argument("--category", metavar="C", help="with --user: only this category")
-    rule.add_argument("--keep-max", type=int, metavar="N", help="at most N entries")
-    rule.add_argument("--keep-min", type=int, metavar="N", help="never fewer than N")
-    rule.add_argument("--keep-days", type=int, metavar="N", help="older than N days may go")
+    rule.add_argument(
+        "--keep-max", type=_bounded(0, MAX_LIMIT), metavar="N", help="at most N entries"
+    )
+    rule.add_argument(
+        "--keep-min", type=_bounded(0, MAX_LIMIT), metavar="N", help="never fewer than N"
+    )
+    rule.add_argument(
+        "--keep-days", type=_bounded(0, MAX_LIMIT), metavar="N", help="older than N days may go"
+    )
     return parser
+
+
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`, or argparse's one-line usage
+    error saying so."""
+
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not between {low} and {high}")
+        return value
+
+    return whole_number
 
 
 def _fail(message: str) -> NoReturn:
@@ -522,6 +578,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     from liseuse.feeds.opml import OpmlError
     from liseuse.feeds.subscribe import SubscribeError
+    from liseuse.lib.env import ConfigError
 
     try:
         if args.handler is not cmd_check:
@@ -529,7 +586,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             # an upgrade left behind, is brought up to date first (a no-op when it is).
             _migrate()
         args.handler(args)
-    except (CliError, OpmlError, SubscribeError) as exc:
+        sys.stdout.flush()  # a closed pipe said now, while it can be told quietly
+    except BrokenPipeError:
+        # The reader went away (`liseuse feed list | head -1`): stop quietly, as Unix tools
+        # do. Standard output goes to /dev/null, or Python's own flush at exit fails again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(EXIT_BROKEN_PIPE) from None
+    except (CliError, OpmlError, SubscribeError, ConfigError) as exc:
         _fail(str(exc))
     except OperationalError as exc:  # the server down, the file unwritable or locked
         reason = next(iter(str(exc).strip().splitlines()), type(exc).__name__)

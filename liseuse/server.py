@@ -7,6 +7,7 @@ and is started again when it dies on its own.
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import subprocess
@@ -61,6 +62,13 @@ class AccessLogger(Logger):  # type: ignore[misc]
             for handler in list(self.error_log.handlers):
                 self.error_log.removeHandler(handler)
             self.error_log.propagate = True  # to the root logger's JSON lines
+
+    def info(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        # With a socket of each web process's own (`reuse_port`), the arbiter holds none and
+        # says "Listening at:  (pid)": the address it would have named is the one asked for.
+        if msg.startswith("Listening at:") and args and not args[0]:
+            args = (",".join(self.cfg.bind), *args[1:])
+        super().info(msg, *args, **kwargs)
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         if settings.LISEUSE_LOG_FORMAT != "json":
@@ -188,9 +196,14 @@ def _refuse_if_taken(host: str, port: int, bind: str) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                hint = "is another liseuse or server running there? set LISEUSE_LISTEN"
+            elif exc.errno == errno.EADDRNOTAVAIL:
+                hint = "no network interface of this machine has that address; set LISEUSE_LISTEN"
+            else:
+                hint = "set LISEUSE_LISTEN"
             raise SystemExit(
-                f"liseuse: cannot listen on {bind}: {exc.strerror or exc} "
-                f"(is another liseuse or server running there? set LISEUSE_LISTEN)"
+                f"liseuse: cannot listen on {bind}: {exc.strerror or exc} ({hint})"
             ) from None
 
 

@@ -5,12 +5,15 @@ SQLite in the data folder unless `LISEUSE_DATABASE_URL` names PostgreSQL.
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import secrets
 from pathlib import Path
 
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
+from liseuse.lib.env import ConfigError
 from liseuse.lib.env import database_from_url
 from liseuse.lib.env import env_bool
 from liseuse.lib.env import env_int
@@ -24,7 +27,23 @@ django_stubs_ext.monkeypatch()
 BASE_DIR = Path(__file__).resolve().parent
 
 DATA_DIR = Path(env_str("DATA_DIR", "data")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _make_folders(*folders: Path) -> None:
+    """The data folder and those liseuse keeps in it, made now: failing later, inside Django's
+    setup or its checks, it was a traceback or an error number that named neither."""
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"LISEUSE_DATA_DIR={str(DATA_DIR)!r}: cannot make the folder {folder} "
+                f"({exc.strerror or exc}); give liseuse a folder it can write"
+            ) from None
+
+
+# The shared pages (the "shared-pages" cache below) and `collectstatic`'s output.
+_make_folders(DATA_DIR, DATA_DIR / "cache" / "pages", DATA_DIR / "static")
 
 
 def _kept_secret_key() -> str:
@@ -36,10 +55,17 @@ def _kept_secret_key() -> str:
     if given:
         return given
     path = DATA_DIR / "secret_key"
-    if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(50), encoding="utf-8")
-    return path.read_text(encoding="utf-8").strip()
+    try:
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(50), encoding="utf-8")
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"LISEUSE_DATA_DIR={str(DATA_DIR)!r}: cannot keep the secret key in {path} "
+            f"({getattr(exc, 'strerror', None) or exc}); give liseuse a folder it can write, or "
+            "set LISEUSE_SECRET_KEY"
+        ) from None
 
 
 SECRET_KEY = _kept_secret_key()
@@ -148,7 +174,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"  # only for `collectstatic` behind another web server
-STATIC_ROOT.mkdir(exist_ok=True)
 # Served by WhiteNoise straight from the apps' folders: no collectstatic step on a Pi.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
@@ -170,6 +195,12 @@ SESSION_COOKIE_SECURE = _https
 CSRF_COOKIE_SECURE = _https
 if _https:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# `liseuse check` says what matters of these in its own words (liseuse.W004: HTTPS not set up),
+# and a properly set up instance must be able to come out clean. HSTS and the redirect to HTTPS
+# are the job of the reverse proxy that serves HTTPS (docs/configuration.md): it knows whether
+# the whole host is HTTPS, and a redirect here would break a load balancer's plain /healthz.
+# The Secure cookies follow LISEUSE_HTTPS, which liseuse.W004 already asks for.
+SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016"]
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024  # OPML uploads of big FreshRSS exports
 # Any request body over this is refused with 413 before it is read (file uploads included).
@@ -202,6 +233,11 @@ LISEUSE_FETCH_TIMEOUT = env_int("FETCH_TIMEOUT", 30, minimum=1)
 LISEUSE_FETCH_MAX_BYTES = env_int("FETCH_MAX_BYTES", 15 * 1024 * 1024, minimum=1024)
 LISEUSE_REFRESH_MIN_MINUTES = env_int("REFRESH_MIN_MINUTES", 15, minimum=1)
 LISEUSE_REFRESH_MAX_MINUTES = env_int("REFRESH_MAX_MINUTES", 24 * 60, minimum=1)
+if LISEUSE_REFRESH_MIN_MINUTES > LISEUSE_REFRESH_MAX_MINUTES:
+    raise ConfigError(
+        f"LISEUSE_REFRESH_MIN_MINUTES={LISEUSE_REFRESH_MIN_MINUTES} is above "
+        f"LISEUSE_REFRESH_MAX_MINUTES={LISEUSE_REFRESH_MAX_MINUTES}"
+    )
 # Feeds a worker claims at once. Each batch starts its own processes and waits for the slowest:
 # on SQLite (one machine, one writer) a pass goes faster in fewer, bigger batches; on
 # PostgreSQL several workers share the due feeds, and smaller batches keep them all busy to
@@ -213,7 +249,14 @@ LISEUSE_REFRESH_BATCH = env_int(
 )
 LISEUSE_LEASE_SECONDS = env_int("LEASE_SECONDS", 600, minimum=1)
 # Pins "today" for the day separators (an ISO date); for tests and screenshots only.
-LISEUSE_UI_TODAY = env_str("UI_TODAY") or None
+LISEUSE_UI_TODAY = env_str("UI_TODAY").strip() or None
+if LISEUSE_UI_TODAY:
+    try:
+        dt.date.fromisoformat(LISEUSE_UI_TODAY)
+    except ValueError:
+        raise ConfigError(
+            f"LISEUSE_UI_TODAY={LISEUSE_UI_TODAY!r} is not a date (such as 2024-05-31)"
+        ) from None
 # How often an open page asks whether new entries arrived (the "new articles" banner).
 LISEUSE_UI_POLL_SECONDS = env_int("UI_POLL_SECONDS", 120, minimum=10)
 # A reading page is served again from memory while nothing it shows changed for the person, for
@@ -242,7 +285,7 @@ LISEUSE_USER_AGENT = env_str(
 
 # /metrics answers these addresses (IPs or CIDRs), or anyone with LISEUSE_METRICS_TOKEN as a
 # Bearer token (empty: no token accepted).
-LISEUSE_METRICS_ALLOW = env_list("METRICS_ALLOW", ["127.0.0.0/8", "::1"])
+LISEUSE_METRICS_ALLOW = env_networks("METRICS_ALLOW", ["127.0.0.0/8", "::1"])
 LISEUSE_METRICS_TOKEN = env_str("METRICS_TOKEN")
 # Retention (feeds.retention); a feed may override each. 0: no such limit.
 LISEUSE_RETENTION_KEEP_MAX = env_int("RETENTION_KEEP_MAX", 0, minimum=0)
@@ -264,6 +307,12 @@ LISEUSE_WEBSUB_POLL_MINUTES = env_int("WEBSUB_POLL_MINUTES", 6 * 60, minimum=1)
 LISEUSE_LOG_FORMAT = env_str("LOG_FORMAT", "text")
 if LISEUSE_LOG_FORMAT not in {"text", "json"}:
     raise ImproperlyConfigured(f"LISEUSE_LOG_FORMAT is {LISEUSE_LOG_FORMAT!r}: text or json")
+_log_level = env_str("LOG_LEVEL", "INFO").strip().upper()
+if _log_level not in logging.getLevelNamesMapping():
+    raise ConfigError(
+        f"LISEUSE_LOG_LEVEL={_log_level!r} is not a log level (DEBUG, INFO, WARNING, ERROR, "
+        "CRITICAL)"
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -279,6 +328,6 @@ LOGGING = {
             "filters": ["request_context"],
         }
     },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": _log_level},
 }
 AUTH_USER_MODEL = "accounts.User"

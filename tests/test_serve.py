@@ -298,3 +298,61 @@ def test_a_logged_in_request_names_its_person_to_the_access_log(
     assert response.wsgi_request.META[ENVIRON_USER_ID] == alice.pk
     client.logout()
     assert ENVIRON_USER_ID not in client.get("/login/").wsgi_request.META
+
+
+@pytest.mark.parametrize(
+    ("listen", "reason"),
+    [
+        ("abc", "LISEUSE_LISTEN='abc' must be host:port, such as 127.0.0.1:8000"),
+        ("127.0.0.1:99999", "LISEUSE_LISTEN='127.0.0.1:99999': the port must be from 0 to 65535"),
+    ],
+)
+def test_serve_refuses_a_listen_address_it_cannot_read_in_one_line(
+    tmp_path: Path, listen: str, reason: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "liseuse.cli", "serve", "--no-worker"],
+        env=liseuse_env(tmp_path, LISEUSE_LISTEN=listen),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr == f"liseuse: error: {reason}\n"
+
+
+def test_an_address_of_no_interface_of_this_machine_is_not_said_to_be_taken(
+    tmp_path: Path,
+) -> None:
+    """192.0.2.1 (TEST-NET-1, documentation only) is no address of this machine: binding to it
+    fails with "cannot assign", which has nothing to do with another server."""
+    done = subprocess.run(
+        [sys.executable, "-m", "liseuse.cli", "serve", "--no-worker"],
+        env=liseuse_env(tmp_path, LISEUSE_LISTEN="192.0.2.1:18510", LISEUSE_WEB_WORKERS="2"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "cannot listen on 192.0.2.1:18510" in done.stderr, done.stderr[-2000:]
+    assert "another liseuse" not in done.stderr and "no network interface" in done.stderr
+
+
+def test_the_log_names_the_address_when_each_web_process_has_its_own_socket() -> None:
+    config = Config()
+    config.set("bind", ["127.0.0.1:18511"])
+    logger = AccessLogger(config)
+    said: list[str] = []
+    logger.error_log.handlers = []
+    logger.error_log.addHandler(_Collect(said))
+    logger.info("Listening at: %s (%s)", "", 1234)
+    assert said == ["Listening at: 127.0.0.1:18511 (1234)"]
+
+
+class _Collect(logging.Handler):
+    def __init__(self, said: list[str]) -> None:
+        super().__init__()
+        self.said = said
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.said.append(record.getMessage())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
@@ -19,12 +20,27 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,150}$")
 def validate_username(name: str) -> None:
     if not _USERNAME.match(name):
         raise ValidationError(
-            _("A username is 1 to 150 letters, digits, '.', '-' or '_'."), code="invalid"
+            _("A username is 1 to 150 unaccented letters (a to z), digits, '.', '-' or '_'."),
+            code="invalid",
         )
     if User.objects.filter(username__iexact=name).exists():
         raise ValidationError(
             _("The username %(name)s is taken.") % {"name": repr(name)}, code="taken"
         )
+
+
+def validate_timezone(name: object) -> None:
+    """A time zone of the IANA database ("Europe/Paris", "UTC"), as the settings page offers;
+    one stored as given ("Mars/Olympus") broke every date shown to the person."""
+    try:
+        if not isinstance(name, str) or not name:
+            raise ValueError
+        zoneinfo.ZoneInfo(name)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ValidationError(
+            _("%(name)s is not a time zone (such as Europe/Paris, or UTC).") % {"name": repr(name)},
+            code="invalid",
+        ) from None
 
 
 @transaction.atomic
@@ -37,6 +53,7 @@ def create_user(
     timezone: str = "UTC",
 ) -> User:
     validate_username(name)
+    validate_timezone(timezone)
     password_validation.validate_password(password)
     user = User(username=name, is_staff=admin, is_superuser=admin, language=language)
     user.timezone = timezone

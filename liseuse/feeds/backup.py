@@ -13,6 +13,11 @@ identity:
 
 Importing is idempotent: a second import of the same file changes nothing. Nothing here
 touches the password, the API password or sessions.
+
+An imported file is checked as a feed's document is: feed URLs normalized as `feed add` does
+(a `javascript:` one refused, `HTTP://host/feed#top` the same feed as `http://host/feed`), links
+http(s) only, HTML sanitized, numbers and dates read strictly. Entries are shared by everyone
+who follows their feed: what one person's file says of them, others may read.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from liseuse.accounts.models import User
+from liseuse.accounts.services import validate_timezone
 from liseuse.feeds import opml
 from liseuse.feeds.models import Category
 from liseuse.feeds.models import Entry
@@ -37,9 +44,16 @@ from liseuse.feeds.models import RetentionRule
 from liseuse.feeds.models import SavedQuery
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.subscribe import follow
+from liseuse.feeds.urls import FeedUrlError
+from liseuse.feeds.urls import normalize_feed_url
+from liseuse.pipeline.sanitize import sanitize_html
+from liseuse.pipeline.sanitize import text_field
+from liseuse.pipeline.urls import safe_url
 
 FORMAT = "liseuse-backup"
 VERSION = 1
+# The largest number a PositiveIntegerField holds on PostgreSQL.
+_MAX_NUMBER = 2**31 - 1
 
 
 class BackupError(ValueError):
@@ -50,13 +64,64 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _date(value: object) -> datetime | None:
-    if not isinstance(value, str):
+def _date(value: object, where: str) -> datetime | None:
+    """An ISO date of the file, None where it has none; BackupError for anything else (a
+    date that is no date, "2024-13-45", stopped the import with a traceback)."""
+    if value is None or value == "":
         return None
-    parsed = parse_datetime(value)
-    if parsed is not None and timezone.is_naive(parsed):
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise BackupError(f"{where}: {value!r} is not a date and time")
+    if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, timezone.get_default_timezone())
     return parsed
+
+
+def _number(value: object, where: str, *, minimum: int = 0) -> int:
+    """A whole number of the file; not a string of one, nor a boolean (True is an int to
+    Python, and was stored as 1)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BackupError(f"{where}: {value!r} is not a whole number")
+    if not minimum <= value <= _MAX_NUMBER:
+        raise BackupError(f"{where}: {value} is not between {minimum} and {_MAX_NUMBER}")
+    return value
+
+
+def _feed_url(value: object, where: str) -> str:
+    """The feed URL as `feed add` and the OPML import would follow it, or BackupError naming
+    it: followed as given, `javascript:…` went into the OPML export, which could not be
+    imported back, and `HTTP://host/feed#top` was a second copy of a feed already there."""
+    if not isinstance(value, str):
+        raise BackupError(f"{where}: {value!r} is not a URL")
+    try:
+        return normalize_feed_url(value)
+    except FeedUrlError as exc:
+        raise BackupError(f"{where}: {value!r}: {exc}") from None
+
+
+def _enclosures(value: object, where: str) -> list[dict[str, object]]:
+    """What `store._enclosures` stores, keeping only http(s) addresses (a link in the pages)."""
+    if not isinstance(value, list):
+        raise BackupError(f"{where}: {value!r} is not a list")
+    kept: list[dict[str, object]] = []
+    for item in value:
+        url = safe_url(item.get("url"), base=None) if isinstance(item, dict) else None
+        if url is None:
+            continue
+        length = item.get("length")
+        kept.append(
+            {
+                "url": url,
+                "type": text_field(str(item.get("type") or "")),
+                "length": length
+                if isinstance(length, int) and not isinstance(length, bool)
+                else None,
+            }
+        )
+    return kept
 
 
 def _entries(user: User) -> Iterator[dict[str, Any]]:
@@ -156,8 +221,22 @@ def import_user(user: User, document: object) -> dict[str, int]:
     try:
         with transaction.atomic():
             return _import(user, data)
-    except (KeyError, TypeError, AttributeError) as exc:
+    except BackupError:
+        raise
+    except ValidationError as exc:
+        raise BackupError(_describe(exc)) from None
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise BackupError(f"a malformed item in the export ({type(exc).__name__}: {exc})") from None
+
+
+def _describe(exc: ValidationError, where: str = "") -> str:
+    """A model's validation errors with the fields they are about: "theme: … page_size: …"
+    (its messages alone did not say which value of the file was wrong)."""
+    if not hasattr(exc, "error_dict"):
+        return f"{where}{' '.join(exc.messages)}"
+    return "; ".join(
+        f"{where}{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items()
+    )
 
 
 def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
@@ -165,13 +244,21 @@ def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
     for name in User.SETTINGS:
         if name in settings:
             setattr(user, name, settings[name])
+    if "timezone" in settings:
+        try:
+            validate_timezone(settings["timezone"])
+        except ValidationError as exc:
+            raise BackupError(_describe(exc, "settings.timezone: ")) from None
     user.full_clean(exclude=["password", "username"])
     user.save(update_fields=[n for n in User.SETTINGS if n in settings] or None)
 
     categories = {}
-    for item in data.get("categories", []):
+    for i, item in enumerate(data.get("categories", [])):
+        position = _number(
+            item.get("position", 0), f"categories[{i}].position", minimum=-_MAX_NUMBER
+        )
         category, _ = Category.objects.get_or_create(
-            user=user, name=str(item["name"])[:255], defaults={"position": item.get("position", 0)}
+            user=user, name=str(item["name"])[:255], defaults={"position": position}
         )
         categories[category.name] = category
     labels = {}
@@ -180,31 +267,40 @@ def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
         labels[label.name] = label
 
     feeds: dict[str, Feed] = {}
-    for item in data.get("subscriptions", []):
-        url = str(item["url"])
+    for i, item in enumerate(data.get("subscriptions", [])):
+        where = f"subscriptions[{i}]."
+        url = _feed_url(item["url"], f"{where}url")
         existing = Subscription.objects.filter(user=user, feed__url=url).first()
         category_name = item.get("category")
         subscription = existing or follow(user, url, category=category_name)
-        subscription.title = str(item.get("title") or "")
+        subscription.title = text_field(str(item.get("title") or ""))
         subscription.visibility = item.get("visibility") or Subscription.Visibility.MAIN
-        subscription.refresh_floor_minutes = int(item.get("refresh_floor_minutes") or 0)
+        subscription.refresh_floor_minutes = _number(
+            item.get("refresh_floor_minutes") or 0, f"{where}refresh_floor_minutes"
+        )
         if category_name:
             subscription.category = (
                 categories.get(category_name)
                 or Category.objects.get_or_create(user=user, name=str(category_name)[:255])[0]
             )
-        subscription.full_clean(exclude=["user", "feed"])
+        try:
+            subscription.full_clean(exclude=["user", "feed"])
+        except ValidationError as exc:
+            raise BackupError(_describe(exc, where)) from None
         subscription.save()
         feeds[url] = subscription.feed
 
-    for item in data.get("saved_queries", []):
+    for i, item in enumerate(data.get("saved_queries", [])):
+        position = _number(
+            item.get("position", 0), f"saved_queries[{i}].position", minimum=-_MAX_NUMBER
+        )
         SavedQuery.objects.get_or_create(
             user=user,
             name=str(item["name"])[:255],
-            defaults={"query": str(item.get("query", "")), "position": item.get("position", 0)},
+            defaults={"query": str(item.get("query", "")), "position": position},
         )
 
-    for item in data.get("retention") or []:
+    for i, item in enumerate(data.get("retention") or []):
         name = item.get("category")
         folder: Category | None = None
         if name:
@@ -212,19 +308,22 @@ def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
                 categories.get(name)
                 or Category.objects.get_or_create(user=user, name=str(name)[:255])[0]
             )
-        limits = {k: item.get(k) for k in ("keep_max", "keep_min", "keep_days")}
-        for key, value in limits.items():
-            if value is not None and (not isinstance(value, int) or value < 0):
-                raise BackupError(f"retention {key} must be a whole number ≥ 0")
+        limits = {
+            key: None if item.get(key) is None else _number(item[key], f"retention[{i}].{key}")
+            for key in ("keep_max", "keep_min", "keep_days")
+        }
         RetentionRule.objects.update_or_create(user=user, category=folder, defaults=limits)
 
     applied = 0
-    for item in data.get("entries", []):
-        feed = feeds.get(item["feed"])
+    for i, item in enumerate(data.get("entries", [])):
+        where = f"entries[{i}]."
+        url = _feed_url(item["feed"], f"{where}feed")
+        feed = feeds.get(url)
         if feed is None:  # an entry of a feed the person no longer follows: its feed, unfollowed
-            feed = Feed.objects.get_or_create(url=str(item["feed"]))[0]
+            feed = Feed.objects.get_or_create(url=url)[0]
             feeds[feed.url] = feed
-        published = _date(item.get("published")) or timezone.now()
+        published = _date(item.get("published"), f"{where}published") or timezone.now()
+        link = safe_url(str(item.get("url") or ""), base=None) or ""
         entry, _ = Entry.objects.get_or_create(
             feed=feed,
             identity=str(item["identity"])[:64],
@@ -233,24 +332,26 @@ def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
                 # fills the content in.
                 "content_hash": str(item.get("content_hash") or ""),
                 "guid": str(item.get("guid") or ""),
-                "url": str(item.get("url") or "")[:2048],
-                "title": str(item.get("title") or ""),
-                "author": str(item.get("author") or ""),
-                "content": str(item.get("content") or ""),
-                "summary": str(item.get("summary") or ""),
-                "categories": item.get("categories") or [],
-                "enclosures": item.get("enclosures") or [],
+                "url": link[:2048],
+                "title": text_field(str(item.get("title") or "")),
+                "author": text_field(str(item.get("author") or "")),
+                "content": sanitize_html(str(item.get("content") or ""), base_url=link or None),
+                "summary": sanitize_html(str(item.get("summary") or ""), base_url=link or None),
+                "categories": [text_field(str(c)) for c in item.get("categories") or []],
+                "enclosures": _enclosures(item.get("enclosures") or [], f"{where}enclosures"),
                 "published": published,
-                "updated": _date(item.get("updated")),
+                "updated": _date(item.get("updated"), f"{where}updated"),
             },
         )
         state, _ = EntryState.objects.get_or_create(
             user=user, entry=entry, defaults={"feed": feed, "sort_date": entry.published}
         )
         state.is_read = bool(item.get("is_read"))
-        state.read_at = _date(item.get("read_at")) if state.is_read else None
+        state.read_at = _date(item.get("read_at"), f"{where}read_at") if state.is_read else None
         state.is_starred = bool(item.get("is_starred"))
-        state.starred_at = _date(item.get("starred_at")) if state.is_starred else None
+        state.starred_at = (
+            _date(item.get("starred_at"), f"{where}starred_at") if state.is_starred else None
+        )
         state.save(update_fields=["is_read", "read_at", "is_starred", "starred_at"])
         names = [str(n)[:255] for n in item.get("labels") or []]
         for name in names:

@@ -61,6 +61,9 @@ class Feed(models.Model):
     keep_days = models.PositiveIntegerField(null=True, blank=True)  # older ones may go
 
     created_at = models.DateTimeField(default=timezone.now)
+    # When retention first found nobody following the feed and nobody keeping one of its
+    # entries; None while someone does. A day later the feed goes (feeds.retention).
+    unfollowed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [

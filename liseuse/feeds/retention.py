@@ -18,6 +18,12 @@ The limits are the instance's (`LISEUSE_RETENTION_…`), overridden per feed by 
 a feed, so a person's own limits (`RetentionRule`, for all their feeds or for one category) only
 remove that person's reading states, by the same rules; an entry nobody has a state for any more
 then goes as well.
+
+A feed nobody follows (its last follower unsubscribed, or their account was deleted) goes
+whole, entries, tombstones and URL (private feed URLs often carry a token), `UNFOLLOWED_GRACE`
+after a pass first found it so: unsubscribing and subscribing again the same day keeps it. A
+feed of which someone still keeps an entry (starred, imported from a backup without its
+subscription) is not "nobody's".
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from datetime import datetime
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db import transaction
 from django.db.models import Exists
 from django.db.models import OuterRef
@@ -41,6 +48,9 @@ from liseuse.feeds.models import RetentionRule
 from liseuse.feeds.models import Subscription
 
 _CHUNK = 500
+
+# How long a feed nobody follows is kept (docs/configuration.md, "Retention").
+UNFOLLOWED_GRACE = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +250,56 @@ def forget_tombstones(feed: Feed, *, now: datetime, limit: int) -> int:
     )
 
 
+def _wanted(feed_id: int) -> bool:
+    """Whether someone follows the feed, or keeps a state (a star, a label) of one of its
+    entries."""
+    return (
+        Subscription.objects.filter(feed_id=feed_id).exists()
+        or EntryState.objects.filter(feed_id=feed_id).exists()
+    )
+
+
+def forget_unfollowed(feed: Feed, *, now: datetime, limit: int) -> int:
+    """For a feed nobody followed when the pass looked: note since when, and once that is
+    `UNFOLLOWED_GRACE` ago, delete at most `limit` of its entries, and the feed once none is
+    left. Returns the entries deleted.
+
+    Each batch asks again, in its transaction, whether anyone follows the feed now: a follow
+    since the pass looked keeps it. On PostgreSQL the feed's row is locked first, as `follow`
+    locks it, so that a follow and the deletion never cross.
+    """
+    if feed.unfollowed_at is None:
+        Feed.objects.filter(id=feed.id, unfollowed_at__isnull=True).update(unfollowed_at=now)
+        return 0
+    if feed.unfollowed_at > now - UNFOLLOWED_GRACE:
+        return 0
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                list(Feed.objects.select_for_update().filter(id=feed.id).values_list("id"))
+            if _wanted(feed.id):
+                Feed.objects.filter(id=feed.id).update(unfollowed_at=None)
+                return deleted
+            size = min(_CHUNK, limit - deleted)
+            if size <= 0:
+                return deleted
+            # Entries first, in batches: their states, labels and search index rows go with
+            # them (the index's delete trigger), each batch a short transaction.
+            ids = list(Entry.objects.filter(feed_id=feed.id).values_list("id", flat=True)[:size])
+            if ids:
+                deleted += Entry.objects.filter(id__in=ids).delete()[1].get(Entry._meta.label, 0)
+                continue
+            tombstones = list(
+                EntryTombstone.objects.filter(feed_id=feed.id).values_list("id", flat=True)[:_CHUNK]
+            )
+            if tombstones:  # not counted: as in forget_tombstones
+                EntryTombstone.objects.filter(id__in=tombstones).delete()
+                continue
+            Feed.objects.filter(id=feed.id).delete()
+            return deleted
+
+
 @dataclass
 class Cursor:
     """Where the background pass stopped: the next one goes on from there, round the feeds."""
@@ -264,7 +324,19 @@ def run(
         return 0
     rules = _rules()
     deleted = forgotten = 0
+    followed = set(
+        Subscription.objects.filter(feed__in=feeds).values_list("feed_id", flat=True).distinct()
+    )
     for feed in feeds:
+        if feed.id not in followed and not _wanted(feed.id):
+            deleted += forget_unfollowed(feed, now=now, limit=limit - deleted)
+            if deleted >= limit:
+                cursor.after_feed_id = feed.id - 1
+                return deleted
+            cursor.after_feed_id = feed.id
+            continue
+        if feed.unfollowed_at is not None:  # followed again
+            Feed.objects.filter(id=feed.id).update(unfollowed_at=None)
         # Not counted in what is returned (entries and states); bounded per pass all the same.
         forgotten += forget_tombstones(feed, now=now, limit=limit - forgotten)
         if rules:

@@ -58,7 +58,10 @@ def subscribe_url(
 ) -> Subscription:
     """Follow the feed at `raw_url`, or the one its page offers (`choose` picks among several).
     A feed nobody followed yet is fetched at once: its name and entries are there when the
-    person looks, as in FreshRSS and Miniflux, not after the refresh loop's next turn."""
+    person looks, as in FreshRSS and Miniflux, not after the refresh loop's next turn. So is a
+    disabled one (a 410 Gone for an earlier follower): the loop never tries it again, and the
+    newcomer would follow it for ever without a word; a success enables it again, a failure is
+    told by the feed's health, as for a new feed."""
     url = _normalized(raw_url)
     if not Feed.objects.filter(url=url).exists():
         found = _discover(url)
@@ -78,9 +81,9 @@ def subscribe_url(
         # A page's link may spell a feed's address differently from how a person types it
         # (host in capitals, a #fragment): cleaned the same way, both lead to one shared Feed.
         url = _normalized(url)
-    new_feed = not Feed.objects.filter(url=url).exists()
+    disabled = Feed.objects.filter(url=url).values_list("disabled", flat=True).first()
     subscription = follow(user, url, category=category, title=title)
-    if new_feed:
+    if disabled is None or disabled:
         _first_fetch(user, subscription)
     return subscription
 
@@ -119,9 +122,13 @@ def follow(user: User, url: str, *, category: str | None = None, title: str = ""
             _("%(user)s already follows %(url)s") % {"user": user.username, "url": url}
         )
     folder = None
-    if category:
-        folder, _created = Category.objects.get_or_create(user=user, name=category.strip()[:255])
+    name = (category or "").strip()[:255]
+    if name:  # a name of spaces is no category, not one whose name is empty
+        folder, _created = Category.objects.get_or_create(user=user, name=name)
     subscription = Subscription.objects.create(user=user, feed=feed, category=folder, title=title)
+    if feed.unfollowed_at is not None:
+        # Followed again within retention's grace: its day starts afresh at the next unfollow.
+        Feed.objects.filter(pk=feed.pk).update(unfollowed_at=None)
     # A feed others already follow has entries: the newcomer sees its recent ones, as they would
     # on a first fetch, rather than an empty feed until the next new entry.
     recent = Entry.objects.filter(feed=feed).order_by("-published")[:RECENT_ENTRIES_ON_FOLLOW]

@@ -19,7 +19,13 @@ def env_str(name: str, default: str = "") -> str:
     """The variable's value; `NAME_FILE` (a path, as Docker secrets give) takes precedence."""
     file_path = os.environ.get(PREFIX + name + "_FILE")
     if file_path:
-        return Path(file_path).read_text(encoding="utf-8").strip()
+        try:
+            return Path(file_path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            raise ConfigError(
+                f"{PREFIX}{name}_FILE={file_path!r} cannot be read: {reason}"
+            ) from None
     return os.environ.get(PREFIX + name, default)
 
 
@@ -34,7 +40,9 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ConfigError(f"{PREFIX}{name}={raw!r} is not a yes/no value (use 1/0, true/false, yes/no)")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     raw = env_str(name, "").strip()
     if raw == "":
         return default
@@ -44,6 +52,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ConfigError(f"{PREFIX}{name}={raw!r} is not a whole number") from None
     if minimum is not None and value < minimum:
         raise ConfigError(f"{PREFIX}{name}={value} is below the minimum of {minimum}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{PREFIX}{name}={value} is above the maximum of {maximum}")
     return value
 
 
@@ -70,7 +80,14 @@ def env_networks(name: str, default: list[str]) -> list[str]:
 
 def database_from_url(url: str) -> dict[str, object]:
     """Django's DATABASES entry for a `postgresql://user:pass@host:port/name` URL."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # urlsplit reads the port only when asked
+    except ValueError:  # "[::1/db": a bracket left open
+        raise ConfigError(
+            f"{PREFIX}DATABASE_URL: the host is not a valid address, or its port not a number "
+            "from 0 to 65535 (postgresql://user:password@host:5432/name)"
+        ) from None
     if parts.scheme not in {"postgres", "postgresql"}:
         raise ConfigError(
             f"{PREFIX}DATABASE_URL must start with postgresql:// (got {parts.scheme or 'nothing'}://); "
@@ -85,7 +102,7 @@ def database_from_url(url: str) -> dict[str, object]:
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
-        "PORT": str(parts.port or ""),
+        "PORT": str(port or ""),
         # Keep connections for a minute: the web workers and the refresh loop reconnect less.
         "CONN_MAX_AGE": 60,
         # A connection the server ended is opened again rather than failing a request; the
@@ -97,6 +114,8 @@ def database_from_url(url: str) -> dict[str, object]:
 def listen_address(value: str) -> tuple[str, int]:
     """`host:port` (or `[v6]:port`) → (host, port)."""
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not host:
+    if not sep or not (port.isascii() and port.isdigit()) or not host:
         raise ConfigError(f"{PREFIX}LISTEN={value!r} must be host:port, such as 127.0.0.1:8000")
+    if int(port) > 65535:
+        raise ConfigError(f"{PREFIX}LISTEN={value!r}: the port must be from 0 to 65535")
     return host.strip("[]"), int(port)

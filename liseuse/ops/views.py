@@ -52,7 +52,7 @@ def _allowed(request: HttpRequest) -> bool:
             if address in ipaddress.ip_network(allowed, strict=False):
                 return True
         except ValueError:
-            continue  # a malformed entry is reported by the system checks, not here
+            continue  # settings refuse a malformed entry at start (lib.env.env_networks)
     return False
 
 

@@ -27,8 +27,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import http
 import ipaddress
+import os
 import re
 import socket
 import zlib
@@ -672,6 +674,25 @@ def _phrase(status: int) -> str:
         return ""
 
 
+# The system's words for the errors asyncio raises itself, without them: a TLS handshake on a
+# plain-HTTP port that drops the connection raised a bare ConnectionResetError, and the reason
+# read "could not connect to host:port ()".
+_ERRNO_OF: dict[type[OSError], int] = {
+    ConnectionResetError: errno.ECONNRESET,
+    ConnectionAbortedError: errno.ECONNABORTED,
+    ConnectionRefusedError: errno.ECONNREFUSED,
+    BrokenPipeError: errno.EPIPE,
+}
+
+
+def _os_words(error: OSError) -> str:
+    if error.strerror:
+        return error.strerror
+    if type(error) in _ERRNO_OF:
+        return os.strerror(_ERRNO_OF[type(error)])
+    return str(error) or type(error).__name__
+
+
 def _describe_client_error(exc: aiohttp.ClientError, url: URL) -> FetchError:
     where = f"{url.host}:{url.port}"
     if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(
@@ -686,9 +707,7 @@ def _describe_client_error(exc: aiohttp.ClientError, url: URL) -> FetchError:
     if isinstance(exc, aiohttp.ClientSSLError):
         return FetchError(reasons.TLS_FAILED.format(host=where))
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return FetchError(
-            reasons.CONNECT_FAILED.format(host=where, error=exc.os_error.strerror or exc.os_error)
-        )
+        return FetchError(reasons.CONNECT_FAILED.format(host=where, error=_os_words(exc.os_error)))
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return FetchError(reasons.DISCONNECTED.format(host=url.host))
     if isinstance(exc, aiohttp.ClientPayloadError):

@@ -172,3 +172,30 @@ def test_feed_add_on_the_command_line(
         main(["feed", "add", server.url("/a.rss"), "--user", "alice", "--category", "Tech"])
     assert "following " + server.url("/a.rss") in capsys.readouterr().out
     assert Subscription.objects.get().category.name == "Tech"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("comes_back", [True, False])
+def test_following_a_disabled_feed_tries_it_at_once(
+    alice: User, bob: User, comes_back: bool
+) -> None:
+    """A 410 Gone disabled the feed for its first follower; the refresh loop never tries it
+    again. A newcomer's follow does, as for a new feed: the feed comes back to life, or its
+    health says it is still gone."""
+    answer = Reply(body=RSS) if comes_back else Reply(status=410)
+    with LocalServer({"/rss": answer}) as server:
+        Feed.objects.create(url=server.url("/rss"), disabled=True, last_error="HTTP 410 Gone")
+        follow(alice, server.url("/rss"))
+        sub = subscribe_url(bob, server.url("/rss"))
+        asked = server.paths()
+    feed = Feed.objects.get(pk=sub.feed_id)
+    assert asked.count("/rss") == 1  # (and, once back, a look for its icon)
+    if comes_back:
+        assert not feed.disabled and feed.title == "Le flux" and not feed.last_error
+        assert EntryState.objects.filter(user=bob, entry__title="Un").count() == 1
+    else:
+        assert feed.disabled and "410" in feed.last_error
+
+
+def test_a_category_of_spaces_is_no_category(alice: User) -> None:
+    sub = follow(alice, "https://feeds.example/rss", category="   ")
+    assert sub.category is None and not alice.categories.exists()

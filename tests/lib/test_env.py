@@ -87,3 +87,35 @@ def test_networks_are_checked_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LISEUSE_NETS", "192.168.1.0/24,intranet")
     with pytest.raises(env.ConfigError, match="LISEUSE_NETS: 'intranet' is not an IP address"):
         env.env_networks("NETS", [])
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("postgresql://db:port/liseuse", "port"),
+        ("postgresql://db:99999/liseuse", "port"),
+        ("postgresql://[::1/liseuse", "address"),
+    ],
+)
+def test_a_database_url_that_cannot_be_read_is_refused_by_name(url: str, reason: str) -> None:
+    with pytest.raises(env.ConfigError, match=rf"^LISEUSE_DATABASE_URL: .*{reason}"):
+        env.database_from_url(url)
+
+
+def test_a_missing_secret_file_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LISEUSE_SECRET_KEY_FILE", str(tmp_path / "absent"))
+    with pytest.raises(env.ConfigError, match=r"^LISEUSE_SECRET_KEY_FILE=.*absent.*cannot be read"):
+        env.env_str("SECRET_KEY")
+
+
+def test_a_listen_port_out_of_range_is_refused_by_name() -> None:
+    with pytest.raises(env.ConfigError, match=r"LISEUSE_LISTEN='127\.0\.0\.1:99999'.*0 to 65535"):
+        env.listen_address("127.0.0.1:99999")
+
+
+def test_numbers_above_their_maximum_are_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LISEUSE_N", "2000")
+    with pytest.raises(env.ConfigError, match="LISEUSE_N=2000 is above the maximum of 1440"):
+        env.env_int("N", 3, maximum=1440)

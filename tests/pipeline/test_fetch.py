@@ -726,3 +726,28 @@ def test_cookies_are_not_sent_back() -> None:
         fetch_in_turn(s.url("/feed"), 2)
     assert len(s.requests) == 2
     assert "cookie" not in s.requests[1].headers
+
+
+@pytest.mark.parametrize(
+    ("os_error", "reason"),
+    [
+        # As asyncio's TLS handshake raises it when a plain-HTTP port drops the connection.
+        (ConnectionResetError(), "(Connection reset by peer)"),
+        (ConnectionRefusedError(111, "Connection refused"), "(Connection refused)"),
+        (OSError("Connect call failed"), "(Connect call failed)"),
+        (OSError(), "(OSError)"),
+    ],
+)
+def test_a_failed_connection_without_the_systems_words_is_still_readable(
+    os_error: OSError, reason: str
+) -> None:
+    from aiohttp.client_reqrep import ConnectionKey
+    from yarl import URL
+
+    from liseuse.pipeline.fetch import _describe_client_error
+
+    key = ConnectionKey("127.0.0.1", 18100, True, True, None, None, None, None)
+    error = _describe_client_error(
+        aiohttp.ClientConnectorError(key, os_error), URL("https://127.0.0.1:18100/feedD")
+    )
+    assert error.reason == f"could not connect to 127.0.0.1:18100 {reason}"

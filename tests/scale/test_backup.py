@@ -134,3 +134,128 @@ def test_the_commands_write_and_read_the_file(
     with pytest.raises(SystemExit):
         cli.main(["import", str(path), "--user", "bob"])
     assert "malformed" in capsys.readouterr().err
+
+
+def _document(**parts: object) -> dict[str, object]:
+    return {"format": "liseuse-backup", "version": 1, **parts}
+
+
+def _nothing_imported_for(user: User) -> bool:
+    return not (
+        Subscription.objects.filter(user=user).exists()
+        or Category.objects.filter(user=user).exists()
+        or EntryState.objects.filter(user=user).exists()
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("javascript:alert(1)", "only http and https URLs are followed"),
+        ("http://", "names no host"),
+        (None, "is not a URL"),
+    ],
+)
+def test_a_feed_url_that_cannot_be_followed_refuses_the_whole_file(
+    bob: User, url: object, reason: str
+) -> None:
+    document = _document(
+        categories=[{"name": "Presse", "position": 0}],
+        subscriptions=[
+            {"url": "http://a.example/feed", "category": "Presse"},
+            {"url": url},
+        ],
+    )
+    with pytest.raises(backup.BackupError, match=rf"^subscriptions\[1\]\.url: .*{reason}"):
+        backup.import_user(bob, document)
+    assert _nothing_imported_for(bob) and not Feed.objects.exists()
+
+
+@pytest.mark.django_db
+def test_feed_urls_are_normalized_as_feed_add_does(alice: User, bob: User) -> None:
+    follow(alice, "http://a.example/feed")
+    document = _document(
+        subscriptions=[{"url": "HTTP://A.example/feed#frag"}],
+        entries=[
+            {
+                "feed": "http://A.EXAMPLE/feed",
+                "identity": "x",
+                "url": "javascript:alert(1)",
+                "title": "<b>Titre</b>",
+                "content": '<p onclick="steal()">Texte</p><script>steal()</script>',
+                "enclosures": [
+                    {"url": "javascript:alert(1)", "type": "audio/mpeg"},
+                    {"url": "https://a.example/e.mp3", "type": "audio/mpeg", "length": 3},
+                ],
+                "is_starred": True,
+                "published": "2024-05-01T10:00:00+00:00",
+            }
+        ],
+    )
+    backup.import_user(bob, document)
+    assert list(Feed.objects.values_list("url", flat=True)) == ["http://a.example/feed"]
+    entry = Entry.objects.get()
+    # Entries are shared: what bob's file says of one, alice may read.
+    assert entry.url == "" and entry.title == "Titre"
+    assert "script" not in entry.content and "onclick" not in entry.content
+    assert entry.enclosures == [
+        {"url": "https://a.example/e.mp3", "type": "audio/mpeg", "length": 3}
+    ]
+    assert 'xmlUrl="http://a.example/feed"' in backup.export_user(bob)["opml"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        (
+            {"subscriptions": [{"url": "http://a.example/f", "refresh_floor_minutes": "abc"}]},
+            "subscriptions[0].refresh_floor_minutes: 'abc' is not a whole number",
+        ),
+        (
+            {"categories": [{"name": "Presse", "position": "abc"}]},
+            "categories[0].position: 'abc' is not a whole number",
+        ),
+        (
+            {"saved_queries": [{"name": "Vélo", "query": "vélo", "position": "zz"}]},
+            "saved_queries[0].position: 'zz' is not a whole number",
+        ),
+        (
+            {
+                "entries": [
+                    {
+                        "feed": "http://a.example/f",
+                        "identity": "x",
+                        "published": "2024-13-45T99:00:00",
+                    }
+                ]
+            },
+            "entries[0].published: '2024-13-45T99:00:00' is not a date and time",
+        ),
+        (
+            {"retention": [{"category": None, "keep_max": True}]},
+            "retention[0].keep_max: True is not a whole number",
+        ),
+        (
+            {"retention": [{"category": None, "keep_days": 99999999999}]},
+            "retention[0].keep_days: 99999999999 is not between 0 and 2147483647",
+        ),
+        (
+            {"settings": {"timezone": "Mars/Olympus"}},
+            "settings.timezone: 'Mars/Olympus' is not a time zone",
+        ),
+        ({"settings": {"theme": "neon", "page_size": -5}}, "theme: "),
+        ({"settings": {"theme": "neon", "page_size": -5}}, "page_size: "),
+    ],
+)
+def test_a_malformed_value_is_named_and_nothing_is_imported(
+    bob: User, parts: dict[str, object], message: str
+) -> None:
+    document = _document(**{"categories": [{"name": "Avant", "position": 0}], **parts})
+    with pytest.raises(backup.BackupError) as refused:
+        backup.import_user(bob, document)
+    assert message in str(refused.value)
+    bob.refresh_from_db()
+    assert _nothing_imported_for(bob) and not SavedQuery.objects.exists()
+    assert not RetentionRule.objects.exists() and bob.timezone == "UTC"

@@ -178,7 +178,7 @@ def test_a_feed_listing_more_items_than_a_query_takes_parameters_stops_no_retent
     # (32,766 in its default build): the pass failed on that feed, and, starting from it
     # again each time, never reached the feeds after it.
     feed = _feed_with_entries(alice, count=0)
-    other = Feed.objects.create(url="http://feeds.example/other")
+    other = follow(alice, "http://feeds.example/other").feed  # (a feed nobody follows is skipped)
     connection.ensure_connection()
     many = 40_000
     if connection.vendor == "sqlite":
@@ -293,3 +293,92 @@ def test_the_command_sets_feed_and_person_rules(
     # the feed, so the entries her states leave go too: 6 states, 6 entries.
     assert "retention: 12 old entries and reading states deleted" in capsys.readouterr().out
     assert _left() == ["e0", "e1", "e2", "e3"]
+
+
+def _matches(word: str) -> list[int]:
+    """The entries the search index gives for a word (SQLite's FTS5 table)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT rowid FROM liseuse_entry_fts WHERE liseuse_entry_fts MATCH %s", [word]
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _pending() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM liseuse_entry_fts_pending")
+        return int(cursor.fetchone()[0])
+
+
+def _a_day_ago_and_more(feed: Feed) -> None:
+    Feed.objects.filter(id=feed.id).update(
+        unfollowed_at=timezone.now() - retention.UNFOLLOWED_GRACE - timedelta(minutes=1)
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="reads SQLite's FTS5 tables")
+def test_a_feed_nobody_follows_goes_a_day_later_in_batches_with_all_it_had(
+    alice: User, bob: User
+) -> None:
+    from liseuse.accounts.services import delete_user
+    from liseuse.feeds import search
+
+    feed = _feed_with_entries(alice, count=10, days_apart=0)
+    Entry.objects.filter(feed=feed).update(content="<p>jeton secret</p>")
+    search.index_pending()
+    indexed = sorted(Entry.objects.values_list("id", flat=True))
+    assert _matches("jeton") == indexed
+    Entry.objects.create(feed=feed, identity="queued", content_hash="h", published=timezone.now())
+    EntryTombstone.objects.create(feed=feed, identity="gone")
+    other = Feed.objects.create(url="http://feeds.example/bob")
+    follow(bob, other.url)
+    delete_user(alice)
+
+    # Found unfollowed: noted, kept for the day's grace; the walk leaves it alone meanwhile.
+    retention.run_all()
+    feed.refresh_from_db()
+    assert feed.unfollowed_at is not None and Entry.objects.filter(feed=feed).count() == 11
+
+    _a_day_ago_and_more(feed)
+    assert retention.run(max_entries=4) == 4  # bounded, as every retention pass
+    assert Entry.objects.filter(feed=feed).count() == 7
+    retention.run_all()
+    assert not Feed.objects.filter(id=feed.id).exists()
+    assert not Entry.objects.exists() and not EntryTombstone.objects.exists()
+    assert not EntryState.objects.exists() and _pending() == 0 and _matches("jeton") == []
+    assert Feed.objects.filter(id=other.id, unfollowed_at=None).exists()  # bob's stays
+
+
+@pytest.mark.django_db
+def test_following_again_within_the_day_keeps_the_feed(alice: User) -> None:
+    from liseuse.feeds.models import Subscription
+    from liseuse.feeds.subscribe import unfollow
+
+    feed = _feed_with_entries(alice, count=3)
+    unfollow(Subscription.objects.get(user=alice))
+    retention.run_all()
+    _a_day_ago_and_more(feed)
+    follow(alice, feed.url)  # back before the pass came round again
+    unfollow(Subscription.objects.get(user=alice))
+    retention.run_all()
+    feed.refresh_from_db()
+    # Its day starts afresh: nobody has followed it for less than a day.
+    assert feed.unfollowed_at is not None
+    assert feed.unfollowed_at > timezone.now() - timedelta(minutes=1)
+    assert Entry.objects.filter(feed=feed).count() == 3
+
+
+@pytest.mark.django_db
+def test_a_feed_of_which_someone_keeps_an_entry_is_not_nobodys(alice: User) -> None:
+    from liseuse.feeds.models import Subscription
+
+    # As a backup's import leaves it: a starred entry of a feed the person no longer follows.
+    feed = _feed_with_entries(alice, count=3)
+    Subscription.objects.filter(user=alice).delete()
+    EntryState.objects.filter(entry__identity="e1").update(is_starred=True)
+    retention.run_all()
+    _a_day_ago_and_more(feed)
+    retention.run_all()
+    assert Feed.objects.filter(id=feed.id).exists()
+    assert Entry.objects.filter(identity="e1").exists()
