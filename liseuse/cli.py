@@ -338,11 +338,13 @@ def cmd_opml_import(args: argparse.Namespace) -> None:
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
     if size is None:
-        raise CliError(f"The OPML file is over {_megabytes(limit)} MB, the most liseuse accepts.")
+        raise CliError(
+            f"The OPML file is over {opml.megabytes(limit)} MB, the most liseuse accepts."
+        )
     if size > limit:
         raise CliError(
-            f"The OPML file is {_megabytes(size)} MB; liseuse accepts at most "
-            f"{_megabytes(limit)} MB."
+            f"The OPML file is {opml.megabytes(size)} MB; liseuse accepts at most "
+            f"{opml.megabytes(limit)} MB."
         )
     report = opml.import_opml(user, data)
     _changed(user.pk)
@@ -350,13 +352,6 @@ def cmd_opml_import(args: argparse.Namespace) -> None:
         f"imported {report.added} feed(s), skipped {report.skipped} already followed, "
         f"created {report.categories_created} categor{'y' if report.categories_created == 1 else 'ies'}"
     )
-
-
-def _megabytes(size: int) -> str:
-    """5 MB as "5", 5.07 MB as "5.07": rounded up, so that a size over a limit never reads
-    the same as the limit (whole megabytes said "the file is 5 MB; at most 5 MB")."""
-    hundredths = -(-size * 100 // (1024 * 1024))
-    return f"{hundredths // 100}" if hundredths % 100 == 0 else f"{hundredths / 100:.2f}"
 
 
 def cmd_opml_export(args: argparse.Namespace) -> None:

@@ -7,7 +7,7 @@ from liseuse.feeds import websub
 
 urlpatterns = [
     # Fever and Google Reader first: their paths are what apps set up for FreshRSS expect.
-    path("api/fever.php", include("liseuse.fever.urls")),
+    path("api/", include("liseuse.fever.urls")),
     path("", include("liseuse.ops.urls")),  # /healthz, /metrics
     path("websub/<str:token>", websub.callback, name="websub"),  # hubs call back here
     path("", include("liseuse.greader.urls")),

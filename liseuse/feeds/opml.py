@@ -8,9 +8,11 @@ entities nor fetches anything (XXE, billion laughs).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from xml.sax.saxutils import quoteattr
 
 from django.db import transaction
+from django.utils import formats
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from lxml import etree
@@ -47,12 +49,22 @@ class ImportReport:
     categories_created: int
 
 
+def megabytes(size: int) -> str:
+    """5 MB as "5", 5.07 MB as "5.07" ("5,07" in French): rounded up, so that a size over a
+    limit never reads the same as the limit (whole megabytes said "the file is 5 MB; at most
+    5 MB")."""
+    hundredths = -(-size * 100 // (1024 * 1024))
+    if hundredths % 100 == 0:
+        return str(hundredths // 100)
+    return formats.number_format(Decimal(hundredths) / 100, decimal_pos=2)
+
+
 def parse_opml(data: bytes) -> list[OpmlFeed]:
     """Every feed outline of an OPML document, with the name of the folder holding it."""
     if len(data) > MAX_OPML_BYTES:
         raise OpmlError(
             _("The OPML file is %(size)s MB; liseuse accepts at most %(limit)s MB.")
-            % {"size": len(data) // (1024 * 1024), "limit": MAX_OPML_BYTES // (1024 * 1024)}
+            % {"size": megabytes(len(data)), "limit": megabytes(MAX_OPML_BYTES)}
         )
     # Entity declarations can only serve an attack here (XXE, billion laughs): refuse them
     # before the parser sees them, with a message that says so.
