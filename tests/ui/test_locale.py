@@ -20,8 +20,10 @@ LOCALE = Path(liseuse.__file__).parent / "locale"
 class Message:
     context: str | None
     msgid: str
-    msgstr: str
+    msgstr: str  # of a plural message: its first form, or "" while any form is missing
     fuzzy: bool
+    plural: str | None = None
+    forms: tuple[str, ...] = ()
 
 
 def read_po(path: Path) -> list[Message]:
@@ -38,14 +40,25 @@ def read_po(path: Path) -> list[Message]:
                 current = ""  # an obsolete entry: not in use
                 fields = {}
                 break
-            elif line.startswith(("msgctxt ", "msgid ", "msgstr ")):
+            elif line.startswith(("msgctxt ", "msgid ", "msgid_plural ", "msgstr")):
                 current, _, value = line.partition(" ")
                 fields[current] = ast.literal_eval(value)
             elif line.startswith('"') and current:
                 fields[current] += ast.literal_eval(line)
         if fields.get("msgid"):
+            forms = tuple(fields[k] for k in sorted(fields) if k.startswith("msgstr["))
+            msgstr = fields.get("msgstr", "")
+            if forms:
+                msgstr = forms[0] if all(forms) else ""
             messages.append(
-                Message(fields.get("msgctxt"), fields["msgid"], fields.get("msgstr", ""), fuzzy)
+                Message(
+                    fields.get("msgctxt"),
+                    fields["msgid"],
+                    msgstr,
+                    fuzzy,
+                    fields.get("msgid_plural"),
+                    forms,
+                )
             )
     return messages
 
@@ -69,6 +82,12 @@ def test_the_compiled_catalog_matches_the_po_file(language: str) -> None:
     for message in read_po(folder / "django.po"):
         if not message.msgstr or message.fuzzy:
             continue
+        if message.plural is not None:
+            # One and two: the first and second forms in both languages (French: n > 1).
+            got_forms = tuple(compiled.ngettext(message.msgid, message.plural, n) for n in (1, 2))
+            if got_forms != message.forms:
+                stale.append(message.msgid)
+            continue
         if message.context is None:
             got = compiled.gettext(message.msgid)
         else:
@@ -80,7 +99,7 @@ def test_the_compiled_catalog_matches_the_po_file(language: str) -> None:
 
 # The functions that mark a string for translation, by the argument(s) that make its key.
 _MARKERS = {
-    **{"_": 1, "gettext": 1, "gettext_lazy": 1, "gettext_noop": 1},
+    **{"_": 1, "gettext": 1, "gettext_lazy": 1, "gettext_noop": 1, "ngettext": 1},
     **{"pgettext": 2, "pgettext_lazy": 2},
 }
 _TEMPLATE_MARK = re.compile(

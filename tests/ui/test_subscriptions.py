@@ -345,3 +345,30 @@ def test_the_export_holds_only_the_persons_feeds(
     export = logged_in(bob).get("/manage/opml/export")
     assert b"libre.example" not in export.content
     assert b"Libre actu" not in logged_in(bob).get("/manage/health/").content
+
+
+def test_the_import_report_speaks_french_plurals(alice: User) -> None:
+    # "1 déjà suivis, 1 catégories créées": each count now takes its own plural.
+    User.objects.filter(pk=alice.pk).update(language="fr")
+    alice.refresh_from_db()
+    followed = Feed.objects.create(url="https://deux.example/rss")
+    Subscription.objects.create(user=alice, feed=followed)
+    client = logged_in(alice)
+    response = client.post(
+        "/manage/opml/import", {"file": SimpleUploadedFile("feeds.opml", OPML)}, follow=True
+    )
+    text = response.content.decode()
+    assert "Importé : 1 flux ajouté, 1 déjà suivi, 1 catégorie créée." in text, text[-3000:]
+
+
+def test_a_page_that_is_not_there_is_a_page_of_liseuse_in_the_persons_language(
+    alice: User,
+) -> None:
+    # Django's own was a bare "Not Found", in English, without a way back.
+    User.objects.filter(pk=alice.pk).update(language="fr")
+    alice.refresh_from_db()
+    with override_settings(DEBUG=False):
+        response = logged_in(alice).get("/manage/subscriptions/999999/")
+    text = response.content.decode()
+    assert response.status_code == 404
+    assert "Introuvable" in text and 'href="/"' in text and 'class="brand"' in text

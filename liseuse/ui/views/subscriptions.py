@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 from django.views.decorators.http import require_http_methods
 from django.views.decorators.http import require_POST
@@ -218,7 +219,13 @@ def refresh(request: HttpRequest, user: User, sub_id: int) -> HttpResponse:
             messages.error(request, _("The fetch failed: %(error)s") % {"error": report.error})
         else:
             messages.success(
-                request, _("Refreshed: %(count)d new entries.") % {"count": report.new_entries}
+                request,
+                ngettext(
+                    "Refreshed: %(count)d new entry.",
+                    "Refreshed: %(count)d new entries.",
+                    report.new_entries,
+                )
+                % {"count": report.new_entries},
             )
     return see_other("ui:subscription", sub.pk)
 
@@ -319,17 +326,23 @@ def opml_import(request: HttpRequest, user: User) -> HttpResponse:
         except opml.OpmlError as exc:
             error = str(exc)
         else:
+            # Each count in its own words: "1 feed added", "2 feeds added" (and French's
+            # plurals, which differ from English's for 0 and 1).
+            added = ngettext("%(count)d feed added", "%(count)d feeds added", report.added) % {
+                "count": report.added
+            }
+            skipped = ngettext(
+                "%(count)d already followed", "%(count)d already followed", report.skipped
+            ) % {"count": report.skipped}
+            created = ngettext(
+                "%(count)d category created",
+                "%(count)d categories created",
+                report.categories_created,
+            ) % {"count": report.categories_created}
             messages.success(
                 request,
-                _(
-                    "Imported: %(added)d feeds added, %(skipped)d already followed, "
-                    "%(categories)d categories created."
-                )
-                % {
-                    "added": report.added,
-                    "skipped": report.skipped,
-                    "categories": report.categories_created,
-                },
+                _("Imported: %(added)s, %(skipped)s, %(created)s.")
+                % {"added": added, "skipped": skipped, "created": created},
             )
             return see_other("ui:subscriptions")
     else:
