@@ -156,9 +156,7 @@ def test_a_refusal_speaks_the_persons_language(language: str, message: str) -> N
 
 
 @pytest.mark.parametrize(("language", "said"), [("en", "5.07 MB"), ("fr", "5,07 Mo")])
-def test_a_file_just_over_the_limit_is_not_said_to_be_the_limit(
-    language: str, said: str
-) -> None:
+def test_a_file_just_over_the_limit_is_not_said_to_be_the_limit(language: str, said: str) -> None:
     # Whole megabytes said "The OPML file is 5 MB; liseuse accepts at most 5 MB."
     data = b" " * int(5.07 * 1024 * 1024)
     with translation.override(language), pytest.raises(opml.OpmlError) as refused:
