@@ -17,6 +17,7 @@ import asyncio
 import html
 import re
 from contextvars import ContextVar
+from dataclasses import replace
 
 from django.conf import settings
 from django.core import signing
@@ -54,6 +55,17 @@ REQUEST_ORIGIN: ContextVar[str] = ContextVar("liseuse_request_origin", default="
 def for_apps(content: str) -> str:
     """`proxify_html` with absolute URLs, for the two APIs."""
     return proxify_html(content, REQUEST_ORIGIN.get())
+
+
+def attachment_for_apps(url: str, declared_type: str) -> str:
+    """An attachment's URL as the APIs give it: through the proxy (absolute) when the proxy is
+    on and the feed says it is an image, a sound or a video, which the proxy serves; as it is
+    otherwise (a PDF, a type the feed did not give: the proxy would refuse them)."""
+    if not enabled() or not declared_type.strip().lower().startswith(SERVED_TYPES):
+        return url
+    if not url.startswith(("http://", "https://")):
+        return url
+    return proxied(url, REQUEST_ORIGIN.get())
 
 
 def enabled() -> bool:
@@ -120,11 +132,19 @@ def requested_range(header: str | None) -> tuple[int, int | None] | None:
     return first, last
 
 
+# One media type, type/subtype in RFC 6838's characters, nothing else: what the proxy sends
+# back is this, never the site's header as it came.
+_MEDIA_TYPE = re.compile(r"(image|audio|video)/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}", re.ASCII)
+
+
 def media_type(result: FetchResult) -> str | None:
     """The answer's media type if the proxy serves it; None for anything else (SVG included:
-    an image that can hold scripts)."""
+    an image that can hold scripts).
+
+    Read strictly: "image/png,text/html" starts like an image, but a browser takes the last of
+    a list of types, and would show a page (or run a script) from liseuse's own address."""
     kind = (result.content_type or "").split(";")[0].strip().lower()
-    if not kind.startswith(SERVED_TYPES) or kind == "image/svg+xml":
+    if not _MEDIA_TYPE.fullmatch(kind) or kind == "image/svg+xml":
         return None
     return kind
 
@@ -134,8 +154,14 @@ def fetch_media(url: str, byte_range: tuple[int, int] | None = None) -> FetchRes
     raises `PipelineError` (a readable reason) on failure."""
     from liseuse.feeds.worker import fetch_config
 
+    # The feeds' guard without its blanket exception: LISEUSE_ALLOW_PRIVATE_NETWORKS lets
+    # liseuse read intranet feeds, not let any feed's author, through whoever opens the page
+    # (anonymous visitors of /public/ too), have it fetch from the network. Only the networks
+    # named in LISEUSE_ALLOWED_NETWORKS are open to the proxy.
+    config = replace(fetch_config(), allow_private_networks=False)
+
     async def run() -> FetchResult:
-        async with Fetcher(fetch_config()) as fetcher:
+        async with Fetcher(config) as fetcher:
             return await fetcher.fetch(
                 url, max_bytes=max_bytes(), accept=ACCEPT, byte_range=byte_range
             )

@@ -77,8 +77,13 @@ def _enclosures(row: Row) -> list[dict[str, str]]:
     found = row["entry__enclosures"]
     if not isinstance(found, list):
         return []
+    # Through the media proxy when it is on, as the entry's HTML (its players included) is.
     return [
-        {"href": e["url"], "type": str(e.get("type") or ""), "length": str(e.get("length") or "")}
+        {
+            "href": media.attachment_for_apps(e["url"], str(e.get("type") or "")),
+            "type": str(e.get("type") or ""),
+            "length": str(e.get("length") or ""),
+        }
         for e in found
         if isinstance(e, dict) and isinstance(e.get("url"), str)
     ]

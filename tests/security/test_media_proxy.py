@@ -106,6 +106,32 @@ def test_apps_get_absolute_proxy_urls(
     assert "https://images.example/" not in content and "http://testserver/media/" in content
 
 
+def test_apps_get_an_entrys_media_attachments_through_the_proxy(
+    client: Client, alice: User, entry: Entry, proxy_on: None
+) -> None:
+    # Google Reader's `enclosure` field and the Atom streams' enclosure links gave the sites'
+    # addresses, while the entry's HTML and the pages went through the proxy.
+    Entry.objects.filter(pk=entry.pk).update(
+        enclosures=[
+            {"url": "https://podcast.example/e1.mp3", "type": "audio/mpeg", "length": 5},
+            {"url": "https://site.example/guide.pdf", "type": "application/pdf"},
+        ]
+    )
+    alice.set_api_password("api-secret-1")
+    alice.save()
+    login = client.post("/accounts/ClientLogin", {"Email": "alice", "Passwd": "api-secret-1"})
+    auth = {"Authorization": f"GoogleLogin auth={login.content.decode().split('Auth=')[-1]}"}
+    stream = client.get(
+        "/reader/api/0/stream/contents/user/-/state/com.google/reading-list", headers=auth
+    ).json()
+    sound, pdf = stream["items"][0]["enclosure"]
+    assert sound["href"].startswith("http://testserver/media/")
+    assert media.unsign(sound["href"].rsplit("/", 1)[-1]) == "https://podcast.example/e1.mp3"
+    assert pdf["href"] == "https://site.example/guide.pdf"  # not a medium the proxy serves
+    atom = client.get("/reader/atom/user/-/state/com.google/reading-list", headers=auth)
+    assert b"podcast.example" not in atom.content and b"http://testserver/media/" in atom.content
+
+
 def test_the_proxy_serves_media_under_a_sandbox_and_refuses_the_rest(
     client: Client, proxy_on: None
 ) -> None:
@@ -114,7 +140,7 @@ def test_the_proxy_serves_media_under_a_sandbox_and_refuses_the_rest(
         "/page": Reply(headers={"Content-Type": "text/html"}, body=b"<script>alert(1)</script>"),
         "/x.svg": Reply(headers={"Content-Type": "image/svg+xml"}, body=b"<svg onload=alert(1)/>"),
     }
-    with LocalServer(routes) as server, override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True):
+    with LocalServer(routes) as server, override_settings(LISEUSE_ALLOWED_NETWORKS=["127.0.0.0/8"]):
         image = client.get(media.proxied(server.url("/a.png")))
         assert image.status_code == 200 and image.content == PNG
         assert (
@@ -133,8 +159,43 @@ def test_only_urls_the_instance_signed_and_never_private_addresses(
         assert client.get(f"/media/{forged}").status_code == 404
         assert client.get("/media/not-a-token").status_code == 404
         refused = client.get(media.proxied(server.url("/a.png")))  # the guard is on by default
-        assert refused.status_code == 502 and b"refused" in refused.content
+        assert refused.status_code == 502 and refused.content == b"could not fetch the media"
+        # Opened for intranet feeds, the guard stays on for the proxy: any feed's author
+        # would otherwise have liseuse fetch from its network for whoever opens the page.
+        with override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True):
+            assert client.get(media.proxied(server.url("/a.png"))).status_code == 502
         assert server.requests == []
+        with override_settings(LISEUSE_ALLOWED_NETWORKS=["127.0.0.1"]):  # named: open
+            assert client.get(media.proxied(server.url("/a.png"))).content == PNG
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["image/png,text/html", "image/png, text/javascript", "image/png,image/svg+xml", "image/"],
+)
+def test_a_type_that_only_begins_like_an_image_is_refused(
+    client: Client, proxy_on: None, content_type: str
+) -> None:
+    # A browser takes the last of a list of types: "image/png,text/html" was sent back as it
+    # came, and the page (or, loaded by <script>, a script) ran from liseuse's own address.
+    body = b"<script>alert(1)</script>"
+    with (
+        LocalServer({"/x": Reply(headers={"Content-Type": content_type}, body=body)}) as server,
+        override_settings(LISEUSE_ALLOWED_NETWORKS=["127.0.0.0/8"]),
+    ):
+        answer = client.get(media.proxied(server.url("/x")))
+    assert answer.status_code == 415 and body not in answer.content
+
+
+def test_the_type_sent_back_is_the_clean_one(client: Client, proxy_on: None) -> None:
+    with (
+        LocalServer(
+            {"/a": Reply(headers={"Content-Type": " IMAGE/PNG ; name=x"}, body=PNG)}
+        ) as server,
+        override_settings(LISEUSE_ALLOWED_NETWORKS=["127.0.0.0/8"]),
+    ):
+        answer = client.get(media.proxied(server.url("/a")))
+    assert answer.status_code == 200 and answer["Content-Type"] == "image/png"
 
 
 def test_attachments_players_go_through_the_proxy_too(
@@ -187,7 +248,7 @@ def test_a_long_episode_plays_and_seeks_in_parts(client: Client, proxy_on: None)
     episode = LargeFile(EPISODE, "audio/mpeg")
     with (
         LocalServer({"/e.mp3": episode}) as server,
-        override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True),
+        override_settings(LISEUSE_ALLOWED_NETWORKS=["127.0.0.0/8"]),
     ):
         url = media.proxied(server.url("/e.mp3"))
         answers = {
@@ -225,7 +286,7 @@ def test_a_site_ignoring_ranges_still_plays_from_the_start(client: Client, proxy
     episode = LargeFile(EPISODE, "audio/mpeg", ranges=False)
     with (
         LocalServer({"/e.mp3": episode}) as server,
-        override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True),
+        override_settings(LISEUSE_ALLOWED_NETWORKS=["127.0.0.0/8"]),
     ):
         url = media.proxied(server.url("/e.mp3"))
         start = client.get(url, HTTP_RANGE="bytes=0-")
@@ -259,7 +320,7 @@ def test_without_a_range_what_fits_is_answered_whole_as_before(
         "/plain.png": Reply(headers={"Content-Type": "image/png"}, body=PNG),  # ignores Range
         "/empty.png": Reply(headers={"Content-Type": "image/png"}, body=b""),
     }
-    with LocalServer(routes) as server, override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True):
+    with LocalServer(routes) as server, override_settings(LISEUSE_ALLOWED_NETWORKS=["127.0.0.0/8"]):
         for path, size in (("/short.mp3", 800), ("/longer.mp3", 5000), ("/big.png", 5000)):
             whole = client.get(media.proxied(server.url(path)))
             assert whole.status_code == 200 and whole.content == pattern_bytes(0, size), path

@@ -46,7 +46,7 @@ def test_chromium_plays_a_long_episode_part_after_part_and_seeks(
     episode = LargeFile(SIZE, "audio/wav", head=wav_header(SIZE))
     with (
         LocalServer({"/episode.wav": episode}) as server,
-        override_settings(LISEUSE_MEDIA_PROXY=True, LISEUSE_ALLOW_PRIVATE_NETWORKS=True),
+        override_settings(LISEUSE_MEDIA_PROXY=True, LISEUSE_ALLOWED_NETWORKS=["127.0.0.0/8"]),
     ):
         src = live_server.url + media.proxied(server.url("/episode.wav"))
         page = browser.new_page()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.http import Http404
 from django.http import HttpRequest
 from django.http import HttpResponse
@@ -12,6 +14,8 @@ from liseuse.pipeline.types import ByteRange
 from liseuse.pipeline.types import FetchError
 from liseuse.pipeline.types import FetchResult
 from liseuse.pipeline.types import PipelineError
+
+log = logging.getLogger("liseuse.media")
 
 
 @require_GET
@@ -33,8 +37,14 @@ def media_proxy(request: HttpRequest, token: str) -> HttpResponse:
                 status=416,
                 content_type="text/plain",
             )
+        reason = str(exc)
+        if reason.startswith("refused"):
+            # The guard's reasons name addresses and settings: for the log, not for whoever
+            # holds the URL (anonymous visitors of /public/ too).
+            log.info("media proxy: refused", extra={"url": url, "error": reason})
+            return HttpResponse("could not fetch the media", status=502, content_type="text/plain")
         return HttpResponse(
-            f"could not fetch the media: {exc}", status=502, content_type="text/plain"
+            f"could not fetch the media: {reason}", status=502, content_type="text/plain"
         )
     kind = media.media_type(result)
     if kind is None:
