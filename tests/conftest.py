@@ -6,8 +6,20 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.cache import caches
+from django.utils import translation
 
 from liseuse.accounts.models import User
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Every test starts and ends in the default language. A page of a French-speaking person
+    activates French in the thread (`ui.views.common.personal`), where it stays until the next
+    request's LocaleMiddleware; code a later test runs outside any request (subscribing,
+    refreshing) then spoke French to tests expecting English."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

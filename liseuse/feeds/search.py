@@ -324,7 +324,9 @@ class _Lexer:
 
 def _ids(raw: str, op: str) -> tuple[int, ...]:
     parts = [p.strip() for p in raw.split(",") if p.strip()]
-    if not parts or not all(p.isdigit() for p in parts):
+    # ASCII digits, 18 at most: "²" passes isdigit() but not int(), and a number past what the
+    # database holds was a 500.
+    if not parts or not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in parts):
         raise SearchError(
             _("“%(op)s:” takes numbers separated by commas, not “%(value)s”.")
             % {"op": op, "value": raw}
@@ -461,7 +463,15 @@ def parse_interval(
     raw: str, *, now: datetime, tz: tzinfo
 ) -> tuple[datetime | None, datetime | None]:
     """An ISO 8601 date or interval as [start, end) in `tz`; either end may be open (None)."""
-    raw = raw.strip()
+    try:
+        return _interval(raw.strip(), now=now, tz=tz)
+    except SearchError:
+        raise
+    except (OverflowError, ValueError):  # "P99999999Y": before year 1, past what dates hold
+        raise _bad_date(raw.strip()) from None
+
+
+def _interval(raw: str, *, now: datetime, tz: tzinfo) -> tuple[datetime | None, datetime | None]:
     if not raw:
         raise _bad_date(raw)
     if "--" in raw:

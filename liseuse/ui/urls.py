@@ -1,4 +1,5 @@
 from django.urls import path
+from django.urls import register_converter
 
 from liseuse.ui.views import auth
 from liseuse.ui.views import favicon
@@ -7,12 +8,28 @@ from liseuse.ui.views import stream
 
 app_name = "ui"
 
+
+class IdConverter:
+    """A row id: 1 to 18 digits. Django's `int` takes any number of them, and one past what
+    the database holds (SQLite: 2**63 - 1) made every such URL a 500 instead of a 404."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
+
 urlpatterns = [
     path("", stream.home, name="home"),
     path("setup/", auth.setup, name="setup"),
     path("login/", auth.login_view, name="login"),
     path("logout/", auth.logout_view, name="logout"),
-    path("favicons/<int:feed_id>", favicon.favicon, name="favicon"),
+    path("favicons/<id:feed_id>", favicon.favicon, name="favicon"),
     path("media/<str:token>", media.media_proxy, name="media"),
 ]
 
@@ -21,14 +38,14 @@ from liseuse.ui.views import actions  # noqa: E402
 
 urlpatterns += [
     path("starred/", stream.starred, name="starred"),
-    path("c/<int:category_id>/", stream.category, name="category"),
-    path("f/<int:feed_id>/", stream.feed, name="feed"),
-    path("l/<int:label_id>/", stream.label, name="label"),
-    path("entries/<int:entry_id>/read", actions.set_read, name="set_read"),
-    path("entries/<int:entry_id>/star", actions.set_starred, name="set_starred"),
-    path("entries/<int:entry_id>/labels", actions.set_labels, name="set_labels"),
+    path("c/<id:category_id>/", stream.category, name="category"),
+    path("f/<id:feed_id>/", stream.feed, name="feed"),
+    path("l/<id:label_id>/", stream.label, name="label"),
+    path("entries/<id:entry_id>/read", actions.set_read, name="set_read"),
+    path("entries/<id:entry_id>/star", actions.set_starred, name="set_starred"),
+    path("entries/<id:entry_id>/labels", actions.set_labels, name="set_labels"),
     path("mark-all-read", actions.mark_all_read, name="mark_all_read"),
-    path("f/<int:feed_id>/refresh", actions.refresh_feed, name="refresh_feed"),
+    path("f/<id:feed_id>/refresh", actions.refresh_feed, name="refresh_feed"),
     path("unread.json", actions.unread_json, name="unread_json"),
 ]
 
@@ -42,20 +59,18 @@ from liseuse.ui.views import subscriptions as manage_subs  # noqa: E402
 urlpatterns += [
     path("manage/subscriptions/", manage_subs.index, name="subscriptions"),
     path("manage/subscriptions/add", manage_subs.add, name="subscription_add"),
-    path("manage/subscriptions/<int:sub_id>/", manage_subs.edit, name="subscription"),
+    path("manage/subscriptions/<id:sub_id>/", manage_subs.edit, name="subscription"),
+    path("manage/subscriptions/<id:sub_id>/delete", manage_subs.delete, name="subscription_delete"),
     path(
-        "manage/subscriptions/<int:sub_id>/delete", manage_subs.delete, name="subscription_delete"
-    ),
-    path(
-        "manage/subscriptions/<int:sub_id>/refresh",
+        "manage/subscriptions/<id:sub_id>/refresh",
         manage_subs.refresh,
         name="subscription_refresh",
     ),
     path("manage/health/", manage_subs.health, name="feed_health"),
     path("manage/categories/add", manage_subs.category_add, name="category_add"),
-    path("manage/categories/<int:category_id>/", manage_subs.category_edit, name="category_edit"),
+    path("manage/categories/<id:category_id>/", manage_subs.category_edit, name="category_edit"),
     path(
-        "manage/categories/<int:category_id>/delete",
+        "manage/categories/<id:category_id>/delete",
         manage_subs.category_delete,
         name="category_delete",
     ),
@@ -67,10 +82,10 @@ urlpatterns += [
     path("manage/settings/password", manage_settings.login_password, name="login_password"),
     path("manage/labels/", manage_labels.index, name="labels"),
     path("manage/labels/add", manage_labels.label_add, name="label_add"),
-    path("manage/labels/<int:label_id>/", manage_labels.label_edit, name="label_edit"),
-    path("manage/labels/<int:label_id>/delete", manage_labels.label_delete, name="label_delete"),
+    path("manage/labels/<id:label_id>/", manage_labels.label_edit, name="label_edit"),
+    path("manage/labels/<id:label_id>/delete", manage_labels.label_delete, name="label_delete"),
     path("manage/searches/add", manage_labels.saved_add, name="saved_add"),
-    path("manage/searches/<int:saved_id>/delete", manage_labels.saved_delete, name="saved_delete"),
+    path("manage/searches/<id:saved_id>/delete", manage_labels.saved_delete, name="saved_delete"),
     path("search/", manage_search.search, name="search"),
 ]
 
@@ -87,8 +102,8 @@ urlpatterns += [
     path("manage/sessions/end-others", manage_sessions.end_others, name="sessions_end_others"),
     path("manage/accounts/", manage_admin.index, name="accounts"),
     path("manage/accounts/add", manage_admin.add, name="account_add"),
-    path("manage/accounts/<int:user_id>/active", manage_admin.set_active, name="account_active"),
-    path("manage/accounts/<int:user_id>/delete", manage_admin.delete, name="account_delete"),
+    path("manage/accounts/<id:user_id>/active", manage_admin.set_active, name="account_active"),
+    path("manage/accounts/<id:user_id>/delete", manage_admin.delete, name="account_delete"),
     path("public/", public.main, name="public"),
-    path("public/f/<int:feed_id>/", public.feed, name="public_feed"),
+    path("public/f/<id:feed_id>/", public.feed, name="public_feed"),
 ]

@@ -152,6 +152,10 @@ def refresh_feed(request: HttpRequest, user: User, feed_id: int) -> HttpResponse
     return _done(request, {"refreshed": True})
 
 
+def _row_id(raw: str) -> bool:
+    return raw.isascii() and raw.isdigit() and len(raw) <= 18
+
+
 @require_GET
 @personal
 def unread_json(request: HttpRequest, user: User) -> HttpResponse:
@@ -161,13 +165,20 @@ def unread_json(request: HttpRequest, user: User) -> HttpResponse:
     kind = request.GET.get("stream", "main")
     raw_id = request.GET.get("id", "")
     state = request.GET.get("state", "unread")
-    if not after.isdigit() or len(after) > 18 or (raw_id and not raw_id.isdigit()):
+    # Row ids of 18 ASCII digits at most: one past what the database holds was a 500, and
+    # str.isdigit() also takes "²", which int() refuses.
+    if not _row_id(after) or (raw_id and not _row_id(raw_id)):
         return HttpResponseBadRequest(_("Give after=<the page's watermark> and the stream."))
     if state not in ("unread", "all", "starred"):
         return HttpResponseBadRequest(_("Unknown state: choose unread, all or starred."))
     stream = find_stream(user, kind, int(raw_id) if raw_id else None)
-    choices = Choices(view="normal", state=state, oldest_first=False, search="", after=None)
-    arrived = queries.arrived_after(user, stream_filter(stream, choices), int(after))
+    # The page's own search too: the banner must not announce entries its reload won't show.
+    search = request.GET.get("search", "").strip()
+    choices = Choices(view="normal", state=state, oldest_first=False, search=search, after=None)
+    try:
+        arrived = queries.arrived_after(user, stream_filter(stream, choices), int(after))
+    except queries.SearchError as exc:
+        return HttpResponseBadRequest(str(exc))
     counts = queries.unread_counts_by_feed(user)
     return JsonResponse(
         {
