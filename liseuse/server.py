@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import re
 import socket
 import subprocess
 import sys
@@ -43,6 +44,16 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         from liseuse.wsgi import application
 
         return application
+
+
+# Secrets an app may put in a URL's query: Google Reader's ClientLogin is also taken by GET
+# (as FreshRSS takes it), and its password then reached the access log.
+_SECRET_PARAMETER = re.compile(r"([?&;](?:passwd|password|api_key|t)=)[^&;]*", re.IGNORECASE)
+
+
+def redacted(uri: str) -> str:
+    """`uri` with the values of its secret query parameters replaced by "***"."""
+    return _SECRET_PARAMETER.sub(r"\1***", uri) if "=" in uri else uri
 
 
 class AccessLogger(Logger):  # type: ignore[misc]
@@ -95,7 +106,7 @@ class AccessLogger(Logger):  # type: ignore[misc]
             "l": "-",
             "u": self._get_user(environ) or "-",
             "t": self.now(),
-            "r": f"{method} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}",
+            "r": f"{method} {redacted(environ['RAW_URI'])} {environ['SERVER_PROTOCOL']}",
             "s": status,
             "b": str(sent) if sent is not None else "-",
             "f": environ.get("HTTP_REFERER", "-"),

@@ -29,6 +29,7 @@ from liseuse.accounts.models import User
 from liseuse.ops.logs import ENVIRON_USER_ID
 from liseuse.ops.logs import JsonFormatter
 from liseuse.server import AccessLogger
+from liseuse.server import redacted
 from tests.process import free_port
 from tests.process import liseuse_env
 
@@ -248,6 +249,28 @@ def test_the_access_log_line_is_gunicorns_own(monkeypatch: pytest.MonkeyPatch) -
     assert lines[1].endswith(
         '"POST /reader/api/0/edit-tag?a=1 HTTP/1.1" 204 0 "https://example.org/" "Reeder \\"5\\""'
     )
+
+
+def test_secrets_in_a_query_never_reach_the_access_log() -> None:
+    # Google Reader's ClientLogin is taken by GET too: its password was written to the log.
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/accounts/ClientLogin?Email=alice&Passwd=s3cret&x=1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "192.0.2.7",
+    }
+
+    class Response:
+        status = "200 OK"
+        sent = 10
+
+    atoms = AccessLogger(Config()).atoms(Response(), None, environ, datetime.timedelta(0))
+    assert atoms["r"] == "GET /accounts/ClientLogin?Email=alice&Passwd=***&x=1 HTTP/1.1"
+    assert (
+        redacted("/api/fever.php?api&api_key=abc;T=def&ts=5&t=Titre")
+        == "/api/fever.php?api&api_key=***;T=***&ts=5&t=***"
+    )
+    assert redacted("/f/2/?state=all") == "/f/2/?state=all"
 
 
 def test_with_json_logs_the_access_line_is_json_with_the_same_keys(

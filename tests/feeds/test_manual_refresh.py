@@ -126,6 +126,13 @@ def test_the_person_reads_why_on_both_refresh_buttons(alice: User) -> None:
         assert said in page.content.decode()
         reading = client.post(f"/f/{subscription.feed_id}/refresh")
         assert reading.status_code == 429 and said in reading.content.decode()
+        # A page of the site's, with the way back to the feed (it was a bare sentence).
+        assert 'class="brand"' in reading.content.decode()
+        assert f'href="/f/{subscription.feed_id}/"' in reading.content.decode()
+        asked = client.post(
+            f"/f/{subscription.feed_id}/refresh", headers={"Accept": "application/json"}
+        )
+        assert asked.status_code == 429 and said in asked.json()["reason"]
         assert site.fetches() == 1
 
 

@@ -250,3 +250,22 @@ def test_the_https_setting_turns_on_secure_cookies_and_the_proxy_header() -> Non
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout
     assert out.split() == ["True", "True", "('HTTP_X_FORWARDED_PROTO',", "'https')"]
+
+
+@pytest.mark.parametrize(
+    ("asked", "lands"),
+    [
+        ("/f/2/?state=all", "/f/2/?state=all"),  # the page that sent the person to log in
+        ("https://evil.example/", "/"),  # never another site
+        ("//evil.example/", "/"),
+        ("", "/"),
+    ],
+)
+def test_logging_in_leads_back_to_the_page_that_asked(
+    client: Client, alice: User, asked: str, lands: str
+) -> None:
+    page = client.get("/login/", {"next": asked} if asked else {}).content.decode()
+    if asked.startswith("/f/"):
+        assert 'name="next"' in page
+    answer = client.post("/login/", {"username": "alice", "password": GOOD, "next": asked})
+    assert answer.status_code == 302 and answer["Location"] == lands

@@ -18,6 +18,7 @@ from django.http import HttpResponse
 from django.http import HttpResponseBadRequest
 from django.http import HttpResponseRedirect
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -148,7 +149,13 @@ def refresh_feed(request: HttpRequest, user: User, feed_id: int) -> HttpResponse
     except worker.NotFollowed:
         raise Http404("no such feed") from None
     except worker.RefreshRefused as exc:
-        return HttpResponse(_("Not refreshed: %(reason)s.") % {"reason": exc}, status=429)
+        reason = _("Not refreshed: %(reason)s.") % {"reason": exc}
+        if wants_json(request):
+            return JsonResponse({"refreshed": False, "reason": reason}, status=429)
+        # A page in the site's layout with a way back; it was a bare sentence.
+        back = back_to(request, reverse("ui:feed", args=[feed_id]))
+        context = {"title": _("Not refreshed"), "reason": reason, "back": back}
+        return render(request, "ui/refused.html", context, status=429)
     return _done(request, {"refreshed": True})
 
 

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 from django.views.decorators.http import require_POST
@@ -25,6 +26,7 @@ from django.views.decorators.http import require_POST
 from liseuse.accounts import services
 from liseuse.accounts import throttle
 from liseuse.accounts.models import User
+from liseuse.ui.views.common import back_to
 
 
 class SetupForm(forms.Form):
@@ -96,7 +98,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
             if user is not None:
                 throttle.record_success(name)
                 login(request, user)
-                return redirect("ui:home")
+                # Back to the page that asked for the login (only one of this site's).
+                return redirect(back_to(request, reverse("ui:home")))
             throttle.record_failure(name, address)
             error = str(_("Wrong username or password."))
             status = 400
@@ -105,7 +108,13 @@ def login_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "ui/login.html",
-        {"form": form, "error": error, "open_registration": settings.LISEUSE_OPEN_REGISTRATION},
+        {
+            "form": form,
+            "error": error,
+            "open_registration": settings.LISEUSE_OPEN_REGISTRATION,
+            # Carried through the form: checked again (this site's pages only) when used.
+            "next": request.POST.get("next") or request.GET.get("next") or "",
+        },
         status=status,
     )
 
