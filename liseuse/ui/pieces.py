@@ -21,7 +21,9 @@ from datetime import date
 from datetime import datetime
 from html import escape as _escape
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
+from django.urls import reverse
 from django.utils import dateformat
 from django.utils import timezone
 from django.utils.safestring import SafeString
@@ -242,6 +244,24 @@ def long_date(value: date) -> str:
     return dateformat.format(value, pgettext("long date", "F j, Y"))
 
 
+# At most this many of an entry's tags are shown: some feeds list dozens.
+MAX_TAGS_SHOWN = 12
+
+
+def _tag_links(categories: object, search_url: str) -> str:
+    """The entry's tags as links to the search page ("#tag" in FreshRSS's syntax, quoted so
+    that spaces and signs stay part of it), escaped."""
+    if not isinstance(categories, list):
+        return ""
+    links = []
+    for tag in categories[:MAX_TAGS_SHOWN]:
+        if not isinstance(tag, str) or not tag.strip():
+            continue
+        query = quote(f'#"{tag.replace(chr(34), "")}"', safe="")
+        links.append(f'<li><a href="{search_url}?q={query}">#{escape(tag)}</a></li>')
+    return "".join(links)
+
+
 def entry_articles(
     shown: Sequence[Shown],
     *,
@@ -278,6 +298,9 @@ def entry_articles(
     back = escape(next_path)
     reader = view == "reader"
     label_choices = [(label.id, escape(label.name)) for label in labels]
+    # An entry's own tags (the feed's categories) lead to a search of them, as FreshRSS's do.
+    search_url = escape(reverse("ui:search"))
+    t_tags = escape(gettext("Tags"))
     dates = Dates()
     out: list[str] = []
     for item in shown:
@@ -330,6 +353,9 @@ def entry_articles(
             if url
             else ""
         )
+        tags = _tag_links(entry.categories, search_url)
+        if tags:
+            tags = f'<ul class="tags" aria-label="{t_tags}">{tags}</ul>'
         ticks = "".join(
             f'<label><input type="checkbox" name="label" value="{label_id}"'
             f"{' checked' if label_id in item.label_ids else ''}> {label_name}</label>"
@@ -369,6 +395,7 @@ def entry_articles(
             f'    <div class="content">{content}</div>\n'
             '    <footer class="entry-foot">\n'
             f"      {original}\n"
+            f"      {tags}\n"
             '      <details class="labels-menu">\n'
             f"        <summary>{t_labels}</summary>\n"
             f'        <form method="post" action="{item.labels_url}">{csrf}\n'

@@ -386,3 +386,19 @@ def test_mark_all_with_a_search_marks_only_its_results(client: Client, alice: Us
     assert response.status_code == 303
     unread = EntryState.objects.filter(is_read=False).values_list("entry__title", flat=True)
     assert list(unread) == ["Language models"]
+
+
+def test_an_entrys_tags_lead_to_a_search_of_them(client: Client, alice: User) -> None:
+    # FreshRSS shows a feed's categories of an entry as links; they were stored, never shown.
+    feed = followed_feed(alice)
+    tagged = add_entry(feed, "Tagged", JAN_15)
+    Entry.objects.filter(pk=tagged.pk).update(categories=["Logiciel libre", '<b>"x"</b>'])
+    other = add_entry(feed, "Other", JAN_15)
+    Entry.objects.filter(pk=other.pk).update(categories=["Cuisine"])
+    client.force_login(alice)
+    text = page(client, "/?state=all&view=reader")
+    link = re.search(r'<a href="(/search/\?q=[^"]+)">#Logiciel libre</a>', text)
+    assert link, text
+    assert "#&lt;b&gt;&quot;x&quot;&lt;/b&gt;</a>" in text  # escaped, never markup
+    found = client.get(link.group(1).replace("&amp;", "&")).content.decode()
+    assert "Tagged" in found and "Other" not in found
