@@ -316,8 +316,14 @@ def test_an_opml_file_over_the_limit_says_by_how_much(
 
 
 def test_check_prints_the_errors_it_found_with_their_hints(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from liseuse.feeds import checks
+
+    # The data folder's check is SQLite's: on PostgreSQL too, it is made to look at one.
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": tmp_path / "liseuse.sqlite3"}
+    real = checks.sqlite_problems
+    monkeypatch.setattr(checks, "sqlite_problems", lambda database: real(sqlite))
     monkeypatch.setattr("liseuse.feeds.checks.os.access", lambda path, mode: False)
     code, _, err = run(["check"], capsys, monkeypatch)
     assert code == 1
