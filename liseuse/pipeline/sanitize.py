@@ -10,7 +10,12 @@ ammonia) with module-level allow-lists; this module only adds what ammonia does 
   entry's link, enclosures and picture);
 - tracking pixels (1x1 images, known tracker hosts) and iframes from hosts outside the allow-list
   are removed, and the inner text of kept iframes is dropped (it is raw text no browser shows,
-  but an API client's HTML parser could read it as markup).
+  but an API client's HTML parser could read it as markup);
+- a "<!" that opens no comment nor doctype ("&lt;!DOCTYPE" in a description) stays as text.
+
+Titles, authors and feed names are plain text, not HTML, kept as the parser read them (words in
+angle brackets included: "std::vector<int>"), and every output escapes them; categories, which
+the Google Reader API sends to apps unescaped, lose anything that looks like a tag.
 """
 
 from __future__ import annotations
@@ -460,6 +465,14 @@ def _within_depth(html: str) -> str:
     return html
 
 
+# "<!" opens a comment, a doctype, or CDATA (in SVG and MathML, which are dropped). After it
+# anything else, or a doctype that does not end, is a "bogus comment" to an HTML parser, which
+# drops it and all that follows up to the next ">": in feeds that is text about markup
+# ("&lt;!DOCTYPE" in a description, feedparser's item_description_not_a_doctype*.xml), shown
+# as text. Escaping a "<" cannot make markup.
+_NOT_A_DECLARATION = re.compile(r"<!(?!--|\[CDATA\[|doctype\s+[A-Za-z][^<>]*>)", re.IGNORECASE)
+
+
 def sanitize_html(html: str, *, base_url: str | None) -> str:
     """`html` cleaned down to the allow-lists above, every URL in it absolute against `base_url`.
 
@@ -470,6 +483,8 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
         return ""
     if _TEXT_NH3_KEEPS.fullmatch(html):
         return html.strip()  # what nh3 would give back (many summaries are plain text)
+    if "<!" in html:
+        html = _NOT_A_DECLARATION.sub("&lt;!", html)
     base = base_url if base_url and has_web_scheme(base_url) else None
     document = _Document(base)
     cleaned = _clean(_within_depth(html), document)
@@ -487,16 +502,24 @@ _TAG_OR_COMMENT = re.compile(
 
 
 def text_field(text: str) -> str:
-    """A title, author, category or feed name as stored: one line, no tags.
+    """A category or a media type as stored: one line, and nothing that looks like a tag.
 
-    The parser has already read these into plain text (entities decoded once, or kept literal
-    where the feed says the field is text), so entities are not decoded again: "&amp;lt;" in
-    the feed must be shown as "&lt;", not "<" (and decoding after stripping tags could make
-    new ones). Tags are still stripped: the Fever API hands these fields to clients as they
-    are, and some clients read them as HTML. The result is not HTML: templates escape it.
+    The Google Reader API sends an entry's categories to apps as they are (titles, authors and
+    feed names it gives with `&`, `<` and `>` as full-width look-alikes, as Fever does, and the
+    pages escape everything): a feed's category must not reach an app that reads it as HTML
+    with a tag in it. Entities are not decoded: the parser decoded them once already, and
+    "&amp;lt;" in the feed is shown as "&lt;".
     """
     if "<" in text:
         text = _TAG_OR_COMMENT.sub(" ", text)
+    return one_line(text)
+
+
+def title_field(text: str) -> str:
+    """A title, author, feed name or feed description as stored: the parser's plain text (it
+    read HTML as HTML and text as text, `parsers.text`) on one line, its words in angle brackets
+    kept ("std::vector<int>"). Never HTML: every page and API escapes it (the Fever and Google
+    Reader APIs give `&`, `<` and `>` as full-width look-alikes)."""
     return one_line(text)
 
 
@@ -577,10 +600,10 @@ def sanitize_entry(entry: ParsedEntry, *, feed_link: str | None) -> ParsedEntry:
     return dataclasses.replace(
         entry,
         link=link,
-        title=text_field(entry.title),
+        title=title_field(entry.title),
         content=content,
         summary=summary,
-        author=text_field(entry.author),
+        author=title_field(entry.author),
         categories=_clean_categories(entry.categories),
         enclosures=_clean_enclosures(entry.enclosures, html_base),
         base_url=html_base,
@@ -594,11 +617,11 @@ def sanitize_feed(feed: ParsedFeed, *, feed_url: str) -> ParsedFeed:
     feed_link = link or feed_url
     return dataclasses.replace(
         feed,
-        title=text_field(feed.title),
+        title=title_field(feed.title),
         link=link,
         self_url=safe_url(feed.self_url, base=feed_url),
         hub_url=safe_url(feed.hub_url, base=feed_url),
-        description=text_field(feed.description),
+        description=title_field(feed.description),
         icon_url=_clean_link(feed.icon_url, feed_url),
         entries=tuple(sanitize_entry(e, feed_link=feed_link) for e in feed.entries),
     )

@@ -55,6 +55,25 @@ def test_an_entry_without_author_has_an_empty_author() -> None:
     assert feed.entries[1].author == ""
 
 
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        # RSS 2.0 wants an email address; "email (Name)" is its convention for the name.
+        ("jane@example.com (Jane Doe)", "Jane Doe"),
+        ("Jane Doe &lt;jane@example.com&gt;", "Jane Doe"),
+        ("jane@example.com", "jane@example.com"),
+        ("Jane Doe", "Jane Doe"),
+        ("Jane (the editor)", "Jane (the editor)"),
+    ],
+)
+def test_an_rss_author_shows_the_name_when_it_gives_one_beside_an_address(
+    written: str, shown: str
+) -> None:
+    body = rss(f"<item><title>a</title><author>{written}</author></item>")
+
+    assert parse_feed(body, url="").entries[0].author == shown
+
+
 # --- formats and extensions -------------------------------------------------------------------
 
 
@@ -272,7 +291,7 @@ def test_it_reads_json_feed_11() -> None:
     first, second = feed.entries
     assert first.guid == "42"
     assert first.link == "https://micro.example.org/2024/42"
-    assert first.title == "Bonjour monde"
+    assert first.title == "Bonjour <b>monde</b>"  # JSON Feed titles are text, tags and all
     assert first.content == "<p>Salut</p>"
     assert first.summary == "Un mot"
     assert first.author == "Iris"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+
 import pytest
 
 from liseuse.pipeline.parse import parse_feed
@@ -139,3 +142,119 @@ def test_a_character_reference_of_thousands_of_digits_is_read(reference: str, te
     body = rss_with_title(f"a {reference} b")
 
     assert parse_feed(body, url="").entries[0].title == f"a {text} b"
+
+
+# One malformed spot: the rest of the feed reads as it would without it
+
+
+def feed_with(spot: str, *, where: str = "item") -> bytes:
+    """A feed whose first item (or the channel's description) holds `spot`, and two good items
+    with escaped HTML, CDATA, entities and a link with a query string."""
+    channel_description = spot if where == "channel" else "Le carnet"
+    first_item = spot if where == "item" else "rien"
+    return (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Carnet</title>"
+        f"<link>https://example.org/</link><description>{channel_description}</description>"
+        "<item><title>Fautif</title><link>https://example.org/0</link>"
+        f"<description>{first_item}</description></item>"
+        "<item><title>Café &amp; crème</title><link>https://example.org/1?a=1&amp;b=2</link>"
+        "<description>&lt;p&gt;zebra &lt;b&gt;bold&lt;/b&gt; &amp;amp; été&lt;/p&gt;</description>"
+        "</item><item><title>Deux &lt;T&gt;</title><link>https://example.org/2</link>"
+        "<description><![CDATA[<p>cdata &amp; <i>it</i></p>]]></description></item>"
+        "</channel></rss>"
+    ).encode()
+
+
+def good_items(body: bytes) -> list[tuple[str, str | None, str, str]]:
+    feed = parse_feed(body, url="https://example.org/feed")
+    return [(e.title, e.link, e.content, e.summary) for e in feed.entries[1:]]
+
+
+CLEAN = feed_with("fine")
+
+
+@pytest.mark.parametrize(
+    "spot",
+    [
+        "bad <b x=1> here",  # a stray tag with an unquoted attribute
+        "line<br>more",  # an HTML void element left open
+        "<p>unclosed",
+        "</div> a stray end tag",
+        "x <img src=a.png> y",
+        "a < b",
+        "Fish & chips",  # a bare &
+        "a&nbsp;b &eacute;t&eacute;",  # HTML entities XML does not know
+        "&unknown; entity",
+    ],
+)
+@pytest.mark.parametrize("where", ["item", "channel"])
+def test_one_malformed_spot_leaves_the_other_items_as_they_were(spot: str, where: str) -> None:
+    assert good_items(feed_with(spot, where=where)) == good_items(CLEAN)
+
+
+def test_the_channel_keeps_its_title_and_link_past_a_malformed_spot() -> None:
+    feed = parse_feed(feed_with("bad <b x=1> here", where="item"), url="https://example.org/feed")
+
+    assert (feed.title, feed.link) == ("Carnet", "https://example.org/")
+    assert len(feed.entries) == 3
+
+
+def test_a_malformed_spot_keeps_its_own_text() -> None:
+    feed = parse_feed(feed_with("bad <b x=1> here", where="channel"), url="")
+
+    assert feed.description.split() == ["bad", "here"]  # the tag was HTML: read as HTML
+    assert parse_feed(feed_with("line<br>more"), url="").entries[0].summary == "line<br>more"
+
+
+def test_a_bad_byte_in_a_utf8_feed_leaves_the_other_items_as_they_were() -> None:
+    body = CLEAN.replace(b"<description>fine", b"<description>caf\xe9 \xff")
+
+    assert good_items(body) == good_items(CLEAN)
+    feed = parse_feed(body, url="")
+    assert feed.title == "Carnet"
+    assert feed.entries[0].summary == "café ÿ"  # the stray bytes read as windows-1252
+
+
+@pytest.mark.parametrize(
+    ("fault", "written"),
+    [
+        (b"<item><title>Fautif", b"<item x=1><title>Fautif"),  # an unquoted attribute
+        (b"</item><item><title>Caf", b"</item></foo><item><title>Caf"),  # a stray end tag
+        (b"<description>fine</description>", b"<description>fine</descriptio>"),
+    ],
+)
+def test_a_fault_in_the_structure_keeps_the_escaped_markup_after_it(
+    fault: bytes, written: bytes
+) -> None:
+    # No text field is at fault: the lenient parse reads the document. libxml2 drops every
+    # &lt; &gt; &amp; after its first error, so they reach it as character references.
+    assert good_items(CLEAN.replace(fault, written)) == good_items(CLEAN)
+
+
+# Recovering stays linear in the size of the body
+
+
+def test_unterminated_cdata_sections_take_no_quadratic_time() -> None:
+    # Each CDATA section left open used to be searched for its end to the end of the body:
+    # 20,000 of them (180 KB, with a bare & that sends the body to the repairs) took 25 s.
+    body = b"<rss><channel><title>a & b</title>" + b"<![CDATA[" * 20_000 + b"</channel></rss>"
+
+    started = time.perf_counter()
+    with contextlib.suppress(ParseError):
+        parse_feed(body, url="")
+    assert time.perf_counter() - started < 5
+
+
+def test_text_fields_left_open_take_no_quadratic_time() -> None:
+    body = (
+        b"<rss><channel><title>a <b x=1></title>"
+        + b"".join(b"<p%d:title>" % n for n in range(30_000))
+        + b"<title>" * 30_000
+        + b"</titlex" * 30_000
+        + b"</channel></rss>"
+    )
+
+    started = time.perf_counter()
+    with contextlib.suppress(ParseError):
+        parse_feed(body, url="")
+    assert time.perf_counter() - started < 5

@@ -321,16 +321,18 @@ def test_an_entry_link_with_another_scheme_is_dropped() -> None:
 
 
 def test_an_entry_text_fields_become_plain_text() -> None:
-    # Entities were decoded by the parser: "&amp;" here is what the feed meant to show
-    # (tests/pipeline/test_sanitize_after_parse.py).
+    # The parser made these plain text: entities decoded ("&amp;" here is what the feed meant
+    # to show), HTML read as HTML; what is left in angle brackets is text, escaped wherever it
+    # is shown (tests/pipeline/test_sanitize_after_parse.py).
     entry = ParsedEntry(
         title="<i>Hello</i>\n\t&amp; welcome\x00",
         author=" Ann <ann@example.com> ",
         categories=("<b>News</b>", "News", " ", "Tech\x07"),
     )
     out = sanitize_entry(entry, feed_link=None)
-    assert out.title == "Hello &amp; welcome"
-    assert out.author == "Ann"
+    assert out.title == "<i>Hello</i> &amp; welcome"
+    assert out.author == "Ann <ann@example.com>"
+    # Categories reach Google Reader apps as they are: nothing tag-like is left in them.
     assert out.categories == ("News", "Tech")
 
 
@@ -384,7 +386,7 @@ def test_a_feed_is_cleaned_with_all_its_entries() -> None:
         entries=(ParsedEntry(link="/p/1", content='<img src="i.png"><script>x</script>'),),
     )
     out = sanitize_feed(feed, feed_url="https://example.com/feeds/all.xml")
-    assert out.title == "My feed"
+    assert out.title == "My <b>feed</b>"  # text: the parser read any HTML already
     assert out.link == "https://example.com/"
     assert out.self_url == "https://example.com/feeds/feed.xml"
     assert out.hub_url is None
@@ -617,3 +619,37 @@ def test_a_long_page_with_many_tags_left_open_is_kept_whole() -> None:
     out = sanitize_html(html, base_url=None)
     assert out.endswith("<p>La fin</p></div>")
     assert out.count("<li>") == 300 and out.count("<td>") == 600 and out.count("<img ") == 300
+
+
+# A "<!" that declares nothing is text
+
+
+@pytest.mark.parametrize(
+    ("html", "shown"),
+    [
+        # feedparser's item_description_not_a_doctype*.xml: HTML parsers take these for a
+        # declaration or a bogus comment and drop them with what follows up to the next ">".
+        ("<!DOCTYPE", "&lt;!DOCTYPE"),
+        ("<!' <b>x</b>", "&lt;!' <b>x</b>"),
+        ("Use <!ELEMENT note (#PCDATA)> in a DTD", "Use &lt;!ELEMENT note (#PCDATA)&gt; in a DTD"),
+        # A real doctype or comment is still dropped.
+        ("<!DOCTYPE html><p>x</p>", "<p>x</p>"),
+        ("<!doctype html public '-//W3C//DTD HTML 4.01//EN'><p>x</p>", "<p>x</p>"),
+        ("a<!-- note -->b", "ab"),
+    ],
+)
+def test_a_declaration_that_is_none_is_kept_as_text(html: str, shown: str) -> None:
+    assert clean(html) == shown
+
+
+def test_an_rss_description_that_says_doctype_is_not_stored_empty() -> None:
+    from liseuse.pipeline.parse import parse_feed
+
+    body = (
+        b"<rss><channel><item><description><![CDATA[ <!DOCTYPE ]]></description></item>"
+        b"</channel></rss>"
+    )
+
+    entry = sanitize_entry(parse_feed(body, url="").entries[0], feed_link=BASE)
+
+    assert entry.summary == entry.content == "&lt;!DOCTYPE"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from liseuse.pipeline.parse import parse_feed
@@ -12,6 +15,16 @@ from liseuse.pipeline.types import ParsedEntry
 from liseuse.pipeline.types import ParsedFeed
 
 URL = "https://example.org/feed"
+# feedparser's test feeds, read where they lie (bench/conformance.py scores all of them).
+CORPUS = (
+    Path(
+        os.environ.get(
+            "LISEUSE_FEEDPARSER_CORPUS",
+            Path(__file__).resolve().parents[3] / "shared" / "corpora" / "feedparser-tests",
+        )
+    )
+    / "tests"
+)
 
 
 def stored_titles(body: str) -> tuple[str, str]:
@@ -114,3 +127,93 @@ def test_tracking_parameters_leave_an_entrys_picture() -> None:
     out = sanitize_entry(entry, feed_link=URL)
 
     assert out.thumbnail == "https://cdn.example/still.jpg?size=2"
+
+
+# Words in angle brackets: text unless the field really is HTML
+
+
+def rss_titles(channel_title: str, item_title: str) -> tuple[str, str]:
+    return stored_titles(
+        f"<rss version='2.0'><channel><title>{channel_title}</title><item>"
+        f"<title>{item_title}</title><link>https://example.org/1</link></item></channel></rss>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("Using std::vector&lt;int&gt; in C++", "Using std::vector<int> in C++"),
+        ("The &lt;details&gt; element is underrated", "The <details> element is underrated"),
+        ("<![CDATA[Why <script> tags block rendering]]>", "Why <script> tags block rendering"),
+        ("List&lt;T&gt; and Map&lt;K, V&gt;", "List<T> and Map<K, V>"),
+        ("Code &lt;blog&gt; &amp; co", "Code <blog> & co"),
+        ("a &lt; b, c &gt; d, &lt;3", "a < b, c > d, <3"),
+        ("Write &amp;amp;lt;int&amp;amp;gt; for &lt;int&gt;", "Write &lt;int&gt; for <int>"),
+        ("Why &lt;br&gt; is not for spacing", "Why <br> is not for spacing"),
+    ],
+)
+def test_an_rss_title_that_is_not_html_keeps_its_angle_brackets(written: str, shown: str) -> None:
+    assert rss_titles(written, written) == (shown, shown)
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("&lt;b&gt;Bold&lt;/b&gt; news", "Bold news"),
+        ("<![CDATA[<em>Vite</em>, la suite]]>", "Vite, la suite"),
+        ("Tom &amp;amp; Jerry", "Tom & Jerry"),
+        ("It&amp;#8217;s here", "It’s here"),
+        ("Line&lt;br/&gt;break", "Line break"),
+        ("&lt;i&gt;Line&lt;/i&gt;&lt;br&gt;break", "Line break"),
+        ("&lt;img src='/t.png' alt='x'&gt;Caption", "Caption"),
+        ("&lt;a href='/x'&gt;Link&lt;/a&gt; for List&lt;T&gt;", "Link for List<T>"),
+        # Code in a title that is HTML is never text to show.
+        (
+            "&lt;b&gt;Hi&lt;/b&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
+            "&lt;style&gt;b{}&lt;/style&gt;",
+            "Hi",
+        ),
+        ("Hi&lt;!-- a comment --&gt; there", "Hi there"),
+    ],
+)
+def test_an_rss_title_that_is_html_is_read_as_html(written: str, shown: str) -> None:
+    assert rss_titles(written, written) == (shown, shown)
+
+
+def test_an_atom_text_title_is_kept_exactly() -> None:
+    body = (
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title type="text">Using std::vector&lt;int&gt;'
+        "</title><entry><id>1</id><title>History of the &lt;blink&gt; tag</title></entry></feed>"
+    )
+
+    assert stored_titles(body) == ("Using std::vector<int>", "History of the <blink> tag")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["entry_title_text_plain_brackets.xml", "entry_title_inline_markup_2.xml"],
+)
+def test_the_feedparser_corpus_brackets_in_atom_titles_stay(name: str) -> None:
+    path = CORPUS / "wellformed" / "atom10" / name
+    if not path.exists():
+        pytest.skip("feedparser's corpus is not beside the repository")
+
+    feed = sanitize_feed(parse_feed(path.read_bytes(), url=URL), feed_url=URL)
+
+    assert feed.entries[0].title == "History of the <blink> tag"
+
+
+def test_json_feed_titles_authors_and_names_keep_their_angle_brackets() -> None:
+    body = (
+        '{"version": "https://jsonfeed.org/version/1.1", "title": "JSON <Feed>",'
+        ' "description": "Notes on <template>", "items": [{"id": "1",'
+        ' "title": "Using std::vector<int> & <b>friends</b>",'
+        ' "authors": [{"name": "Ann <ann@example.org>"}]}]}'
+    )
+    url = "https://example.org/feed.json"
+
+    feed = sanitize_feed(parse_feed(body.encode(), url=url), feed_url=url)
+
+    assert (feed.title, feed.description) == ("JSON <Feed>", "Notes on <template>")
+    assert feed.entries[0].title == "Using std::vector<int> & <b>friends</b>"
+    assert feed.entries[0].author == "Ann <ann@example.org>"

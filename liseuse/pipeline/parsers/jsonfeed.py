@@ -1,19 +1,24 @@
 """Read JSON Feed 1.0 and 1.1 documents (https://www.jsonfeed.org/version/1.1/) into `ParsedFeed`.
 
 1.0's singular `author` and 1.1's `authors` list are both read. Plain-text bodies
-(`content_text`) become escaped HTML so that `content` is always HTML. No HTML cleaning here.
+(`content_text`) become escaped HTML so that `content` is always HTML. Titles, names, tags and
+the description are text, as the specification says ("JSON <Feed>" stays so), with one
+allowance: character references and named entities are decoded, because well-known feeds
+encode titles as their HTML pages do (WordPress's JSON Feed plugin, kottke.org: "It&#8217;s";
+NetNewsWire and FreshRSS decode them too). No HTML cleaning here.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 from urllib.parse import urljoin
 
 from liseuse.pipeline import reasons
 from liseuse.pipeline.parsers.dates import parse_date
-from liseuse.pipeline.parsers.xmlfeeds import plain_text
+from liseuse.pipeline.parsers.recover import unescape_html
 from liseuse.pipeline.parsers.xmlfeeds import text_to_html
 from liseuse.pipeline.types import ParsedEnclosure
 from liseuse.pipeline.types import ParsedEntry
@@ -21,6 +26,8 @@ from liseuse.pipeline.types import ParsedFeed
 from liseuse.pipeline.types import ParseError
 
 _VERSION_PREFIX = "https://jsonfeed.org/version/"
+# A reference with its semicolon: "R&D", "a=1&para=2" are text, not entities.
+_REFERENCE = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 
 
 def parse_json_feed(text: str, url: str) -> ParsedFeed:
@@ -56,11 +63,11 @@ def parse_json_feed(text: str, url: str) -> ParsedFeed:
     )
     return ParsedFeed(
         format=kind,
-        title=plain_text(_string(document.get("title")) or ""),
+        title=_text(document.get("title")),
         link=_absolute(base, document.get("home_page_url")),
         self_url=_absolute(base, document.get("feed_url")),
         hub_url=hub_url,
-        description=plain_text(_string(document.get("description")) or ""),
+        description=_text(document.get("description")),
         # The icon shown beside the feed's name is small: JSON Feed's `favicon` is meant for
         # that, its `icon` is 512 pixels wide (and often over the size icons are kept at).
         icon_url=_absolute(base, document.get("favicon") or document.get("icon")),
@@ -75,6 +82,14 @@ def _string(value: Any) -> str | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def _text(value: Any) -> str:
+    """A JSON Feed text field (title, name, tag) as plain text: see the module docstring."""
+    text = _string(value) or ""
+    if "&" in text:
+        text = _REFERENCE.sub(lambda reference: unescape_html(reference[0]), text)
+    return text.strip()
 
 
 def _absolute(base: str, value: Any) -> str | None:
@@ -101,11 +116,7 @@ def _authors(document: dict[str, Any]) -> str:
     people = document.get("authors")
     if not isinstance(people, list):
         people = [document.get("author")]
-    names = [
-        plain_text(_string(person.get("name")) or "")
-        for person in people
-        if isinstance(person, dict)
-    ]
+    names = [_text(person.get("name")) for person in people if isinstance(person, dict)]
     return ", ".join(name for name in names if name)
 
 
@@ -133,13 +144,13 @@ def _item(item: dict[str, Any], base: str, feed_author: str) -> ParsedEntry:
             )
     tags = item.get("tags")
     categories = tuple(
-        plain_text(tag) for tag in (tags if isinstance(tags, list) else []) if isinstance(tag, str)
+        _text(tag) for tag in (tags if isinstance(tags, list) else []) if isinstance(tag, str)
     )
     guid = _string(item.get("id"))
     return ParsedEntry(
         guid=guid or None,
         link=link,
-        title=plain_text(_string(item.get("title")) or ""),
+        title=_text(item.get("title")),
         content=content,
         summary=summary or content,
         author=_authors(item) or feed_author,

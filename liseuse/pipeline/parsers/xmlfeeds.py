@@ -32,10 +32,14 @@ from lxml import etree
 from liseuse.pipeline import reasons
 from liseuse.pipeline.parsers.dates import parse_date
 from liseuse.pipeline.parsers.recover import decode
+from liseuse.pipeline.parsers.recover import escape_broken_text
 from liseuse.pipeline.parsers.recover import fix_entities
 from liseuse.pipeline.parsers.recover import is_clean_utf8
+from liseuse.pipeline.parsers.recover import numeric_references
 from liseuse.pipeline.parsers.recover import prepare
 from liseuse.pipeline.parsers.recover import unescape_html
+from liseuse.pipeline.parsers.text import html_text
+from liseuse.pipeline.parsers.text import maybe_html_text
 from liseuse.pipeline.types import ParsedEnclosure
 from liseuse.pipeline.types import ParsedEntry
 from liseuse.pipeline.types import ParsedFeed
@@ -76,7 +80,6 @@ _NAMESPACES = {
 _KEY_CACHE: dict[str, dict[str, str]] = {}
 _KEY_CACHE_LIMIT = 5000
 
-_LOOKS_HTML = re.compile(r"<[A-Za-z/!]|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 _TAG = re.compile(r"<[^>]*>")
 _XMLNS_ATTR = re.compile(r'\s+xmlns(?::[A-Za-z0-9_.-]+)?="[^"]*"')
 _XHTML_PREFIXES = ("xhtml", "html", "h")
@@ -138,9 +141,15 @@ def parse_xml(body: bytes, url: str, content_type: str | None) -> etree._Element
     except etree.XMLSyntaxError as error:
         _refuse_depth(error)
         first_error = str(error)
-    repaired = fix_entities(prepared).encode("utf-8")
+    # Repaired where it can be (entities; text fields whose markup is not well-formed), the
+    # document is parsed strictly again: a lenient parse would read the rest of it worse.
+    repaired = escape_broken_text(fix_entities(prepared), _FragmentCheck(prepared))
     try:
-        root = _fromstring(repaired, lenient, url)
+        return _fromstring(repaired.encode("utf-8"), strict, url)
+    except etree.XMLSyntaxError as error:
+        _refuse_depth(error)
+    try:
+        root = _fromstring(numeric_references(repaired).encode("utf-8"), lenient, url)
     except etree.XMLSyntaxError:  # pragma: no cover - recover=True rarely raises
         root = None
     if root is None:
@@ -148,6 +157,38 @@ def parse_xml(body: bytes, url: str, content_type: str | None) -> etree._Element
             raise ParseError(reasons.NO_XML_ELEMENT)
         raise ParseError(reasons.BROKEN_XML.format(error=first_error))
     return root
+
+
+_NAMESPACE_DECLARATION = re.compile(
+    r"""\sxmlns(?::([A-Za-z_][\w.-]*))?\s*=\s*("[^"<]*"|'[^'<]*')"""
+)
+
+
+class _FragmentCheck:
+    """Whether a text field's content is well-formed XML, with the document's namespace
+    prefixes declared (xhtml:div in a description is well-formed)."""
+
+    def __init__(self, document: str) -> None:
+        declared: dict[str, str] = {}
+        for prefix, value in _NAMESPACE_DECLARATION.findall(document):
+            declared.setdefault(prefix, value)
+        self._start = (
+            "<x"
+            + "".join(
+                f" xmlns:{prefix}={value}" if prefix else f" xmlns={value}"
+                for prefix, value in declared.items()
+            )
+            + ">"
+        )
+        if not self(""):  # a declaration is itself broken: check without any
+            self._start = "<x>"
+
+    def __call__(self, content: str) -> bool:
+        try:
+            etree.fromstring(f"{self._start}{content}</x>".encode(), _parsers()[0])
+        except etree.XMLSyntaxError:
+            return False
+        return True
 
 
 def _fromstring(data: bytes, parser: etree.XMLParser, url: str) -> etree._Element:
@@ -224,7 +265,9 @@ def _first(grouped: dict[str, list[etree._Element]], *keys: str) -> etree._Eleme
 
 
 def plain_text(markup: str) -> str:
-    """Plain text from an HTML fragment: tags dropped, entities decoded, ends trimmed."""
+    """Plain text from XHTML that was elements in the feed: every tag dropped, entities decoded,
+    ends trimmed. (HTML that was text in the feed is read by `text.html_text`, which keeps
+    bracketed words that are no markup.)"""
     if "<" in markup:
         markup = _TAG.sub("", markup)
     if "&" in markup:
@@ -317,11 +360,14 @@ def _atom_html(element: etree._Element) -> str:
 
 
 def _atom_text(element: etree._Element) -> str:
-    """An Atom text construct as plain text."""
+    """An Atom text construct as plain text: type="text" exactly as written, XHTML without its
+    elements, HTML (escaped, or base64) read by `html_text`."""
     kind = _construct_type(element)
     if kind == "text" and len(element) == 0:
         return (element.text or "").strip()
-    return plain_text(_atom_html(element))
+    if kind == "xhtml" or (kind != "html" and len(element)):
+        return plain_text(_atom_html(element))  # real elements: all of them are markup
+    return html_text(_atom_html(element))
 
 
 def _rss_html(element: etree._Element) -> str:
@@ -333,12 +379,9 @@ def _rss_html(element: etree._Element) -> str:
 
 
 def _rss_text(element: etree._Element) -> str:
-    """An RSS text element (title, author, category) as plain text. RSS does not say whether a
-    title is text or HTML; markup or entities left after XML decoding mean it was HTML."""
-    text = _all_text(element)
-    if _LOOKS_HTML.search(text):
-        return plain_text(text)
-    return text.strip()
+    """An RSS text element (title, author, category, description) as plain text. RSS does not
+    say whether a title is text or HTML: `maybe_html_text` decides from what it holds."""
+    return maybe_html_text(_all_text(element))
 
 
 # --- links --------------------------------------------------------------------------------------
@@ -420,18 +463,37 @@ def _int(value: str | None) -> int | None:
 # --- authors ------------------------------------------------------------------------------------
 
 
+# RSS 2.0's <author> is an email address, by convention followed by the name in parentheses
+# ("jane@example.com (Jane Doe)"); some write "Jane Doe <jane@example.com>", as in mail.
+_EMAIL = r"[^\s@()<>]+@[^\s@()<>]+"
+_EMAIL_THEN_NAME = re.compile(rf"{_EMAIL}\s*\(([^()]*)\)")
+_NAME_THEN_EMAIL = re.compile(rf"([^<>]*)<{_EMAIL}>")
+
+
+def _rss_author(element: etree._Element) -> str:
+    """An RSS author as text: the name, when it comes with an address (FreshRSS and Miniflux
+    show the name too), else what the feed wrote."""
+    text = _rss_text(element)
+    if "@" in text:
+        found = _EMAIL_THEN_NAME.fullmatch(text) or _NAME_THEN_EMAIL.fullmatch(text)
+        name = found[1].strip() if found else ""
+        if name:
+            return name
+    return text
+
+
 def _person(element: etree._Element, primary: str) -> str:
     """An Atom person (name, email) as text: "name (email)", as feedparser writes it; an RSS
-    author element is returned as written."""
+    author element is read by `_rss_author`. Atom's name and email are text, kept as written."""
     if len(element) == 0:
-        return _rss_text(element)
+        return _rss_author(element)
     grouped = _children(element, primary or ATOM10)
     name_el = _first(grouped, "name")
     email_el = _first(grouped, "email")
     if name_el is None and email_el is None:
-        return _rss_text(element)
-    name = _rss_text(name_el) if name_el is not None else ""
-    email = _rss_text(email_el) if email_el is not None else ""
+        return _rss_author(element)
+    name = _all_text(name_el).strip() if name_el is not None else ""
+    email = _all_text(email_el).strip() if email_el is not None else ""
     if name and email:
         return f"{name} ({email})"
     return name or email
