@@ -48,6 +48,7 @@ from liseuse.feeds.urls import FeedUrlError
 from liseuse.feeds.urls import normalize_feed_url
 from liseuse.pipeline.sanitize import sanitize_html
 from liseuse.pipeline.sanitize import text_field
+from liseuse.pipeline.sanitize import title_field
 from liseuse.pipeline.urls import safe_url
 
 FORMAT = "liseuse-backup"
@@ -273,7 +274,7 @@ def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
         existing = Subscription.objects.filter(user=user, feed__url=url).first()
         category_name = item.get("category")
         subscription = existing or follow(user, url, category=category_name)
-        subscription.title = text_field(str(item.get("title") or ""))
+        subscription.title = title_field(str(item.get("title") or ""))
         subscription.visibility = item.get("visibility") or Subscription.Visibility.MAIN
         subscription.refresh_floor_minutes = _number(
             item.get("refresh_floor_minutes") or 0, f"{where}refresh_floor_minutes"
@@ -333,8 +334,10 @@ def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
                 "content_hash": str(item.get("content_hash") or ""),
                 "guid": str(item.get("guid") or ""),
                 "url": link[:2048],
-                "title": text_field(str(item.get("title") or "")),
-                "author": text_field(str(item.get("author") or "")),
+                # Plain text as a feed's are (words in brackets kept: "std::vector<int>");
+                # categories lose what looks like a tag, as a feed's do.
+                "title": title_field(str(item.get("title") or "")),
+                "author": title_field(str(item.get("author") or "")),
                 "content": sanitize_html(str(item.get("content") or ""), base_url=link or None),
                 "summary": sanitize_html(str(item.get("summary") or ""), base_url=link or None),
                 "categories": [text_field(str(c)) for c in item.get("categories") or []],

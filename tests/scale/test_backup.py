@@ -114,6 +114,23 @@ def test_a_move_to_an_empty_instance_keeps_starred_content_and_read_marks(alice:
 
 
 @pytest.mark.django_db
+def test_a_move_keeps_words_in_brackets_in_titles_and_authors(alice: User) -> None:
+    # Titles are plain text since the parser keeps "std::vector<int>"; the import still cut
+    # what looked like a tag out of them.
+    _alices_data(alice)
+    Entry.objects.filter(identity="1-1").update(title="std::vector<int>", author="<Jane>")
+    Subscription.objects.filter(user=alice, title="Mon B").update(title="B <beta>")
+    document = json.loads(json.dumps(backup.export_user(alice)))
+    Feed.objects.all().delete()
+    alice.delete()
+    carol = User.objects.create_user("carol", password="correct horse battery")
+    backup.import_user(carol, document)
+    starred = EntryState.objects.get(user=carol, is_starred=True).entry
+    assert (starred.title, starred.author) == ("std::vector<int>", "<Jane>")
+    assert Subscription.objects.filter(user=carol, title="B <beta>").exists()
+
+
+@pytest.mark.django_db
 def test_the_commands_write_and_read_the_file(
     alice: User, bob: User, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -196,8 +213,9 @@ def test_feed_urls_are_normalized_as_feed_add_does(alice: User, bob: User) -> No
     backup.import_user(bob, document)
     assert list(Feed.objects.values_list("url", flat=True)) == ["http://a.example/feed"]
     entry = Entry.objects.get()
-    # Entries are shared: what bob's file says of one, alice may read.
-    assert entry.url == "" and entry.title == "Titre"
+    # Entries are shared: what bob's file says of one, alice may read. A title is plain text
+    # (shown escaped everywhere), as a feed's is: its words in brackets are kept as words.
+    assert entry.url == "" and entry.title == "<b>Titre</b>"
     assert "script" not in entry.content and "onclick" not in entry.content
     assert entry.enclosures == [
         {"url": "https://a.example/e.mp3", "type": "audio/mpeg", "length": 3}
