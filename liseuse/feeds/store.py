@@ -190,6 +190,8 @@ class DjangoStore:
         # All or nothing, in the caller's transaction when there is one (no savepoint: see
         # write_together).
         with transaction.atomic(savepoint=False):
+            if update.renames:
+                _rename_entries(update.feed_id, update.renames)
             new = self._save_entries(update.feed_id, update.decisions, update.fetched_at)
             parsed = update.feed
             fields: dict[str, object] = {
@@ -208,6 +210,7 @@ class DjangoStore:
                 "ttl_minutes": None
                 if parsed.ttl_minutes is None
                 else min(parsed.ttl_minutes, _INTEGER_MAX),
+                # The feed's rhythm, before the server's hints: what its next 304s start from.
                 "fetch_interval_minutes": update.interval_minutes,
                 # What the feed lists now: retention keeps these (feeds.retention).
                 "listed_identities": list(update.identities),
@@ -334,6 +337,24 @@ class DjangoStore:
         if gone:
             fields["disabled"] = True
         self._update_feed(feed_id, fields, count_error=True)
+
+
+def _rename_entries(feed_id: int, renames: Sequence[tuple[str, str]]) -> None:
+    """Give stored entries the identities the pipeline found for them (`decide.Identities`):
+    each keeps its row, so its states, labels and search terms. Rare (a key one item had is
+    shared by several now): a statement each.
+
+    A rename whose new identity some entry has already (another worker stored this document
+    meanwhile) is left undone: that entry stays as it is, and so does the renamed one."""
+    table = connection.ops.quote_name(Entry._meta.db_table)
+    with connection.cursor() as cursor:
+        for old, new in renames:
+            cursor.execute(
+                f"UPDATE {table} SET identity = %s WHERE feed_id = %s AND identity = %s "
+                f"AND NOT EXISTS (SELECT 1 FROM {table} AS other "
+                "WHERE other.feed_id = %s AND other.identity = %s)",
+                [new, feed_id, old, feed_id, new],
+            )
 
 
 # --- the hot path of a first refresh ----------------------------------------------------------

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import itertools
 from collections import Counter
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -73,6 +74,30 @@ def _digest(*parts: str) -> str:
 
 
 # Identity
+#
+# The store knows an entry by its identity, so an item must keep its identity from one fetch to
+# the next, whatever else the document lists around it: an item whose identity changes comes
+# back as a new entry, and an identity that passes to another item hands it the first one's
+# row, read flag, star and labels.
+#
+# An item's key is its guid, else its link, else its title and content. A key that one item of
+# the document has names that item (its "plain" identity). A key that several different items
+# have names none of them: each is named by its key and something of its own, its link when the
+# key is a guid and no other item of the document has that link, else its content hash.
+#
+# Which of these an item has cannot be read from the document alone: a key goes from one item
+# to several and back (a site's address as every guid; a feed listing one post, then two). Read
+# from the document alone, an item's identity flipped with that count, and the entry stored
+# under the plain identity was taken by the next item alone with that key: a star moved to
+# another post. So `Identities` asks the store for every name an item can have and keeps the
+# one it is stored under; and when a key becomes shared, the entry stored under its plain
+# identity is renamed to a name of its own (its item gone or changed: a name no item will
+# have), so that an item alone with that key later is new, not a change of that entry. A key
+# that was never shared works as ever: same key, same entry, changed or not.
+#
+# Exact copies (same key, same content hash) are one item: one identity, one entry.
+
+_MISSING = object()  # not stored (a stored value is a content hash, or None for a tombstone)
 
 
 def _identity_key(entry: ParsedEntry) -> tuple[str, ...]:
@@ -85,30 +110,210 @@ def _identity_key(entry: ParsedEntry) -> tuple[str, ...]:
     return ("text", entry.title, entry.content or entry.summary)
 
 
-def entry_identities(entries: Sequence[ParsedEntry]) -> list[str]:
-    """A stable identity for each entry of one document, in the same order.
+@dataclass(frozen=True, slots=True)
+class ResolvedIdentities:
+    """The identities of a document's entries, given what the store holds."""
 
-    From the guid, else the link, else the title and content. When several entries share
-    a guid (or link), that guid names none of them: each is told apart by its content, and
-    exact copies are numbered in document order. Parsing the same document again gives the
-    same identities, and no entry is lost to a publisher's copy-paste.
+    identities: tuple[str, ...]  # one per entry, in document order; exact copies share one
+    # (identity stored, identity it takes): entries kept, with their states, under a new name.
+    renames: tuple[tuple[str, str], ...]
+    # The stored hashes as they are once the renames are done: what `decide_entries` compares.
+    stored: Mapping[str, str | None]
 
-    Not "the first keeps the plain identity": in a feed whose every item has one guid (the
-    site's address, say), the first is the newest, so each new post took the identity of the
-    previous newest and overwrote its row, read flag, star and labels included.
+
+class Identities:
+    """The identities of one document's entries, to resolve against what the store holds.
+
+    `first` is what they are with nothing stored (a feed's first fetch). Otherwise: ask the
+    store for `to_look_up()`, then for `to_look_up_after(stored)` (when not empty), and
+    `against(stored)` gives each entry's identity and the renames to apply. Computed once
+    per document beside the parser; the usual document (no key twice, every entry stored
+    unchanged) costs a digest per entry and one dictionary look-up per entry.
     """
-    keys = [_identity_key(entry) for entry in entries]
-    shared = {key for key, count in Counter(keys).items() if count > 1}
-    seen_copies: Counter[tuple[str, ...]] = Counter()
-    identities = []
-    for entry, key in zip(entries, keys, strict=True):
-        if key not in shared:
-            identities.append(_digest("entry", *key))
-            continue
-        copy_key = (*key, content_hash(entry))
-        seen_copies[copy_key] += 1
-        identities.append(_digest("repeat", *copy_key, str(seen_copies[copy_key])))
-    return identities
+
+    __slots__ = (
+        "_computed",
+        "_copy_of",
+        "_entries",
+        "_groups",
+        "_hashes",
+        "_keys",
+        "_owns",
+        "_plain",
+        "first",
+    )
+
+    def __init__(self, entries: Sequence[ParsedEntry], hashes: Sequence[str] | None = None) -> None:
+        self._entries = entries
+        self._hashes = hashes  # each entry's content hash, when the caller has them
+        self._computed: dict[int, str] = {}  # else those needed, computed here
+        self._owns: dict[int, tuple[str | None, str]] = {}  # see _own
+        keys = [_identity_key(entry) for entry in entries]
+        self._keys = keys
+        self._plain = [_digest("entry", *key) for key in keys]
+        # A later exact copy's index → the index of the first; a shared key → the index of the
+        # first of each of its different items, in document order.
+        self._copy_of: dict[int, int] = {}
+        self._groups: dict[tuple[str, ...], list[int]] = {}
+        repeated = {key for key, count in Counter(keys).items() if count > 1}
+        if repeated:
+            firsts: dict[tuple[str, ...], dict[str, int]] = {}
+            for index, key in enumerate(keys):
+                if key in repeated:
+                    by_hash = firsts.setdefault(key, {})
+                    first = by_hash.setdefault(self._hash(index), index)
+                    if first != index:
+                        self._copy_of[index] = first
+            self._groups = {
+                key: list(by_hash.values()) for key, by_hash in firsts.items() if len(by_hash) > 1
+            }
+        self.first = self.against({}).identities
+
+    def _hash(self, index: int) -> str:
+        if self._hashes is not None:
+            return self._hashes[index]
+        found = self._computed.get(index)
+        if found is None:
+            found = self._computed[index] = content_hash(self._entries[index])
+        return found
+
+    def _own(self, index: int) -> tuple[str | None, str]:
+        """The identities of an item among others with its key: by its link (when its key is a
+        guid; None otherwise) and by its content."""
+        found = self._owns.get(index)
+        if found is None:
+            key = self._keys[index]
+            link = (self._entries[index].link or "").strip()
+            found = self._owns[index] = (
+                # Items that share a guid with each its own link (a site's address as every
+                # guid): a correction of an item's text leaves its link as it is.
+                _digest("shared", *key, "link", link) if key[0] == "guid" and link else None,
+                # The previous scheme's name for the first item with this key and content:
+                # entries it stored are found again under it.
+                _digest("repeat", *key, self._hash(index), "1"),
+            )
+        return found
+
+    def _alone(self) -> Iterable[int]:
+        """The items alone with their key (exact copies aside)."""
+        for index, key in enumerate(self._keys):
+            if index not in self._copy_of and key not in self._groups:
+                yield index
+
+    def to_look_up(self) -> list[str]:
+        """What to ask the store first: every key's plain identity, and every identity an item
+        with a shared key can have."""
+        wanted = dict.fromkeys(self._plain)
+        for members in self._groups.values():
+            for index in members:
+                wanted.update(dict.fromkeys(i for i in self._own(index) if i is not None))
+        return list(wanted)
+
+    def to_look_up_after(self, stored: Mapping[str, str | None]) -> list[str]:
+        """What to ask the store next: the identities of their own of the items alone with
+        their key that `stored` (the answer to `to_look_up()`) does not hold unchanged. Such
+        an item may have been stored while its key was shared."""
+        wanted: list[str] = []
+        for index in self._alone():
+            if stored.get(self._plain[index], _MISSING) != self._hash(index):
+                wanted.extend(i for i in self._own(index) if i is not None)
+        return wanted
+
+    def against(self, stored: Mapping[str, str | None]) -> ResolvedIdentities:
+        """Each entry's identity given `stored` (identity → content hash, None for a tombstone,
+        for the identities looked up), and the renames this calls for."""
+        identities = list(self._plain)
+        renames: list[tuple[str, str]] = []
+        if stored:
+            for index in self._alone():
+                identities[index] = self._alone_identity(index, stored)
+        for members in self._groups.values():
+            self._resolve_group(members, stored, identities, renames)
+        for index, first in self._copy_of.items():
+            identities[index] = identities[first]
+        if renames:
+            after = dict(stored)
+            for old, new in renames:
+                after[new] = after.pop(old)
+            stored = after
+        return ResolvedIdentities(tuple(identities), tuple(renames), stored)
+
+    def _alone_identity(self, index: int, stored: Mapping[str, str | None]) -> str:
+        plain, own_hash = self._plain[index], self._hash(index)
+        if stored.get(plain, _MISSING) == own_hash:
+            return plain  # the usual case: stored, unchanged
+        own = [identity for identity in self._own(index) if identity is not None]
+        for identity in own:
+            if stored.get(identity, _MISSING) == own_hash:
+                return identity  # stored while its key was shared
+        for identity in own:
+            if identity in stored:
+                return identity  # changed since (its link kept), or purged
+        return plain  # new, or a change of the entry stored under its key alone
+
+    def _resolve_group(
+        self,
+        members: list[int],
+        stored: Mapping[str, str | None],
+        identities: list[str],
+        renames: list[tuple[str, str]],
+    ) -> None:
+        # A link names an item only when no other item of the document has it too: several
+        # items with one link (the site's address again) are told apart by their content only.
+        own = {index: self._own(index) for index in members}
+        links = Counter(by_link for by_link, _ in own.values())
+        named = {
+            index: [by_content] if by_link is None or links[by_link] > 1 else [by_link, by_content]
+            for index, (by_link, by_content) in own.items()
+        }
+        taken: set[str] = set()
+
+        def pick(
+            index: int, names: Iterable[str | None], usable: Callable[[int, str], bool]
+        ) -> bool:
+            for identity in names:
+                if identity is not None and identity not in taken and usable(index, identity):
+                    identities[index] = identity
+                    taken.add(identity)
+                    return True
+            return False
+
+        def unchanged(index: int, identity: str) -> bool:
+            return stored.get(identity) == self._hash(index)
+
+        def known(index: int, identity: str) -> bool:
+            return identity in stored
+
+        def free(index: int, identity: str) -> bool:
+            return identity not in stored
+
+        # Unchanged items first, so that a changed one never takes an unchanged one's row.
+        left = [i for i in members if not pick(i, own[i], unchanged)]
+        # The entry stored while it was alone with this key, if it is still here unchanged.
+        plain = self._plain[members[0]]
+        alone_hash = stored.get(plain)
+        was_alone = next((i for i in left if self._hash(i) == alone_hash), None)
+        # Changed items (under their link), and purged ones (which stay purged).
+        left = [i for i in left if i == was_alone or not pick(i, named[i], known)]
+        # New items: the first of their names that nothing holds. Their content hashes tell
+        # them apart, so the last is always free, unless stored: then it was purged.
+        for index in left:
+            if not pick(index, named[index], free):
+                identities[index] = named[index][-1]
+        if alone_hash is not None:  # an entry, not a tombstone or nothing
+            if was_alone is not None and identities[was_alone] not in stored:
+                renames.append((plain, identities[was_alone]))
+            else:
+                # Its item is gone or changed: a name no item will ever have again.
+                renames.append((plain, _digest("retired", plain, alone_hash)))
+
+
+def entry_identities(
+    entries: Sequence[ParsedEntry], hashes: Sequence[str] | None = None
+) -> tuple[str, ...]:
+    """The identity of each entry of one document, in the same order, with nothing stored:
+    `Identities(entries).first`."""
+    return Identities(entries, hashes).first
 
 
 _CONTENT_PART = _json_utf8("content")
@@ -163,7 +368,8 @@ class EntryDecision:
     content_hash: str
     kind: Literal["new", "updated"]
     entry: ParsedEntry  # with its dates fixed (see `fix_dates`)
-    # True when the feed gave no usable date and `published` is the time we first saw the entry.
+    # True when the feed gave no usable date and `published` is the time we first saw the entry
+    # (less its place in the document, in microseconds: see `fix_dates`).
     # For an update, the store should then keep the published date it already has.
     published_is_first_seen: bool = False
 
@@ -186,7 +392,7 @@ def _usable(moment: datetime | None, now: datetime) -> datetime | None:
     return moment
 
 
-def fix_dates(entry: ParsedEntry, *, now: datetime) -> tuple[ParsedEntry, bool]:
+def fix_dates(entry: ParsedEntry, *, now: datetime, position: int = 0) -> tuple[ParsedEntry, bool]:
     """`entry` with dates a list can be sorted by, and whether `published` is a guess.
 
     A `published` date that is missing, a placeholder (before PLACEHOLDER_BEFORE) or further in
@@ -194,12 +400,17 @@ def fix_dates(entry: ParsedEntry, *, now: datetime) -> tuple[ParsedEntry, bool]:
     else it is `now`: first seen, and a guess, which an update of the entry keeps rather than
     replaces with the time of that later fetch (the entry would jump to the top of the list
     at every change). An `updated` date in the future becomes `now`; a placeholder, None.
+
+    `position` is the entry's place in its document: a guessed date is `position`
+    microseconds before `now`. Feeds list their newest entry first, and the entries a fetch
+    finds undated, all first seen at once, keep that order in a list sorted by date (on one
+    date, the tie was broken by the order they were stored in: the oldest on top).
     """
     now = _as_utc(now)
     updated = _usable(entry.updated, now)
     published = _usable(entry.published, now) or updated
     guessed = published is None
-    published = published or now
+    published = published or now - timedelta(microseconds=position)
     if updated is None and entry.updated is not None and _as_utc(entry.updated) > now:
         updated = now
     if published is entry.published and updated is entry.updated:
@@ -219,17 +430,23 @@ def decide_entries(
 
     `stored` maps the identity of each entry the store has for this feed to its content hash,
     or to None for a tombstone: an entry purged on purpose, which must never come back.
-    Unchanged and tombstoned entries are left out. `identities` and `hashes`, when given, are
-    `entry_identities(entries)` and each entry's `content_hash`, computed beforehand (the
-    refresh computes them beside the parser, off the network loop).
+    Unchanged and tombstoned entries are left out, and so are exact copies of an entry listed
+    before them. `identities` and `hashes`, when given, are the entries' identities resolved
+    against the store (`Identities.against(…)`, with `stored` the mapping it gives back) and
+    each entry's `content_hash`, computed beforehand (the refresh computes them beside the
+    parser, off the network loop). Without `identities`: `entry_identities(entries)`, right
+    for a document whose entries were never stored under other identities.
     """
     _check_aware(now)
-    if identities is None:
-        identities = entry_identities(entries)
     if hashes is None:
         hashes = [content_hash(entry) for entry in entries]
+    if identities is None:
+        identities = entry_identities(entries, hashes)
     decisions = []
-    for identity, new_hash, entry in zip(identities, hashes, entries, strict=True):
+    decided: set[str] = set()
+    for position, (identity, new_hash, entry) in enumerate(
+        zip(identities, hashes, entries, strict=True)
+    ):
         if identity in stored:
             old_hash = stored[identity]
             if old_hash is None or old_hash == new_hash:
@@ -237,7 +454,10 @@ def decide_entries(
             kind: Literal["new", "updated"] = "updated"
         else:
             kind = "new"
-        fixed, guessed = fix_dates(entry, now=now)
+        if identity in decided:
+            continue  # an exact copy of an entry listed before
+        decided.add(identity)
+        fixed, guessed = fix_dates(entry, now=now, position=position)
         decisions.append(EntryDecision(identity, new_hash, kind, fixed, guessed))
     return decisions
 
@@ -269,8 +489,17 @@ def _check_aware(now: datetime) -> None:
         raise ValueError("`now` must be timezone-aware")
 
 
-def _rhythm(now: datetime, entry_times: Sequence[datetime], config: ScheduleConfig) -> timedelta:
-    """How often this feed seems to publish, slowed down once it has gone quiet."""
+def feed_rhythm(
+    now: datetime, entry_times: Sequence[datetime], config: ScheduleConfig
+) -> timedelta:
+    """How often this feed seems to publish, slowed down once it has gone quiet.
+
+    Read from its entries' dates alone: before jitter, bounds and whatever the server asked.
+    `next_fetch_at` starts from it, and a refresh keeps it for the feed's next 304s
+    (`FeedUpdate.interval_minutes`). With no usable date: `config.default_interval`.
+    """
+    _check_aware(now)
+    now = _as_utc(now)
     times = sorted(
         {t for t in map(_as_utc, entry_times) if PLACEHOLDER_BEFORE <= t <= now + FUTURE_TOLERANCE}
     )
@@ -315,13 +544,15 @@ def next_fetch_at(
     error_count: int,
     config: ScheduleConfig,
     jitter_key: str | None = None,
+    rhythm: timedelta | None = None,
 ) -> datetime:
     """When this feed should be fetched next.
 
-    Healthy feed: its own rhythm (the median gap between its newest entries' dates, longer if it
-    has gone quiet), plus a little jitter, bounded to [min_interval, max_interval]. After
-    failures: an exponential back-off instead. Either way, never before what the server asked
-    for (Cache-Control / Expires as `not_before`, RSS ttl, Retry-After), up to server_delay_cap.
+    Healthy feed: its own rhythm (`feed_rhythm`: the median gap between its newest entries'
+    dates, longer if it has gone quiet; or `rhythm` when given, found at an earlier fetch),
+    plus a little jitter, bounded to [min_interval, max_interval]. After failures: an
+    exponential back-off instead. Either way, never before what the server asked for
+    (Cache-Control / Expires as `not_before`, RSS ttl, Retry-After), up to server_delay_cap.
     """
     _check_aware(now)
     now = _as_utc(now)
@@ -331,7 +562,8 @@ def next_fetch_at(
         # ask it more often than a healthy one.
         wait = max(error_backoff(error_count, config), config.min_interval)
     else:
-        rhythm = _rhythm(now, entry_times, config)
+        if rhythm is None:
+            rhythm = feed_rhythm(now, entry_times, config)
         wait = rhythm + _jitter(rhythm, jitter_key, config.jitter_ratio)
         wait = min(max(wait, config.min_interval), config.max_interval)
     earliest = [now + wait]

@@ -4,7 +4,7 @@
         fetch  ─ 304 ───────────────────────────────→ store.save_not_modified
            │  ─ error ─────────────────────────────→ store.save_error (backs off)
            └→ parse + sanitize (CPU, on the network loop)
-                  └→ store.stored_hashes → decide → store.save_update
+                  └→ store.stored_hashes (stored_for) → decide → store.save_update
 
 The store is passed in, shaped by the `Store` protocol, so that this module imports no ORM and
 tests drive it with fakes. Store calls run on one thread of their own (`store_executor`): the
@@ -31,10 +31,11 @@ from urllib.parse import urlsplit
 
 from liseuse.pipeline import reasons
 from liseuse.pipeline.decide import EntryDecision
+from liseuse.pipeline.decide import Identities
 from liseuse.pipeline.decide import ScheduleConfig
 from liseuse.pipeline.decide import content_hash
 from liseuse.pipeline.decide import decide_entries
-from liseuse.pipeline.decide import entry_identities
+from liseuse.pipeline.decide import feed_rhythm
 from liseuse.pipeline.decide import next_fetch_at
 from liseuse.pipeline.favicon import Icon
 from liseuse.pipeline.favicon import IconSearch
@@ -65,7 +66,8 @@ class FeedToRefresh:
     error_count: int = 0
     # The followers' floor on the fetch interval, in minutes (0: none).
     refresh_floor_minutes: int = 0
-    # The interval last derived from the feed's rhythm, reused when it answers 304.
+    # The feed's rhythm found at its last successful parse (`FeedUpdate.interval_minutes`),
+    # which a 304 does not give anew.
     interval_minutes: int | None = None
     ttl_minutes: int | None = None
     # No icon yet, and none looked for lately: look for one after a successful fetch.
@@ -88,7 +90,12 @@ class FeedUpdate:
     last_modified: str | None
     permanent_url: str | None
     next_fetch_at: datetime
+    # The feed's rhythm as read from its entries (`decide.feed_rhythm`), in minutes: before
+    # jitter, bounds and the server's hints, which belong to one answer. The next 304s start
+    # from it; a delay kept with this answer's hint in it would hold every later 304 to that.
     interval_minutes: int
+    # (identity stored, identity it takes), done before the decisions (`Identities.against`).
+    renames: tuple[tuple[str, str], ...] = ()
 
 
 class Store(Protocol):
@@ -164,7 +171,7 @@ class RefreshSummary:
 @dataclass(frozen=True, slots=True)
 class _Parsed:
     feed: ParsedFeed
-    identities: tuple[str, ...]
+    identities: Identities
     hashes: tuple[str, ...]
 
 
@@ -220,11 +227,18 @@ def next_fetch_after_error(
 def parse_and_sanitize(body: bytes, url: str, content_type: str | None) -> _Parsed:
     """The CPU part of a refresh for one feed: parse, sanitize, identities and content hashes."""
     parsed = sanitize_feed(parse_feed(body, url=url, content_type=content_type), feed_url=url)
-    return _Parsed(
-        parsed,
-        tuple(entry_identities(parsed.entries)),
-        tuple(content_hash(entry) for entry in parsed.entries),
-    )
+    hashes = tuple(content_hash(entry) for entry in parsed.entries)
+    return _Parsed(parsed, Identities(parsed.entries, hashes), hashes)
+
+
+def stored_for(store: Store, feed_id: int, identities: Identities) -> Mapping[str, str | None]:
+    """What the store holds of the identities a document's entries may have: one query, and a
+    second, small one when the document has new or changed entries (`Identities`)."""
+    stored = dict(store.stored_hashes(feed_id, identities.to_look_up()))
+    more = identities.to_look_up_after(stored)
+    if more:
+        stored.update(store.stored_hashes(feed_id, more))
+    return stored
 
 
 async def refresh_feeds(
@@ -347,11 +361,10 @@ async def refresh_feeds(
                 not_before=result.not_before,
                 retry_after=None,
                 error_count=0,
-                # Nothing new to read the rhythm from: keep the interval found last time.
-                config=replace(config, default_interval=timedelta(minutes=feed.interval_minutes))
-                if feed.interval_minutes
-                else config,
+                config=config,
                 jitter_key=feed.url,
+                # Nothing new to read the rhythm from: the one found last time.
+                rhythm=timedelta(minutes=feed.interval_minutes) if feed.interval_minutes else None,
             )
             try:
                 await write(
@@ -385,37 +398,41 @@ async def refresh_feeds(
 
             stored: Mapping[str, str | None] = {}
             if feed.has_stored_entries:
-                stored = await in_store(lambda: store.stored_hashes(feed.id, parsed.identities))
+                stored = await in_store(lambda: stored_for(store, feed.id, parsed.identities))
             fetched_at = now()
+            identified = parsed.identities.against(stored)
             decisions = decide_entries(
                 parsed.feed.entries,
-                stored,
+                identified.stored,
                 now=fetched_at,
-                identities=parsed.identities,
+                identities=identified.identities,
                 hashes=parsed.hashes,
             )
             entry_times = [e.published or e.updated for e in parsed.feed.entries]
+            rhythm = feed_rhythm(fetched_at, [t for t in entry_times if t is not None], config)
             when = next_fetch_at(
                 now=fetched_at,
-                entry_times=[t for t in entry_times if t is not None],
+                entry_times=(),
                 ttl_minutes=parsed.feed.ttl_minutes,
                 not_before=result.not_before,
                 retry_after=None,
                 error_count=0,
                 config=config,
                 jitter_key=feed.url,
+                rhythm=rhythm,
             )
             update = FeedUpdate(
                 feed_id=feed.id,
                 fetched_at=fetched_at,
                 feed=parsed.feed,
                 decisions=tuple(decisions),
-                identities=parsed.identities,
+                identities=identified.identities,
                 etag=result.etag,
                 last_modified=result.last_modified,
                 permanent_url=result.permanent_url,
                 next_fetch_at=when,
-                interval_minutes=max(1, int((when - fetched_at).total_seconds() // 60)),
+                interval_minutes=max(1, int(rhythm.total_seconds() // 60)),
+                renames=identified.renames,
             )
             try:
                 new = await write(lambda: store.save_update(update))

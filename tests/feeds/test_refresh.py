@@ -14,6 +14,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from liseuse.accounts.models import User
+from liseuse.feeds import queries
 from liseuse.feeds import worker
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
@@ -502,3 +503,59 @@ def test_an_rss_ttl_holds_back_the_next_fetch_after_an_error_too(alice: User) ->
     feed = Feed.objects.get()
     assert feed.error_count == 1  # an error's own back-off would be 15 minutes
     assert before + ttl <= feed.next_fetch_at <= after + ttl
+
+
+def _every_five_minutes() -> bytes:
+    # Entries five minutes apart, the newest just now: a rhythm below the 15-minute floor.
+    now = timezone.now()
+    items = "".join(
+        f"<item><guid>e{n}</guid><title>E{n}</title>"
+        f"<pubDate>{(now - timedelta(minutes=5 * n)).strftime('%a, %d %b %Y %H:%M:%S GMT')}"
+        "</pubDate></item>"
+        for n in range(6)
+    )
+    return f'<rss version="2.0"><channel><title>Vite</title>{items}</channel></rss>'.encode()
+
+
+def test_a_cache_lifetime_sent_once_holds_back_that_fetch_only(alice: User) -> None:
+    # 200, then 200 with a day's max-age, then 304s without: the 304s go back to the feed's
+    # rhythm. The delay kept with the second answer used to be reused by every later 304.
+    floor, day = timedelta(minutes=15), timedelta(days=1)
+    headers: dict[str, str] = {"ETag": '"v1"'}
+    statuses: list[int] = []
+
+    def answer(request: SeenRequest) -> Reply:
+        if request.headers.get("if-none-match") == '"v1"' and "Cache-Control" not in headers:
+            statuses.append(304)
+            return Reply(status=304, headers={"ETag": '"v1"'})
+        statuses.append(200)
+        return Reply(headers=dict(headers), body=_every_five_minutes())
+
+    def next_fetch_in() -> timedelta:
+        before, _ = refreshed_at()
+        return Feed.objects.get().next_fetch_at - before
+
+    with LocalServer({"/feed": answer}) as server:
+        follow(alice, server.url("/feed"))
+        # Not 5 minutes: the floor. The jitter adds at most a tenth of the rhythm.
+        assert floor <= next_fetch_in() < floor + timedelta(minutes=1)
+        headers["Cache-Control"] = "max-age=86400"
+        assert day <= next_fetch_in() < day + timedelta(minutes=1)
+        del headers["Cache-Control"]
+        for _ in range(2):
+            assert floor <= next_fetch_in() < floor + timedelta(minutes=1)
+    assert statuses == [200, 200, 304, 304]
+    assert Feed.objects.get().fetch_interval_minutes == 5  # the rhythm itself
+
+
+def test_undated_entries_are_listed_newest_first_in_document_order(alice: User) -> None:
+    items = "".join(
+        f"<item><guid>{guid}</guid><title>{title}</title></item>"
+        for guid, title in [("n", "Newest"), ("m", "Middle"), ("o", "Oldest")]
+    )
+    body = f'<rss version="2.0"><channel><title>Sans dates</title>{items}</channel></rss>'
+    with LocalServer({"/feed": Reply(body=body.encode())}) as server:
+        follow(alice, server.url("/feed"))
+        worker.refresh_once(all_feeds=True)
+    page = queries.stream(alice, queries.StreamFilter(feed_id=Feed.objects.get().id))
+    assert [state.entry.title for state in page.entries] == ["Newest", "Middle", "Oldest"]

@@ -20,6 +20,7 @@ from liseuse.pipeline.decide import ScheduleConfig
 from liseuse.pipeline.decide import content_hash
 from liseuse.pipeline.decide import decide_entries
 from liseuse.pipeline.decide import entry_identities
+from liseuse.pipeline.decide import feed_rhythm
 from liseuse.pipeline.decide import manual_refresh_allowed
 from liseuse.pipeline.decide import next_fetch_at
 from liseuse.pipeline.types import ParsedEnclosure
@@ -76,9 +77,14 @@ def test_entries_sharing_a_guid_all_get_distinct_identities() -> None:
     assert len(set(identities)) == 3
 
 
-def test_exact_copies_in_one_document_are_kept_apart() -> None:
+def test_exact_copies_in_one_document_are_one_entry() -> None:
+    # A feed listing an item twice: FreshRSS and Miniflux keep one; two new unread copies of
+    # an entry already read were what a person saw here.
     identities = entry_identities([entry(), entry(), entry()])
-    assert len(set(identities)) == 3
+    assert len(set(identities)) == 1
+    assert identities == entry_identities([entry()]) * 3
+    decisions = decide_entries([entry(), entry(guid="g2"), entry()], {}, now=NOW)
+    assert [d.entry.guid for d in decisions] == ["g1", "g2"]
 
 
 def test_parsing_the_same_document_again_gives_the_same_identities() -> None:
@@ -197,6 +203,18 @@ def test_a_missing_published_date_becomes_now_first_seen() -> None:
     (decision,) = decide_entries([entry()], {}, now=NOW)
     assert decision.entry.published == NOW
     assert decision.published_is_first_seen
+
+
+def test_undated_entries_first_seen_together_keep_the_document_order_newest_first() -> None:
+    # Feeds list their newest entry first. All given the same first-seen time, the tie was
+    # broken by the order they were stored in: the oldest came first in a newest-first list.
+    dated = NOW - timedelta(days=1)
+    entries = [entry(guid="newest"), entry(guid="dated", published=dated), entry(guid="oldest")]
+    decisions = decide_entries(entries, {}, now=NOW)
+    published = {d.entry.guid: d.entry.published or NOW.min for d in decisions}
+    assert published["dated"] == dated  # a feed's own date is left as it is
+    assert published["newest"] == NOW
+    assert NOW - timedelta(seconds=1) < published["oldest"] < published["newest"]
 
 
 def test_a_missing_published_date_is_taken_from_updated_when_there_is_one() -> None:
@@ -331,6 +349,21 @@ def test_a_slow_feed_is_still_fetched_at_least_once_a_day() -> None:
 def test_a_feed_that_went_quiet_is_fetched_less_often() -> None:
     hourly_until_yesterday = every(timedelta(hours=1), last=NOW - timedelta(hours=10))
     assert schedule(entry_times=hourly_until_yesterday) == NOW + timedelta(hours=5)
+
+
+def test_a_known_rhythm_is_used_instead_of_entry_dates() -> None:
+    # A 304 brings no entries: the rhythm found at the last parse is what the schedule uses.
+    assert schedule(rhythm=timedelta(hours=3)) == NOW + timedelta(hours=3)
+    assert schedule(rhythm=timedelta(days=9)) == NOW + CONFIG.max_interval
+
+
+def test_the_rhythm_leaves_out_what_the_server_asked() -> None:
+    times = every(timedelta(hours=3))
+    assert feed_rhythm(NOW, times, CONFIG) == timedelta(hours=3)
+    # The schedule honours the server's hint; the rhythm it starts from has none of it.
+    hinted = schedule(entry_times=times, not_before=NOW + timedelta(days=1))
+    assert hinted == NOW + timedelta(days=1)
+    assert feed_rhythm(NOW, [], CONFIG) == CONFIG.default_interval
 
 
 def test_a_feed_without_dated_entries_gets_the_default_interval() -> None:
