@@ -95,16 +95,21 @@ def test_an_export_imported_for_another_person_gives_the_same_reading_state(
     assert Feed.objects.count() == 2 and Entry.objects.count() == 6
 
 
-@pytest.mark.django_db
-def test_a_move_to_an_empty_instance_keeps_starred_content_and_read_marks(alice: User) -> None:
-    _alices_data(alice)
+def _moved_to_an_empty_instance(alice: User) -> User:
+    """Alice's export imported for carol on a new instance: none of the feeds, entries or
+    people of the old one."""
     document = json.loads(json.dumps(backup.export_user(alice)))
-    # The new instance: none of the feeds, entries or people of the old one.
     Feed.objects.all().delete()
     alice.delete()
     carol = User.objects.create_user("carol", password="correct horse battery")
-
     backup.import_user(carol, document)
+    return carol
+
+
+@pytest.mark.django_db
+def test_a_move_to_an_empty_instance_keeps_starred_content_and_read_marks(alice: User) -> None:
+    _alices_data(alice)
+    carol = _moved_to_an_empty_instance(alice)
     starred = EntryState.objects.get(user=carol, is_starred=True).entry
     assert (starred.identity, starred.content) == ("1-1", "<p>Contenu 1-1</p>")
     read = EntryState.objects.get(user=carol, is_read=True).entry
@@ -120,11 +125,7 @@ def test_a_move_keeps_words_in_brackets_in_titles_and_authors(alice: User) -> No
     _alices_data(alice)
     Entry.objects.filter(identity="1-1").update(title="std::vector<int>", author="<Jane>")
     Subscription.objects.filter(user=alice, title="Mon B").update(title="B <beta>")
-    document = json.loads(json.dumps(backup.export_user(alice)))
-    Feed.objects.all().delete()
-    alice.delete()
-    carol = User.objects.create_user("carol", password="correct horse battery")
-    backup.import_user(carol, document)
+    carol = _moved_to_an_empty_instance(alice)
     starred = EntryState.objects.get(user=carol, is_starred=True).entry
     assert (starred.title, starred.author) == ("std::vector<int>", "<Jane>")
     assert Subscription.objects.filter(user=carol, title="B <beta>").exists()
