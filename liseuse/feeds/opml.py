@@ -154,6 +154,10 @@ def import_opml(user: User, data: bytes) -> ImportReport:
         Subscription.objects.create(
             user=user, feed=feed, category=category, title=item.title, created_at=now
         )
+        if feed.unfollowed_at is not None:
+            # Followed again within retention's grace, as `subscribe.follow` does: the day
+            # before it goes starts afresh at its next unfollow.
+            Feed.objects.filter(pk=feed.pk).update(unfollowed_at=None)
         added += 1
     return ImportReport(
         added=added, skipped=len(feeds) - added, categories_created=created_categories

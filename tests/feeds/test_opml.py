@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from django.utils import translation
 
 from liseuse.accounts.models import User
@@ -162,3 +164,16 @@ def test_a_file_just_over_the_limit_is_not_said_to_be_the_limit(language: str, s
     with translation.override(language), pytest.raises(opml.OpmlError) as refused:
         opml.parse_opml(data)
     assert said in str(refused.value)
+
+
+def test_a_feed_nobody_followed_is_kept_again_once_imported(alice: User) -> None:
+    # Retention deletes a feed a day after it found nobody following it (Feed.unfollowed_at):
+    # an import that follows it again must start that day afresh, as subscribing does.
+    gone = Feed.objects.create(
+        url="https://un.example/rss", unfollowed_at=timezone.now() - timedelta(days=3)
+    )
+    opml.import_opml(
+        alice, b'<opml><body><outline text="Un" xmlUrl="https://un.example/rss"/></body></opml>'
+    )
+    gone.refresh_from_db()
+    assert gone.unfollowed_at is None
