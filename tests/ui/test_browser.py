@@ -352,3 +352,23 @@ def test_reading_an_entry_changes_its_feeds_and_categorys_counts_at_once(
     counts(("1", "", "", "1"))  # a count of none is not shown
     expect(page).to_have_title(re.compile(r"^\(1\) "))
     context.close()
+
+
+def test_starring_an_entry_changes_the_favourites_count_at_once(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    # It changed only with the next full page (the read counts already changed at once).
+    context = logged_in_context(browser, live_server.url, reader)
+    page = context.new_page()
+    page.goto("/")
+    favourites = page.locator("#sidebar [data-count-starred]")
+    expect(favourites).to_have_text("")
+    stars = page.locator("article.entry button.star-toggle")
+    stars.nth(0).click()
+    expect(favourites).to_have_text("1")
+    stars.nth(1).click()
+    expect(favourites).to_have_text("2")
+    stars.nth(0).click()
+    stars.nth(1).click()
+    expect(favourites).to_have_text("")  # a count of none is not shown
+    context.close()

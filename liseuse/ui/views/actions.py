@@ -82,7 +82,8 @@ def set_starred(request: HttpRequest, user: User, entry_id: int) -> HttpResponse
     if _own_state(user, entry_id) is None:
         return HttpResponse(_("No such entry."), status=404)
     queries.set_starred(user, [entry_id], starred)
-    return _done(request, {"starred": starred})
+    # The sidebar's Favourites count changes at once too.
+    return _done(request, {"starred": starred, "starred_total": queries.starred_count(user)})
 
 
 @require_POST

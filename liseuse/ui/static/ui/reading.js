@@ -88,6 +88,11 @@
         setFeedCounts(answer.feeds, false, ticket);
       } else {
         entry.classList.toggle("starred", on);
+        // Always in the page (empty at 0), so that it can show again after an unstar.
+        const favourites = document.querySelector("[data-count-starred]");
+        if (favourites && typeof answer.starred_total === "number") {
+          favourites.textContent = answer.starred_total > 0 ? String(answer.starred_total) : "";
+        }
       }
       showToggle(form, on);
     }).catch(() => form.submit());
