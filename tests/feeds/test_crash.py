@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -60,13 +61,17 @@ def test_sigkill_mid_refresh_then_rerun_leaves_no_duplicate_and_no_lost_read_sta
             env=liseuse_env(tmp_path, **env),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: killed whole, below
         )
         deadline = time.monotonic() + 60
         while _count(db, "SELECT count(*) FROM feeds_entry") < 5 * ITEMS:
             assert first.poll() is None, "the refresh ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.02)
-        first.send_signal(signal.SIGKILL)
+        # The whole group at once, as a power cut or the memory killer of a service's cgroup
+        # would: killed alone, the command left its refresh children writing for up to a
+        # second, and the counts below raced them.
+        os.killpg(first.pid, signal.SIGKILL)
         first.wait()
         stored = _count(db, "SELECT count(*) FROM feeds_entry")
         assert 0 < stored < FEEDS * ITEMS, "killed half-way"
