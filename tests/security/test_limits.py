@@ -12,6 +12,7 @@ from django.test import override_settings
 from liseuse.accounts.models import User
 from liseuse.feeds import queries
 from liseuse.feeds.models import Entry
+from liseuse.feeds.models import EntryState
 from liseuse.feeds.opml import MAX_OPML_BYTES
 from tests.fever.conftest import fever_key
 from tests.fever.conftest import make_feed
@@ -81,7 +82,8 @@ def test_page_sizes_are_bounded_in_both_apis(
     monkeypatch.setattr(queries, "MAX_PAGE", 1000)
     answer = client.post("/api/fever.php?api&items&since_id=0", {"api_key": fever_key("alice")})
     assert len(answer.json()["items"]) == 50
-    ids = ",".join(str(pk) for pk in Entry.objects.values_list("pk", flat=True))
+    # Fever's item ids: the person's state ids.
+    ids = ",".join(str(pk) for pk in EntryState.objects.values_list("pk", flat=True))
     named = client.post(f"/api/fever.php?api&items&with_ids={ids}", {"api_key": fever_key("alice")})
     assert named.status_code in (200, 400) and len(named.json().get("items", [])) <= 50
 
