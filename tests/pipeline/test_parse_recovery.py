@@ -258,3 +258,81 @@ def test_text_fields_left_open_take_no_quadratic_time() -> None:
     with contextlib.suppress(ParseError):
         parse_feed(body, url="")
     assert time.perf_counter() - started < 5
+
+
+# --- structural faults: an element left open -------------------------------------------------
+
+ITEMS = "".join(
+    f"<item><title>{name}</title><link>https://example.org/{name}</link>"
+    f"<description>about {name}</description></item>\n"
+    for name in ("one", "two", "three", "four")
+)
+
+
+def rss_items(items: str) -> bytes:
+    return f"<rss version='2.0'><channel><title>c</title>\n{items}</channel></rss>".encode()
+
+
+def read(body: bytes) -> list[tuple[str, str | None, str]]:
+    return [(e.title, e.link, e.content) for e in parse_feed(body, url="").entries]
+
+
+EXPECTED = [
+    (name, f"https://example.org/{name}", f"about {name}")
+    for name in ("one", "two", "three", "four")
+]
+
+
+def test_a_stray_tag_between_items_keeps_every_item_after_it() -> None:
+    # A recovering parse leaves the <br> open to the end: the later items were inside it.
+    body = rss_items(ITEMS.replace("</item>\n<item><title>two", "</item><br>\n<item><title>two"))
+
+    assert read(body) == EXPECTED
+
+
+def test_two_stray_tags_keep_every_item_in_order() -> None:
+    items = ITEMS.replace("</item>\n", "</item><br>\n", 1).replace(
+        "</item>\n<item><title>four", "</item><hr>\n<item><title>four"
+    )
+
+    assert read(rss_items(items)) == EXPECTED
+
+
+def test_an_items_unclosed_title_keeps_its_fields_and_the_later_items() -> None:
+    body = rss_items(ITEMS.replace("<title>two</title>", "<title>two"))
+
+    assert read(body) == EXPECTED
+
+
+def test_a_stray_tag_between_atom_entries_keeps_every_entry() -> None:
+    entries = "".join(
+        f"<entry><id>urn:{n}</id><title>{n}</title><content>about {n}</content></entry>"
+        for n in ("one", "two", "three")
+    ).replace("</entry><entry><id>urn:two", "</entry><hr><entry><id>urn:two")
+    body = f"<feed xmlns='http://www.w3.org/2005/Atom'><title>f</title>{entries}</feed>".encode()
+
+    feed = parse_feed(body, url="")
+
+    assert [(e.title, e.content) for e in feed.entries] == [
+        ("one", "about one"),
+        ("two", "about two"),
+        ("three", "about three"),
+    ]
+
+
+def test_a_stray_tag_between_rss_1_items_keeps_every_item() -> None:
+    items = "".join(
+        f"<item rdf:about='https://example.org/{n}'><title>{n}</title>"
+        f"<link>https://example.org/{n}</link></item>"
+        for n in ("one", "two", "three")
+    ).replace(
+        "</item><item rdf:about='https://example.org/two'>",
+        "</item><br><item rdf:about='https://example.org/two'>",
+    )
+    body = (
+        "<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'"
+        " xmlns='http://purl.org/rss/1.0/'><channel><title>c</title></channel>"
+        f"{items}</rdf:RDF>"
+    ).encode()
+
+    assert [e.title for e in parse_feed(body, url="").entries] == ["one", "two", "three"]

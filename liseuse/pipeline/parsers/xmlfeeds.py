@@ -156,7 +156,74 @@ def parse_xml(body: bytes, url: str, content_type: str | None) -> etree._Element
         if not re.search(r"<[A-Za-z_]", prepared):
             raise ParseError(reasons.NO_XML_ELEMENT)
         raise ParseError(reasons.BROKEN_XML.format(error=first_error))
+    _lift_nested_entries(root)
     return root
+
+
+def _lift_nested_entries(root: etree._Element) -> None:
+    """Put back in their channel (or Atom feed) the items a lenient parse nested elsewhere.
+
+    libxml2's recovery leaves an element that is never closed open to the end of the
+    document: a stray `<br>` between two items, or an item's unclosed `<title>`, and every
+    later item became part of it, out of the reader's sight (only a channel's own items are
+    read). Each such item is moved to follow the element of the channel it was found in, in
+    document order, with what it holds.
+    """
+    namespace, local = _split_tag(root.tag if isinstance(root.tag, str) else "")
+    if local.lower() == "feed":
+        primary, wanted = namespace or ATOM10, "entry"
+        containers = {root}
+    else:
+        primary, wanted = _RSS, "item"
+        containers = {root, *_children(root, _RSS).get("channel", ())}
+    nested = [
+        element
+        for element in root.iter()
+        if isinstance(element.tag, str)
+        and _key(element.tag, primary) == wanted
+        and element.getparent() not in containers
+    ]
+    # The element of its container each item was found in → the last item moved after it.
+    placed: dict[etree._Element, etree._Element] = {}
+    for element in nested:
+        top = element
+        parent = top.getparent()
+        while parent is not None and parent not in containers:
+            top, parent = parent, parent.getparent()
+        if parent is None:
+            continue  # under no channel (an item outside <rss>'s own): left where it is
+        after = placed.get(top, top)
+        after.addnext(element)
+        placed[top] = element
+    fields = _ATOM_ENTRY_FIELDS if wanted == "entry" else _RSS_ITEM_FIELDS
+    for container in containers:
+        for entry in _children(container, primary).get(wanted, ()):
+            _lift_nested_fields(entry, primary, fields)
+
+
+# An entry's fields that a lenient parse may find inside another one left open (an item's
+# unclosed <title> held its link and description).
+_RSS_ITEM_FIELDS = frozenset(
+    {
+        *("title", "link", "description", "guid", "pubdate", "author", "category", "comments"),
+        *("enclosure", "dc:creator", "dc:date", "dc:subject", "content:encoded"),
+    }
+)
+_ATOM_ENTRY_FIELDS = frozenset(
+    {"title", "link", "id", "updated", "published", "summary", "content", "author", "category"}
+)
+
+
+def _lift_nested_fields(entry: etree._Element, primary: str, fields: frozenset[str]) -> None:
+    """Move the fields found inside another field of `entry` to follow it, in order."""
+    for field in list(entry):
+        if not isinstance(field.tag, str) or _key(field.tag, primary) not in fields:
+            continue
+        after = field
+        for inner in list(field):
+            if isinstance(inner.tag, str) and _key(inner.tag, primary) in fields:
+                after.addnext(inner)
+                after = inner
 
 
 _NAMESPACE_DECLARATION = re.compile(
