@@ -50,6 +50,7 @@ from django.utils.translation import gettext as _
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Label
 from liseuse.feeds.models import SavedQuery
+from liseuse.lib.ids import is_row_id
 
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 64
@@ -324,9 +325,7 @@ class _Lexer:
 
 def _ids(raw: str, op: str) -> tuple[int, ...]:
     parts = [p.strip() for p in raw.split(",") if p.strip()]
-    # ASCII digits, 18 at most: "²" passes isdigit() but not int(), and a number past what the
-    # database holds was a 500.
-    if not parts or not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in parts):
+    if not parts or not all(is_row_id(p) for p in parts):
         raise SearchError(
             _("“%(op)s:” takes numbers separated by commas, not “%(value)s”.")
             % {"op": op, "value": raw}

@@ -22,6 +22,7 @@ from liseuse.feeds.urls import FeedUrlError
 from liseuse.feeds.urls import normalize_feed_url
 from liseuse.greader.errors import bad_request
 from liseuse.greader.errors import not_found
+from liseuse.lib.ids import is_row_id
 
 STATE = "user/-/state/com.google/"
 READING_LIST = STATE + "reading-list"
@@ -83,7 +84,7 @@ def find_subscription(user: User, stream_id: str) -> Subscription:
         raise bad_request(f"Not a feed stream id: {stream_id[:200]!r}")
     key = stream_id[len("feed/") :]
     found = None
-    if key.isdigit() and len(key) < 19:
+    if is_row_id(key):
         found = queries.subscription(user, feed_id=int(key))
     if found is None and key:
         found = queries.subscription(user, feed_url=key)

@@ -1,6 +1,7 @@
 from django.urls import path
 from django.urls import register_converter
 
+from liseuse.lib import ids
 from liseuse.ui.views import auth
 from liseuse.ui.views import favicon
 from liseuse.ui.views import media
@@ -10,10 +11,10 @@ app_name = "ui"
 
 
 class IdConverter:
-    """A row id: 1 to 18 digits. Django's `int` takes any number of them, and one past what
-    the database holds (SQLite: 2**63 - 1) made every such URL a 500 instead of a 404."""
+    """A row id (`liseuse.lib.ids`). Django's `int` takes any number of digits, and one past
+    what the database holds made every such URL a 500 instead of a 404."""
 
-    regex = "[0-9]{1,18}"
+    regex = ids.PATTERN
 
     def to_python(self, value: str) -> int:
         return int(value)

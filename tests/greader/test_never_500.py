@@ -73,3 +73,17 @@ def test_random_parameters_never_make_a_500(
     assert response.status_code < 500, (endpoint, params, response.content[:300])
     if response.status_code >= 400:
         assert response.content.strip()
+
+
+@pytest.mark.parametrize("key", ["²", "１２", "9" * 18, "9" * 19])
+@pytest.mark.parametrize("endpoint", ["stream/contents", "stream/items/ids", "subscription/edit"])
+def test_a_feed_number_that_is_no_number_is_a_4xx(ready: GReader, endpoint: str, key: str) -> None:
+    # "²" is a digit to str.isdigit(), not to int(): feed/² was a 500.
+    params = {"s": f"feed/{key}", "ac": "edit", "t": "renamed"}
+    if endpoint == "subscription/edit":
+        response = ready.post(f"reader/api/0/{endpoint}", params)
+    else:
+        response = ready.get(f"reader/api/0/{endpoint}", **params)
+
+    assert 400 <= response.status_code < 500, response.content[:300]
+    assert response.content.strip()

@@ -39,6 +39,10 @@ JAN_15 = datetime(2024, 1, 15, 12, 0, tzinfo=UTC)
         ("get", "/search/?q=f:%C2%B2"),
         ("get", "/search/?q=pubdate:P99999999Y"),
         ("get", "/search/?q=date:P99999999Y/2024"),
+        ("get", "/search/?q=date:2014-02/%C2%B2%C2%B2"),
+        ("get", "/?after=%C2%B2.1"),  # the next page's cursor: <microseconds>.<entry id>
+        ("get", "/?after=1.%C2%B2"),
+        ("get", f"/?after=1.{BIG}"),
     ],
 )
 def test_a_number_out_of_range_is_a_4xx(
@@ -52,6 +56,23 @@ def test_a_number_out_of_range_is_a_4xx(
 @override_settings(LISEUSE_PUBLIC_READER="alice")
 def test_the_public_reader_too(client: Client, alice: User) -> None:
     assert client.get(f"/public/f/{BIG}/").status_code == 404
+    for cursor in ("%C2%B2_1", "1_%C2%B2", f"1_{BIG}", f"{'9' * 20}_1"):
+        assert client.get(f"/public/?after={cursor}").status_code == 400, cursor
+
+
+@pytest.mark.parametrize("label", ["%C2%B2", "１", BIG])
+def test_a_label_number_that_is_no_number_is_a_4xx(client: Client, alice: User, label: str) -> None:
+    feed = followed_feed(alice)
+    entry = add_entry(feed, "An entry", JAN_15)
+    client.force_login(alice)
+
+    response = client.post(
+        f"/entries/{entry.id}/labels",
+        f"label={label}",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 400
 
 
 def test_the_new_articles_banner_counts_only_what_the_pages_search_shows(

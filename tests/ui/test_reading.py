@@ -308,6 +308,27 @@ def test_mark_all_older_than_one_day_keeps_todays_entries(client: Client, alice:
     assert bad.status_code == 400
 
 
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"stream": "main", "seen_up_to": "²"},  # a digit to isdigit(), not to int()
+        {"stream": "main", "seen_up_to": "１２"},  # full-width digits
+        {"stream": "feed", "id": "²", "seen_up_to": "1"},
+        {"stream": "feed", "id": "9" * 19, "seen_up_to": "1"},  # past what SQLite holds
+        {"stream": "category", "id": "9" * 30, "seen_up_to": "1"},
+    ],
+)
+def test_mark_all_read_with_a_damaged_form_is_a_400(
+    client: Client, alice: User, form: dict[str, str]
+) -> None:
+    client.force_login(alice)
+
+    answer = client.post("/mark-all-read", form)
+
+    assert answer.status_code == 400
+    assert "damaged" in answer.content.decode()
+
+
 def test_mark_all_of_a_feed_touches_only_that_feed(client: Client, alice: User) -> None:
     one = followed_feed(alice, "https://one.example/feed")
     two = followed_feed(alice, "https://two.example/feed")

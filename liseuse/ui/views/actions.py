@@ -29,6 +29,7 @@ from liseuse.accounts.models import User
 from liseuse.feeds import queries
 from liseuse.feeds import worker
 from liseuse.feeds.models import EntryState
+from liseuse.lib.ids import is_row_id
 from liseuse.ui.views.common import back_to
 from liseuse.ui.views.common import personal
 from liseuse.ui.views.common import wants_json
@@ -93,7 +94,7 @@ def set_labels(request: HttpRequest, user: User, entry_id: int) -> HttpResponse:
     if _own_state(user, entry_id) is None:
         return HttpResponse(_("No such entry."), status=404)
     raw = request.POST.getlist("label")
-    if not all(value.isdigit() for value in raw):
+    if not all(is_row_id(value) for value in raw):
         return HttpResponseBadRequest(_("Labels are given by their number."))
     wanted = {int(value) for value in raw}
     own = {label.id: label for label in queries.labels(user)}
@@ -120,7 +121,7 @@ def mark_all_read(request: HttpRequest, user: User) -> HttpResponse:
     kind = request.POST.get("stream", "main")
     raw_id = request.POST.get("id", "")
     seen = request.POST.get("seen_up_to", "")
-    if not seen.isdigit() or (raw_id and not raw_id.isdigit()) or len(seen) > 18:
+    if not is_row_id(seen) or (raw_id and not is_row_id(raw_id)):
         return HttpResponseBadRequest(_("This form is damaged; reload the page and try again."))
     stream = find_stream(user, kind, int(raw_id) if raw_id else None)
     # With a search on, "mark all" marks the search's results only.
@@ -160,10 +161,6 @@ def refresh_feed(request: HttpRequest, user: User, feed_id: int) -> HttpResponse
     return _done(request, {"refreshed": True})
 
 
-def _row_id(raw: str) -> bool:
-    return raw.isascii() and raw.isdigit() and len(raw) <= 18
-
-
 @require_GET
 @personal
 def unread_json(request: HttpRequest, user: User) -> HttpResponse:
@@ -173,9 +170,7 @@ def unread_json(request: HttpRequest, user: User) -> HttpResponse:
     kind = request.GET.get("stream", "main")
     raw_id = request.GET.get("id", "")
     state = request.GET.get("state", "unread")
-    # Row ids of 18 ASCII digits at most: one past what the database holds was a 500, and
-    # str.isdigit() also takes "²", which int() refuses.
-    if not _row_id(after) or (raw_id and not _row_id(raw_id)):
+    if not is_row_id(after) or (raw_id and not is_row_id(raw_id)):
         return HttpResponseBadRequest(_("Give after=<the page's watermark> and the stream."))
     if state not in ("unread", "all", "starred"):
         return HttpResponseBadRequest(_("Unknown state: choose unread, all or starred."))

@@ -33,6 +33,7 @@ from liseuse.feeds import queries
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.reasons import readable
+from liseuse.lib.ids import is_row_id
 from liseuse.ui import pagecache
 from liseuse.ui import pieces
 from liseuse.ui.pieces import CategoryBox
@@ -140,7 +141,8 @@ def parse_cursor(raw: str) -> tuple[datetime, int] | None:
     if not raw:
         return None
     micros, _sep, entry_id = raw.partition(".")
-    if not (micros.lstrip("-").isdigit() and entry_id.isdigit()) or len(micros) > 20:
+    digits = micros.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit() and len(micros) <= 20 and is_row_id(entry_id)):
         raise BadChoice(_("This page link is damaged; start again from the first page."))
     try:
         moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(micros))
