@@ -448,7 +448,7 @@ def _insert_entries(
     feed_id: int, decisions: Sequence[EntryDecision], now: datetime
 ) -> tuple[int, list[tuple[int, Any]]]:
     """Insert new entries; returns how many were inserted, and (id, prepared published date)
-    of each, in order.
+    of each.
 
     An entry already there is left as it is: another worker may have stored this document
     since this one read what was stored (its lease ended while it fetched). Its copy and the
@@ -463,6 +463,10 @@ def _insert_entries(
         for index, prepare in enumerate(preparers)
         if prepare is not None and index != _FIRST_SEEN
     ]
+    # Last listed first: lists break a tie of dates by entry id, newest first, and a feed lists
+    # its newest entry first (a day's items, when the feed gives a day without a time). The
+    # first listed gets the highest id, and a list keeps the feed's order.
+    decisions = decisions[::-1]
     rows: list[tuple[Any, ...]] = []
     for decision in decisions:
         values = {"feed_id": feed_id, "identity": decision.identity, "first_seen": first_seen}

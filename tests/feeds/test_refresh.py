@@ -559,3 +559,24 @@ def test_undated_entries_are_listed_newest_first_in_document_order(alice: User) 
         worker.refresh_once(all_feeds=True)
     page = queries.stream(alice, queries.StreamFilter(feed_id=Feed.objects.get().id))
     assert [state.entry.title for state in page.entries] == ["Newest", "Middle", "Oldest"]
+
+
+def test_entries_of_one_date_are_listed_in_document_order(alice: User) -> None:
+    # Feeds that give a day without a time give many items the same date: on one date, the
+    # order they were stored in broke the tie, and a day's items came out upside down.
+    items = "".join(
+        f"<item><guid>{guid}</guid><title>{title}</title>"
+        "<pubDate>Mon, 15 Jan 2024 00:00:00 GMT</pubDate></item>"
+        for guid, title in [("n", "Newest"), ("m", "Middle"), ("o", "Oldest")]
+    )
+    body = f'<rss version="2.0"><channel><title>Days</title>{items}</channel></rss>'
+    with LocalServer({"/feed": Reply(body=body.encode())}) as server:
+        follow(alice, server.url("/feed"))
+        worker.refresh_once(all_feeds=True)
+    feed_id = Feed.objects.get().id
+
+    newest_first = queries.stream(alice, queries.StreamFilter(feed_id=feed_id))
+    oldest_first = queries.stream(alice, queries.StreamFilter(feed_id=feed_id, oldest_first=True))
+
+    assert [s.entry.title for s in newest_first.entries] == ["Newest", "Middle", "Oldest"]
+    assert [s.entry.title for s in oldest_first.entries] == ["Oldest", "Middle", "Newest"]
