@@ -69,3 +69,15 @@ def test_an_entry_shows_the_readers_name_for_its_feed_and_the_reading_pages_date
     assert ">January 15, 2024 at 02:09</time>" in html  # in UTC, the site's time zone
     html = client.get("/public/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert ">15 janvier 2024 à 02:09</time>" in html
+
+
+@override_settings(LISEUSE_PUBLIC_READER="alice")
+@pytest.mark.django_db
+def test_dates_are_in_the_readers_time_zone(client: Client, public_alice: User) -> None:
+    # As FreshRSS's anonymous reading shows its default user's settings; it was the server's UTC.
+    public_alice.timezone = "America/New_York"
+    public_alice.save(update_fields=["timezone"])
+
+    html = client.get("/public/").content.decode()
+
+    assert ">January 14, 2024 at 21:09</time>" in html  # 02:09 UTC, the day before there

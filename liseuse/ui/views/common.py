@@ -40,11 +40,7 @@ def personal(
         if user.language and user.language in dict(settings.LANGUAGES):
             translation.activate(user.language)
             request.LANGUAGE_CODE = user.language
-        try:
-            zone = ZoneInfo(user.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = ZoneInfo("UTC")
-        timezone.activate(zone)
+        timezone.activate(zone_of(user))
         try:
             return view(request, user, *args, **kwargs)
         finally:
@@ -56,6 +52,14 @@ def personal(
     wrapped.__doc__ = view.__doc__
     wrapped.__module__ = view.__module__
     return wrapped
+
+
+def zone_of(user: User) -> ZoneInfo:
+    """The person's time zone, UTC if theirs is unknown to this machine."""
+    try:
+        return ZoneInfo(user.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def today() -> date:

@@ -17,12 +17,15 @@ from django.http import HttpResponse
 from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from liseuse.accounts.models import User
 from liseuse.feeds import queries
 from liseuse.feeds.models import Subscription
+from liseuse.lib.ids import is_row_id
+from liseuse.ui.views.common import zone_of
 
 PAGE = 30
 
@@ -40,9 +43,12 @@ def _cursor(raw: str) -> tuple[datetime, int] | None:
     if not raw:
         return None
     stamp, _, ident = raw.partition("_")
-    if not (stamp.isdigit() and ident.isdigit() and len(stamp) <= 20 and len(ident) <= 18):
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 20 and is_row_id(ident)):
         raise ValueError(raw)
-    return datetime.fromtimestamp(int(stamp) / 1_000_000, tz=UTC), int(ident)
+    try:
+        return datetime.fromtimestamp(int(stamp) / 1_000_000, tz=UTC), int(ident)
+    except (OverflowError, OSError) as exc:  # past the years a datetime holds
+        raise ValueError(raw) from exc
 
 
 def _page(
@@ -67,7 +73,10 @@ def _page(
     names = {sub.feed_id: sub.display_title for sub in subs}
     shown = [(state, names.get(state.feed_id, str(state.feed))) for state in page.entries]
     context = {"title": title, "shown": shown, "next": following, "feeds": feeds}
-    return render(request, "ui/account/public.html", context)
+    # Dates as the person whose reading this is sees them, as FreshRSS's anonymous reading
+    # takes its default user's settings: not the server's UTC.
+    with timezone.override(zone_of(reader)):
+        return render(request, "ui/account/public.html", context)
 
 
 @require_GET
