@@ -99,9 +99,11 @@ def sidebar_boxes(
         else:
             head = f'<span class="loose">{loose_name}</span>'
         unread = box.unread
+        # What the page's script remembers a folded category by (in this browser).
+        key = box.category.id if box.category is not None else "loose"
         out.append(
             f'<section class="cat">\n  <h2 class="cat-head"><button type="button" class="fold"'
-            f' aria-expanded="true" aria-controls="cat-feeds-{number}" hidden>'
+            f' aria-expanded="true" aria-controls="cat-feeds-{number}" data-fold="{key}" hidden>'
             f'<span aria-hidden="true">▾</span><span class="vh">{fold}</span></button>{head}'
             f' <span class="count" data-count-cat>{unread or ""}</span></h2>\n'
             f'  <ul class="feeds" id="cat-feeds-{number}">\n'
@@ -266,6 +268,8 @@ def entry_articles(
     shown: Sequence[Shown],
     *,
     view: str,
+    gone_when_read: bool,
+    gone_when_unstarred: bool,
     next_path: str,
     csrf_token: str,
     labels: Sequence[Label],
@@ -273,7 +277,15 @@ def entry_articles(
     today: date,
     yesterday: date,
 ) -> SafeString:
-    """The entries of a page with their day separators, actions and label menus."""
+    """The entries of a page with their day separators, actions and label menus.
+
+    Without JavaScript each action reloads the page at an anchor: the entry's title, inside
+    its fold, which browsers open when the address points inside it (the reader finds the
+    entry as they left it), or, when the action takes the entry out of the list (marked read
+    in a list of unread ones: `gone_when_read`; unstarred among favourites:
+    `gone_when_unstarred`), the entry after it: the reader's place, where an anchor to an
+    entry no longer there led to the top of the page.
+    """
     t_unread = escape(gettext("Mark as unread"))
     t_read = escape(gettext("Mark as read"))
     t_unstar = escape(gettext("Remove from favourites"))
@@ -297,22 +309,26 @@ def entry_articles(
     csrf = f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(csrf_token)}">'
     back = escape(next_path)
     reader = view == "reader"
+    # Under the day headings (h2) in the normal view; right under the page's h1 in the reader
+    # view, which has none.
+    level = "h2" if reader else "h3"
     label_choices = [(label.id, escape(label.name)) for label in labels]
     # An entry's own tags (the feed's categories) lead to a search of them, as FreshRSS's do.
     search_url = escape(reverse("ui:search"))
     t_tags = escape(gettext("Tags"))
     dates = Dates()
     out: list[str] = []
-    for item in shown:
-        state = item.state
-        entry = state.entry
+    ids = [item.state.entry.id for item in shown]
+    for index, item in enumerate(shown):
+        entry_state = item.state
+        entry = entry_state.entry
         eid = entry.id
-        read, starred = state.is_read, state.is_starred
+        read, starred = entry_state.is_read, entry_state.is_starred
         url = escape(entry.url)
         shown_title = escape(entry.display_title)
         author = escape(entry.author)
         iso, words = dates.of(entry.published)
-        feed_name = escape(item.feed_title or state.feed)
+        feed_name = escape(item.feed_title or entry_state.feed)
         if item.day:
             out.append(days[item.day])
         classes = "entry"
@@ -364,23 +380,27 @@ def entry_articles(
         # Stored HTML, sanitized before it was stored (pipeline.sanitize), written as it is;
         # its attachments' HTML is made of escaped values (feeds.attachments).
         content = proxify_html(entry.display_content)
-        here = f"{back}#e{eid}"
+        here = f"{back}#t{eid}"
+        neighbours = ids[index + 1 : index + 2] or ids[max(0, index - 1) : index]
+        after = f"{back}#e{neighbours[0]}" if neighbours else back
+        read_next = after if gone_when_read and not read else here
+        star_next = after if gone_when_unstarred and starred else here
         read_label = t_unread if read else t_read
         star_label = t_unstar if starred else t_star
         out.append(
-            f'<article class="{classes}" id="e{eid}" data-entry="{eid}" data-feed="{state.feed_id}"'
+            f'<article class="{classes}" id="e{eid}" data-entry="{eid}" data-feed="{entry_state.feed_id}"'
             f' data-url="{url}" tabindex="-1" aria-labelledby="t{eid}">\n'
             '  <div class="entry-actions">\n'
             f'    <form method="post" action="{item.read_url}" class="toggle" data-toggle="read">'
             f"{csrf}\n"
-            f'      <input type="hidden" name="next" value="{here}">\n'
+            f'      <input type="hidden" name="next" value="{read_next}">\n'
             f'      <input type="hidden" name="read" value="{0 if read else 1}">\n'
             f'      <button type="submit" class="icon read-toggle" data-label-on="{t_unread}"'
             f' data-label-off="{t_read}" title="{read_label}"><span class="vh">{read_label}'
             "</span></button>\n    </form>\n"
             f'    <form method="post" action="{item.star_url}" class="toggle"'
             f' data-toggle="starred">{csrf}\n'
-            f'      <input type="hidden" name="next" value="{here}">\n'
+            f'      <input type="hidden" name="next" value="{star_next}">\n'
             f'      <input type="hidden" name="starred" value="{0 if starred else 1}">\n'
             f'      <button type="submit" class="icon star-toggle" data-label-on="{t_unstar}"'
             f' data-label-off="{t_star}" title="{star_label}"><span class="vh">{star_label}'
@@ -388,7 +408,7 @@ def entry_articles(
             f"{opening}"
             '  <div class="entry-body">\n    <header>\n'
             f"      {feed_link}\n"
-            f'      <h3 class="title" id="t{eid}">{heading}</h3>\n'
+            f'      <{level} class="title" id="t{eid}">{heading}</{level}>\n'
             f"      {by_line}\n"
             f'      <div class="date"><time datetime="{iso}">{words}</time></div>\n'
             "    </header>\n"

@@ -372,3 +372,182 @@ def test_starring_an_entry_changes_the_favourites_count_at_once(
     stars.nth(1).click()
     expect(favourites).to_have_text("")  # a count of none is not shown
     context.close()
+
+
+def test_space_and_enter_press_the_control_that_has_the_focus(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    # Once an entry was current, Space opened its website in a new tab whatever had the focus,
+    # and the focused button did nothing (WCAG 2.1.1).
+    context = logged_in_context(browser, live_server.url, reader)
+    page = context.new_page()
+    page.goto("/")
+    entries = page.locator("article.entry")
+    page.keyboard.press("j")  # the first entry is current, and open
+    star = entries.nth(1).locator("button.star-toggle")
+    star.focus()
+    page.keyboard.press("Space")
+    expect(entries.nth(1)).to_have_class(STARRED)
+    assert len(context.pages) == 1  # no tab opened on the entry's website
+    page.keyboard.press("Enter")  # the same button, pressed again: unstarred
+    expect(entries.nth(1)).not_to_have_class(STARRED)
+    assert len(context.pages) == 1
+    context.close()
+
+
+def test_home_and_end_leave_one_current_entry(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    context = logged_in_context(browser, live_server.url, reader)
+    page = context.new_page()
+    page.goto("/?state=all")
+    current = page.locator("article.entry.current")
+    for key in ("n", "n", "End", "Home"):
+        page.keyboard.press(key)
+    expect(current).to_have_count(1)
+    first = page.locator("article.entry").first.get_attribute("id")
+    assert current.get_attribute("id") == first
+    page.keyboard.press("End")
+    expect(current).to_have_count(1)
+    assert current.get_attribute("id") == page.locator("article.entry").last.get_attribute("id")
+    context.close()
+
+
+def test_the_global_views_panel_closes_with_escape_and_gives_the_focus_back(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    context = logged_in_context(browser, live_server.url, reader)
+    page = context.new_page()
+    page.goto("/?view=global")
+    opener = page.locator("a.open-in-panel", has_text="Framablog")
+    opener.click()
+    panel = page.locator("#panel")
+    panel.wait_for(state="visible")
+    page.keyboard.press("j")  # an entry of the panel becomes current, opened and read
+    expect(panel.locator("article.entry.current")).to_have_count(1)
+    expect(panel.locator("article.entry.current")).not_to_have_class(UNREAD)
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    assert page.evaluate("document.activeElement.textContent").strip().startswith("Framablog")
+    page.keyboard.press("j")  # nothing to go to: the panel's entries are hidden
+    expect(page.locator("article.entry.current")).to_have_count(0)
+    context.close()
+
+
+def test_load_more_in_the_global_views_panel_leads_to_that_feeds_next_page(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    # The link was relative: in the panel, shown on "/", it led to the main stream's second
+    # page, a bare page without stylesheet (the panel's own HTML).
+    User.objects.filter(pk=reader.pk).update(page_size=1)
+    framablog = Feed.objects.get()
+    context = logged_in_context(browser, live_server.url, reader)
+    page = context.new_page()
+    page.goto("/?view=global")
+    page.locator("a.open-in-panel", has_text="Framablog").click()
+    page.locator("#panel").wait_for(state="visible")
+    with page.expect_navigation():
+        page.locator("#panel #load-more").click()
+    assert re.search(rf"/f/{framablog.id}/\?view=normal&after=", page.url), page.url
+    assert "panel=1" not in page.url
+    expect(page.locator("#sidebar")).to_be_visible()  # a whole page, not the panel's piece
+    context.close()
+
+
+def test_without_javascript_an_action_comes_back_to_the_readers_place(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    context = logged_in_context(browser, live_server.url, reader, javascript=False)
+    page = context.new_page()
+    page.goto("/")  # unread
+    entries = page.locator("article.entry")
+    second, third = entries.nth(1).get_attribute("id"), entries.nth(2).get_attribute("id")
+    page.locator("summary.entry-line").nth(1).click()
+    with page.expect_navigation():  # marked read: it leaves the list, the next one is the place
+        entries.nth(1).locator("button.read-toggle").click()
+    assert page.url.endswith(f"#{third}"), page.url
+    page.goto("/?state=all")
+    page.locator(f"#{second} summary.entry-line").click()
+    with page.expect_navigation():  # starred: still listed, and still open
+        page.locator(f"#{second} button.star-toggle").click()
+    assert page.locator(f"#{second} details.entry-fold").evaluate("d => d.open")
+    context.close()
+
+
+def test_a_folded_category_stays_folded_when_its_count_changes(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    # The fold was remembered by the heading's whole text, its count included.
+    followed_feed(reader, "https://else.example/feed", title="Ailleurs", category="Autre")
+    context = logged_in_context(browser, live_server.url, reader)
+    page = context.new_page()
+    page.goto("/")
+    libre = page.locator("#sidebar section.cat", has_text="Libre")
+    libre.locator("button.fold").click()
+    expect(libre.locator("ul.feeds")).to_be_hidden()
+    page.locator("summary.entry-line").first.click()  # read: Libre's count changes
+    expect(libre.locator("[data-count-cat]")).to_have_text("2")
+    page.reload()
+    expect(libre.locator("ul.feeds")).to_be_hidden()
+    context.close()
+
+
+def test_pages_without_a_sidebar_use_the_pages_width(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    # The log-in page, the 404 page…: squeezed into the sidebar's 16rem column.
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    page.goto(live_server.url + "/login/")
+    assert page.locator("main").evaluate("m => m.getBoundingClientRect().width") > 600
+    field = page.locator("input[name=password]")
+    assert field.get_attribute("autocomplete") == "current-password"
+    context.close()
+
+
+def _contrast(first: str, second: str) -> float:
+    """WCAG's contrast ratio of two CSS `rgb(…)` colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(c) / 255 for c in re.findall(r"\d+", colour)[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(first), luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_fields_and_buttons_stand_out_from_the_page(
+    browser: Browser, live_server: LiveServer, reader: User, theme: str
+) -> None:
+    # WCAG 1.4.11: a control's edge at 3:1 at least; the search field's was 1.38:1.
+    User.objects.filter(pk=reader.pk).update(theme=theme)
+    context = logged_in_context(browser, live_server.url, reader)
+    page = context.new_page()
+    page.goto("/")
+    page_colour = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    for selector in ("#search", "form.mark-all > button"):
+        edge = page.locator(selector).evaluate("e => getComputedStyle(e).borderTopColor")
+        assert _contrast(edge, page_colour) >= 3, (theme, selector, edge, page_colour)
+    live = page.locator("#new-articles").evaluate("b => b.parentElement.getAttribute('role')")
+    assert live == "status"  # the banner is announced when it shows (WCAG 4.1.3)
+    context.close()
+
+
+def test_a_phone_without_javascript_shows_the_articles_before_the_sidebar(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    # The sidebar cannot fold without a script: open above the articles, it came first, a
+    # screen or more of feeds before the first article.
+    context = logged_in_context(
+        browser, live_server.url, reader, width=360, height=740, javascript=False
+    )
+    page = context.new_page()
+    page.goto("/")
+    article = page.locator("article.entry").first.bounding_box()
+    sidebar = page.locator("#sidebar").bounding_box()
+    assert article is not None and sidebar is not None
+    assert article["y"] < sidebar["y"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    context.close()

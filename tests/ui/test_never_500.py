@@ -91,3 +91,30 @@ def test_the_new_articles_banner_counts_only_what_the_pages_search_shows(
     assert client.get(poll).json()["arrived"] == 2
     assert client.get(poll + "&search=zebre").json()["arrived"] == 1
     assert client.get(poll + "&search=%22").status_code == 400
+
+
+def test_a_damaged_address_is_a_page_with_a_way_back(client: Client, alice: User) -> None:
+    # It was a bare line of text, with no layout and no link.
+    feed = followed_feed(alice)
+    client.force_login(alice)
+
+    page = client.get(f"/f/{feed.id}/?view=bogus")
+
+    assert page.status_code == 400
+    html = page.content.decode()
+    assert '<header class="top">' in html
+    assert "Unknown view: choose normal, reader or global." in html
+    assert f'<a href="/f/{feed.id}/">Back</a>' in html
+
+
+def test_the_pages_script_still_gets_the_reason_as_text(client: Client, alice: User) -> None:
+    feed = followed_feed(alice)
+    entry = add_entry(feed, "An entry", JAN_15)
+    client.force_login(alice)
+
+    answer = client.post(
+        f"/entries/{entry.id}/read", {"read": "maybe"}, HTTP_ACCEPT="application/json"
+    )
+
+    assert answer.status_code == 400
+    assert answer.content.decode() == "Say read=1 or read=0."

@@ -4,8 +4,10 @@ the read side."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -89,5 +91,81 @@ def test_each_entry_shows_its_state_labels_and_links(client: Client, alice: User
     assert f'action="/entries/{read.id}/read"' in html
     assert f'action="/entries/{starred.id}/labels"' in html
     assert f'value="{later.id}" checked> Later' in html
-    assert f'value="/?state=all#e{starred.id}"' in html
+    # Without JavaScript an action comes back to the entry's title, inside its fold: browsers
+    # open the fold the address points into, and the reader finds the entry as they left it.
+    assert f'value="/?state=all#t{starred.id}"' in html
     assert html.count('name="csrfmiddlewaretoken"') >= 3 * 2
+
+
+def _next_values(html: str, entry_id: int) -> dict[str, str]:
+    """The `next` of each form of an entry, by what the form does."""
+    article = html[html.index(f'id="e{entry_id}"') :]
+    article = article[: article.index("</article>")]
+    found = {}
+    for kind, action in (("read", "read"), ("starred", "star"), ("labels", "labels")):
+        start = article.index(f'/entries/{entry_id}/{action}"')
+        found[kind] = re.search(r'name="next" value="([^"]*)"', article[start:])[1]  # type: ignore[index]
+    return found
+
+
+def test_an_action_that_takes_the_entry_out_of_the_list_comes_back_to_the_next_one(
+    client: Client, alice: User
+) -> None:
+    # Without JavaScript the page reloads at the anchor: one for an entry no longer listed (read
+    # in a list of unread ones) sent the reader back to the top of the page.
+    feed = followed_feed(alice)
+    first = add_entry(feed, "First", WHEN)
+    second = add_entry(feed, "Second", WHEN - timedelta(hours=1))
+    client.force_login(alice)
+
+    html = client.get("/").content.decode()  # unread, newest first
+
+    assert _next_values(html, first.id) == {
+        "read": f"/#e{second.id}",  # marked read, it leaves the list: the next one
+        "starred": f"/#t{first.id}",  # still listed: back to its title, open
+        "labels": f"/#t{first.id}",
+    }
+    assert _next_values(html, second.id)["read"] == f"/#e{first.id}"  # the last: the one before
+
+
+def test_unstarring_among_favourites_comes_back_to_the_next_one(
+    client: Client, alice: User
+) -> None:
+    feed = followed_feed(alice)
+    first = add_entry(feed, "First", WHEN)
+    second = add_entry(feed, "Second", WHEN - timedelta(hours=1))
+    EntryState.objects.update(is_starred=True, is_read=True)
+    client.force_login(alice)
+
+    html = client.get("/starred/").content.decode()
+
+    assert _next_values(html, first.id)["starred"] == f"/starred/#e{second.id}"
+    assert _next_values(html, first.id)["read"] == f"/starred/#t{first.id}"
+
+
+def test_favourites_show_all_of_them_and_the_unread_ones_on_demand(
+    client: Client, alice: User
+) -> None:
+    feed = followed_feed(alice)
+    read = add_entry(feed, "Read favourite", WHEN)
+    unread = add_entry(feed, "Unread favourite", WHEN - timedelta(hours=1))
+    EntryState.objects.update(is_starred=True)
+    EntryState.objects.filter(entry=read).update(is_read=True)
+    client.force_login(alice)
+
+    everything = client.get("/starred/").content.decode()
+    only_unread = client.get("/starred/?state=unread").content.decode()
+
+    assert f'id="e{read.id}"' in everything and f'id="e{unread.id}"' in everything
+    assert '?state=all" aria-current="true"' in everything  # the switch says what is shown
+    assert f'id="e{unread.id}"' in only_unread and f'id="e{read.id}"' not in only_unread
+
+
+def test_reader_view_titles_come_right_under_the_page_heading(client: Client, alice: User) -> None:
+    feed = followed_feed(alice)
+    entry = add_entry(feed, "A title", WHEN)
+    client.force_login(alice)
+
+    html = client.get("/?view=reader").content.decode()
+
+    assert f'<h2 class="title" id="t{entry.id}">' in html  # h1, then h2: no level skipped

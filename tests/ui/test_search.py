@@ -60,6 +60,9 @@ def test_a_result_opens_a_page_that_shows_it_even_when_read(alice: User) -> None
     page = client.get(link)
     assert page.status_code == 200
     assert f'id="e{wanted.id}"' in page.content.decode()
+    # To the entry's title, inside its fold: the browser opens the fold (it was shut).
+    assert link.endswith(f"#t{wanted.id}")
+    assert f'id="t{wanted.id}"' in page.content.decode()
 
 
 def test_results_come_a_page_at_a_time(alice: User) -> None:

@@ -15,7 +15,6 @@ from datetime import timedelta
 from django.http import Http404
 from django.http import HttpRequest
 from django.http import HttpResponse
-from django.http import HttpResponseBadRequest
 from django.http import HttpResponseRedirect
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -31,6 +30,7 @@ from liseuse.feeds import worker
 from liseuse.feeds.models import EntryState
 from liseuse.lib.ids import is_row_id
 from liseuse.ui.views.common import back_to
+from liseuse.ui.views.common import bad_request
 from liseuse.ui.views.common import personal
 from liseuse.ui.views.common import wants_json
 from liseuse.ui.views.stream import Choices
@@ -58,7 +58,7 @@ def _own_state(user: User, entry_id: int) -> EntryState | None:
 def set_read(request: HttpRequest, user: User, entry_id: int) -> HttpResponse:
     read = _flag(request, "read")
     if read is None:
-        return HttpResponseBadRequest(_("Say read=1 or read=0."))
+        return bad_request(request, _("Say read=1 or read=0."))
     state = _own_state(user, entry_id)
     if state is None:
         return HttpResponse(_("No such entry."), status=404)
@@ -79,7 +79,7 @@ def set_read(request: HttpRequest, user: User, entry_id: int) -> HttpResponse:
 def set_starred(request: HttpRequest, user: User, entry_id: int) -> HttpResponse:
     starred = _flag(request, "starred")
     if starred is None:
-        return HttpResponseBadRequest(_("Say starred=1 or starred=0."))
+        return bad_request(request, _("Say starred=1 or starred=0."))
     if _own_state(user, entry_id) is None:
         return HttpResponse(_("No such entry."), status=404)
     queries.set_starred(user, [entry_id], starred)
@@ -95,11 +95,11 @@ def set_labels(request: HttpRequest, user: User, entry_id: int) -> HttpResponse:
         return HttpResponse(_("No such entry."), status=404)
     raw = request.POST.getlist("label")
     if not all(is_row_id(value) for value in raw):
-        return HttpResponseBadRequest(_("Labels are given by their number."))
+        return bad_request(request, _("Labels are given by their number."))
     wanted = {int(value) for value in raw}
     own = {label.id: label for label in queries.labels(user)}
     if not wanted <= own.keys():
-        return HttpResponseBadRequest(_("No such label."))
+        return bad_request(request, _("No such label."))
     new_name = request.POST.get("new_label", "").strip()
     if new_name:
         created = queries.label_named(user, new_name)
@@ -122,7 +122,7 @@ def mark_all_read(request: HttpRequest, user: User) -> HttpResponse:
     raw_id = request.POST.get("id", "")
     seen = request.POST.get("seen_up_to", "")
     if not is_row_id(seen) or (raw_id and not is_row_id(raw_id)):
-        return HttpResponseBadRequest(_("This form is damaged; reload the page and try again."))
+        return bad_request(request, _("This form is damaged; reload the page and try again."))
     stream = find_stream(user, kind, int(raw_id) if raw_id else None)
     # With a search on, "mark all" marks the search's results only.
     search = request.POST.get("search", "").strip()[:1000]
@@ -132,14 +132,14 @@ def mark_all_read(request: HttpRequest, user: User) -> HttpResponse:
         flt = replace(flt, state="starred")
     older_than = request.POST.get("older_than", "")
     if older_than not in ("", "day", "week"):
-        return HttpResponseBadRequest(_("Choose older than one day or one week."))
+        return bad_request(request, _("Choose older than one day or one week."))
     if older_than:
         midnight = timezone.make_aware(datetime.combine(timezone.localdate(), time()))
         flt = replace(flt, until=midnight - timedelta(days=7 if older_than == "week" else 0))
     try:
         changed = queries.mark_stream_read_up_to(user, flt, int(seen))
     except queries.SearchError as exc:
-        return HttpResponseBadRequest(str(exc))
+        return bad_request(request, str(exc))
     return _done(request, {"changed": changed, "unread_total": queries.unread_total(user)})
 
 
@@ -171,9 +171,9 @@ def unread_json(request: HttpRequest, user: User) -> HttpResponse:
     raw_id = request.GET.get("id", "")
     state = request.GET.get("state", "unread")
     if not is_row_id(after) or (raw_id and not is_row_id(raw_id)):
-        return HttpResponseBadRequest(_("Give after=<the page's watermark> and the stream."))
+        return bad_request(request, _("Give after=<the page's watermark> and the stream."))
     if state not in ("unread", "all", "starred"):
-        return HttpResponseBadRequest(_("Unknown state: choose unread, all or starred."))
+        return bad_request(request, _("Unknown state: choose unread, all or starred."))
     stream = find_stream(user, kind, int(raw_id) if raw_id else None)
     # The page's own search too: the banner must not announce entries its reload won't show.
     search = request.GET.get("search", "").strip()
@@ -181,7 +181,7 @@ def unread_json(request: HttpRequest, user: User) -> HttpResponse:
     try:
         arrived = queries.arrived_after(user, stream_filter(stream, choices), int(after))
     except queries.SearchError as exc:
-        return HttpResponseBadRequest(str(exc))
+        return bad_request(request, str(exc))
     counts = queries.unread_counts_by_feed(user)
     return JsonResponse(
         {

@@ -29,7 +29,10 @@ from liseuse.ui.views.subscriptions import see_other
 
 class AccountForm(forms.Form):
     username = forms.CharField(label=gettext_lazy("Username"), max_length=150)
-    password = forms.CharField(label=gettext_lazy("Password"), widget=forms.PasswordInput)
+    password = forms.CharField(
+        label=gettext_lazy("Password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
     admin = forms.BooleanField(label=gettext_lazy("Administrator"), required=False)
 
     def clean_username(self) -> str:

@@ -30,9 +30,17 @@ from liseuse.ui.views.common import back_to
 
 
 class SetupForm(forms.Form):
-    username = forms.CharField(label=_("Username"), max_length=150)
-    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput)
-    password_again = forms.CharField(label=_("Password (again)"), widget=forms.PasswordInput)
+    # `autocomplete` tells password managers which field is which (WCAG 1.3.5).
+    username = forms.CharField(
+        label=_("Username"), max_length=150, widget=forms.TextInput({"autocomplete": "username"})
+    )
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    password_again = forms.CharField(
+        label=_("Password (again)"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
 
     def clean_username(self) -> str:
         name: str = self.cleaned_data["username"]
@@ -50,8 +58,12 @@ class SetupForm(forms.Form):
 
 
 class LoginForm(forms.Form):
-    username = forms.CharField(label=_("Username"), max_length=150)
-    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput)
+    username = forms.CharField(
+        label=_("Username"), max_length=150, widget=forms.TextInput({"autocomplete": "username"})
+    )
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
 
 
 @require_http_methods(["GET", "POST"])

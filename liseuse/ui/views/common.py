@@ -19,9 +19,12 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest
 from django.http import HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from liseuse.accounts.models import User
 
@@ -82,6 +85,20 @@ def back_to(request: HttpRequest, default: str) -> str:
     ):
         return target
     return default
+
+
+def bad_request(request: HttpRequest, reason: str) -> HttpResponse:
+    """A 400 for a person's browser: the reason in the site's layout, with a way back (the
+    form's `next`, else the stream without the damaged parameters). A bare line of text left
+    them on a page with no link; the page's script, which asks for JSON, gets the reason as
+    text, as before."""
+    if wants_json(request):
+        return HttpResponse(reason, status=400, content_type="text/plain; charset=utf-8")
+    title = _("This cannot be done") if request.method == "POST" else _("This page cannot be shown")
+    context = {"title": title, "reason": reason, "back": back_to(request, request.path)}
+    if request.method == "POST":
+        context["back"] = back_to(request, reverse("ui:home"))
+    return render(request, "ui/refused.html", context, status=400)
 
 
 def wants_json(request: HttpRequest) -> bool:

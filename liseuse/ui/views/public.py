@@ -14,7 +14,6 @@ from django.conf import settings
 from django.http import Http404
 from django.http import HttpRequest
 from django.http import HttpResponse
-from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +24,7 @@ from liseuse.accounts.models import User
 from liseuse.feeds import queries
 from liseuse.feeds.models import Subscription
 from liseuse.lib.ids import is_row_id
+from liseuse.ui.views.common import bad_request
 from liseuse.ui.views.common import zone_of
 
 PAGE = 30
@@ -57,7 +57,7 @@ def _page(
     try:
         after = _cursor(request.GET.get("after", ""))
     except ValueError:
-        return HttpResponseBadRequest(_("This page address is damaged."))
+        return bad_request(request, _("This page address is damaged."))
     page = queries.stream(reader, flt, limit=PAGE, after=after)
     following = ""
     if page.next_after is not None:

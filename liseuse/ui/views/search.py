@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.http import HttpResponse
-from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from liseuse.accounts.models import User
 from liseuse.feeds import queries
+from liseuse.ui.views.common import bad_request
 from liseuse.ui.views.common import personal
 from liseuse.ui.views.labels import SavedQueryForm
 from liseuse.ui.views.stream import BadChoice
@@ -35,7 +35,7 @@ def search(request: HttpRequest, user: User) -> HttpResponse:
     try:
         after = parse_cursor(request.GET.get("after", ""))
     except BadChoice as exc:
-        return HttpResponseBadRequest(str(exc))
+        return bad_request(request, str(exc))
     context: dict[str, object] = {
         "q": query,
         "state": state,

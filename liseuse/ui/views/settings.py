@@ -89,11 +89,16 @@ class PreferencesForm(forms.ModelForm[User]):
 
 
 class ApiPasswordForm(forms.Form):
+    # "new-password": no password manager fills in the login password here.
     api_password = forms.CharField(
-        label=gettext_lazy("API password"), widget=forms.PasswordInput, max_length=256
+        label=gettext_lazy("API password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        max_length=256,
     )
     api_password_again = forms.CharField(
-        label=gettext_lazy("API password (again)"), widget=forms.PasswordInput, max_length=256
+        label=gettext_lazy("API password (again)"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        max_length=256,
     )
 
     def clean(self) -> dict[str, object]:
@@ -104,10 +109,17 @@ class ApiPasswordForm(forms.Form):
 
 
 class LoginPasswordForm(forms.Form):
-    current = forms.CharField(label=gettext_lazy("Current password"), widget=forms.PasswordInput)
-    new = forms.CharField(label=gettext_lazy("New password"), widget=forms.PasswordInput)
+    current = forms.CharField(
+        label=gettext_lazy("Current password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    new = forms.CharField(
+        label=gettext_lazy("New password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
     new_again = forms.CharField(
-        label=gettext_lazy("New password (again)"), widget=forms.PasswordInput
+        label=gettext_lazy("New password (again)"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
     def __init__(self, user: User, *args: object, **kwargs: object) -> None:

@@ -20,7 +20,6 @@ from django.conf import settings
 from django.http import Http404
 from django.http import HttpRequest
 from django.http import HttpResponse
-from django.http import HttpResponseBadRequest
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect
 from django.shortcuts import render
@@ -39,6 +38,7 @@ from liseuse.ui import pieces
 from liseuse.ui.pieces import CategoryBox
 from liseuse.ui.pieces import FeedLine
 from liseuse.ui.pieces import Shown
+from liseuse.ui.views.common import bad_request
 from liseuse.ui.views.common import personal
 from liseuse.ui.views.common import today
 
@@ -117,11 +117,13 @@ class Choices:
     after: tuple[datetime, int] | None
 
 
-def read_choices(request: HttpRequest, user: User) -> Choices:
+def read_choices(request: HttpRequest, user: User, stream_kind: str = "main") -> Choices:
     view = request.GET.get("view") or user.default_view
     if view not in VIEWS:
         raise BadChoice(_("Unknown view: choose normal, reader or global."))
-    state = request.GET.get("state") or user.default_state
+    # Favourites are mostly read already: all of them unless the reader asks for fewer.
+    default_state = "all" if stream_kind == "starred" else user.default_state
+    state = request.GET.get("state") or default_state
     if state not in STATES:
         raise BadChoice(_("Unknown state: choose unread, all or starred."))
     order = request.GET.get("order") or ("oldest" if user.oldest_first else "newest")
@@ -166,6 +168,8 @@ def stream_filter(stream: Stream, choices: Choices) -> queries.StreamFilter:
         flt = replace(flt, search=choices.search)
     if stream.kind != "starred":
         flt = replace(flt, state=choices.state)  # type: ignore[arg-type]
+    elif choices.state == "unread":  # the unread ones among the favourites
+        flt = replace(flt, state="unread", starred_only=True)
     return flt
 
 
@@ -271,9 +275,9 @@ def attach_labels(shown: list[Shown]) -> None:
 
 def render_stream(request: HttpRequest, user: User, stream: Stream) -> HttpResponse:
     try:
-        choices = read_choices(request, user)
+        choices = read_choices(request, user, stream.kind)
     except BadChoice as exc:
-        return HttpResponseBadRequest(str(exc))
+        return bad_request(request, str(exc))
     day = today()
     page_key = pagecache.key(request, user, day.isoformat())
     kept = pagecache.get(page_key)
@@ -318,6 +322,8 @@ def render_stream(request: HttpRequest, user: User, stream: Stream) -> HttpRespo
         context["entry_articles"] = pieces.entry_articles(
             shown,
             view=choices.view,
+            gone_when_read=flt.state == "unread",
+            gone_when_unstarred=flt.state == "starred" or flt.starred_only,
             next_path=request.get_full_path(),
             csrf_token=get_token(request),
             labels=side["labels"],  # type: ignore[arg-type]

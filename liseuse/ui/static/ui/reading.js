@@ -150,7 +150,8 @@
 
   // --- the current entry and the keyboard ---------------------------------------------------
   function entries() {
-    return Array.from(document.querySelectorAll(".entry"));
+    // Not those of a closed panel of the global view: hidden, they are no place to go.
+    return Array.from(document.querySelectorAll(".entry")).filter((entry) => !entry.closest("[hidden]"));
   }
   let current = null;
 
@@ -234,11 +235,11 @@
       f: () => current && toggle(current, "starred"),
       s: () => current && toggle(current, "starred"),
       v: () => original(current),
-      " ": () => current ? original(current) : null,
+      " ": () => original(current),
       R: () => markAll(),
       A: () => markAll(),
-      Home: () => { current = null; move(1, false); },
-      End: () => { current = null; move(-1, false); const l = entries(); if (l.length) setCurrent(l[l.length - 1], true); },
+      Home: () => { const l = entries(); if (l.length) setCurrent(l[0], true); },
+      End: () => { const l = entries(); if (l.length) setCurrent(l[l.length - 1], true); },
       m: () => { const more = document.getElementById("load-more"); if (more) more.click(); },
       q: () => refresh(),
       1: () => viewLink("1"),
@@ -247,12 +248,15 @@
       a: () => focusSearch(),
       "/": () => focusSearch(),
       "?": () => help && help.showModal(),
+      Escape: () => closePanel(),
     };
     const name = shift && key.length === 1 && key !== "?" ? key.toUpperCase() : key;
     const action = actions[name];
     if (!action) return;
-    if (name === "Enter" && (!current || target.closest("a, button, summary"))) return;
-    if (name === " " && !current) return;
+    // Enter and Space press the link, button or summary that has the focus, as they do
+    // everywhere: only elsewhere do they open the entry or its website.
+    if ((name === "Enter" || name === " ") && (!current || target.closest("a, button, summary"))) return;
+    if (name === "Escape" && !(panel && !panel.hidden)) return;
     event.preventDefault();
     action();
   });
@@ -297,6 +301,16 @@
 
   // --- global view: a feed opens in place -------------------------------------------------
   const panel = document.getElementById("panel");
+  let panelOpener = null;
+  function closePanel() {
+    if (!panel || panel.hidden) return;
+    panel.hidden = true;
+    if (current && current.closest("#panel")) {
+      current.classList.remove("current");
+      current = null;
+    }
+    if (panelOpener) panelOpener.focus(); // back where the reader was, not to the page's top
+  }
   if (panel) {
     const panelBody = document.getElementById("panel-body");
     document.addEventListener("click", (event) => {
@@ -311,18 +325,20 @@
           const page = new DOMParser().parseFromString(html, "text/html");
           panelBody.replaceChildren(...page.body.childNodes);
           panel.hidden = false;
+          panelOpener = link;
           panel.focus();
         })
         .catch(() => { window.location.href = link.href; });
     });
-    document.getElementById("panel-close").addEventListener("click", () => { panel.hidden = true; });
+    document.getElementById("panel-close").addEventListener("click", closePanel);
   }
 
   // --- categories of the sidebar fold and unfold (remembered in this browser) -------------
   const folded = new Set(JSON.parse(window.localStorage.getItem("liseuse.folded") || "[]"));
   document.querySelectorAll("#sidebar .fold").forEach((button) => {
     const list = document.getElementById(button.getAttribute("aria-controls"));
-    const name = button.parentElement.textContent.trim();
+    // A key of its own (the category's id): its heading's text changes with its count.
+    const name = button.dataset.fold;
     const show = (open) => {
       button.setAttribute("aria-expanded", open ? "true" : "false");
       list.hidden = !open;
