@@ -42,6 +42,9 @@ class User(AbstractUser):
     mark_read_on_scroll = models.BooleanField(default=False)
     # An entry whose content changed at the source comes back unread (FreshRSS's option).
     mark_updated_unread = models.BooleanField(default=False)
+    # The one-key shortcuts of the reading pages. A person who speaks to the computer, or whose
+    # hand slips, can turn them off (WCAG 2.1.4).
+    keyboard_shortcuts = models.BooleanField(default=True, db_default=True)
     # The fields above, which a person sets on the settings page and an export carries.
     SETTINGS = (
         "language",
@@ -54,6 +57,7 @@ class User(AbstractUser):
         "mark_read_on_open",
         "mark_read_on_scroll",
         "mark_updated_unread",
+        "keyboard_shortcuts",
     )
     # Goes up after each change the person makes (accounts/changes.py): the reading pages'
     # cache keys on it, so that what they did shows at once, on every web node.

@@ -551,3 +551,21 @@ def test_a_phone_without_javascript_shows_the_articles_before_the_sidebar(
     assert article["y"] < sidebar["y"]
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     context.close()
+
+
+def test_the_one_key_shortcuts_can_be_turned_off(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    # WCAG 2.1.4: a person who speaks to the computer, or whose hand slips, turns them off.
+    User.objects.filter(pk=reader.pk).update(keyboard_shortcuts=False)
+    context = logged_in_context(browser, live_server.url, reader)
+    page = context.new_page()
+    page.goto("/")
+    for key in ("j", "f", "?"):
+        page.keyboard.press(key)
+    expect(page.locator("article.entry.current")).to_have_count(0)
+    expect(page.locator("article.entry.starred")).to_have_count(0)
+    assert page.locator("#shortcuts").is_hidden()
+    assert page.locator("#help-button").is_hidden()
+    assert not EntryState.objects.filter(user=reader, is_read=True).exists()
+    context.close()

@@ -24,6 +24,7 @@ PREFERENCES = {
     "mark_read_on_open": "",
     "mark_read_on_scroll": "on",
     "mark_updated_unread": "on",
+    "keyboard_shortcuts": "",  # off
 }
 
 
@@ -64,6 +65,7 @@ def test_preferences_are_saved_and_the_language_applies(alice: User) -> None:
     )
     assert (alice.default_view, alice.default_state, alice.oldest_first) == ("reader", "all", True)
     assert not alice.mark_read_on_open and alice.mark_read_on_scroll and alice.mark_updated_unread
+    assert not alice.keyboard_shortcuts
     assert response.cookies["django_language"].value == "fr"
     assert "Paramètres".encode() in client.get("/manage/settings/").content
     back = client.post("/manage/settings/preferences", {**PREFERENCES, "language": ""})

@@ -82,6 +82,9 @@ class PreferencesForm(forms.ModelForm[User]):
     mark_updated_unread = forms.BooleanField(
         label=gettext_lazy("Mark an entry unread again when its content changes"), required=False
     )
+    keyboard_shortcuts = forms.BooleanField(
+        label=gettext_lazy("One-key keyboard shortcuts on the reading pages"), required=False
+    )
 
     class Meta:
         model = User

@@ -203,7 +203,9 @@
 
   const help = document.getElementById("shortcuts");
   const helpButton = document.getElementById("help-button");
-  if (help && helpButton && typeof help.showModal === "function") {
+  // The person may have turned the one-key shortcuts off (their settings).
+  const shortcuts = data.shortcuts !== "0";
+  if (shortcuts && help && helpButton && typeof help.showModal === "function") {
     helpButton.hidden = false;
     helpButton.addEventListener("click", () => help.showModal());
   }
@@ -215,6 +217,7 @@
 
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    if (!shortcuts && !(event.key === "Escape" && panel && !panel.hidden)) return;
     const target = event.target;
     if (target.closest("input, textarea, select, [contenteditable]")) return;
     if (help && help.open) return; // the dialog closes itself on Escape
