@@ -22,6 +22,9 @@ class Feed(models.Model):
     title = models.TextField(blank=True, default="")  # plain text, from the feed
     site_url = models.URLField(max_length=2048, blank=True, default="")
     description = models.TextField(blank=True, default="")
+    # What the feed says its entries are written in (a BCP 47 tag, `sanitize.language_tag`):
+    # the pages mark them so, for screen readers and hyphenation. "" when it says nothing.
+    language = models.CharField(max_length=35, blank=True, default="", db_default="")
     hub_url = models.URLField(max_length=2048, blank=True, default="")  # WebSub hub, if any
     icon_url = models.URLField(max_length=2048, blank=True, default="")
     favicon = models.ForeignKey("Favicon", null=True, blank=True, on_delete=models.SET_NULL)

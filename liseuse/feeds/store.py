@@ -222,6 +222,7 @@ class DjangoStore:
             if parsed.description:
                 fields["description"] = parsed.description
             fields["hub_url"] = (parsed.hub_url or "")[:2048]
+            fields["language"] = parsed.language  # a feed that stops saying it: not known
             if parsed.icon_url:
                 fields["icon_url"] = parsed.icon_url[:2048]
             self._update_feed(update.feed_id, fields)

@@ -553,6 +553,17 @@ def plain_text(text: str) -> str:
     return one_line(text)
 
 
+# A BCP 47 tag as pages use it in `lang`: a language of 2 or 3 letters, then subtags
+# ("fr", "fr-FR", "zh-Hant-TW", "en-US-x-twain"); feeds also write "fr_FR", and "fr-fr".
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+
+
+def language_tag(text: str) -> str:
+    """The feed's language as a `lang` attribute takes it, or "" when it names none."""
+    tag = text.strip().replace("_", "-")
+    return tag if len(tag) <= 35 and _LANGUAGE_TAG.fullmatch(tag) else ""
+
+
 def _clean_link(url: str | None, base: str | None) -> str | None:
     return safe_url(url, base=base, schemes=WEB_SCHEMES, strip_tracking=True)
 
@@ -623,5 +634,6 @@ def sanitize_feed(feed: ParsedFeed, *, feed_url: str) -> ParsedFeed:
         hub_url=safe_url(feed.hub_url, base=feed_url),
         description=title_field(feed.description),
         icon_url=_clean_link(feed.icon_url, feed_url),
+        language=language_tag(feed.language),
         entries=tuple(sanitize_entry(e, feed_link=feed_link) for e in feed.entries),
     )

@@ -122,4 +122,7 @@ class ParsedFeed:
     description: str = ""  # plain text
     icon_url: str | None = None
     ttl_minutes: int | None = None  # RSS <ttl>
+    # The language its entries are written in, as the feed says it (RSS <language>, Atom's
+    # xml:lang, JSON Feed's `language`): a BCP 47 tag once sanitized, else "".
+    language: str = ""
     entries: tuple[ParsedEntry, ...] = field(default_factory=tuple)

@@ -329,6 +329,10 @@ def entry_articles(
         author = escape(entry.author)
         iso, words = dates.of(entry.published)
         feed_name = escape(item.feed_title or entry_state.feed)
+        # The feed's own words in the feed's language (screen readers, hyphenation); the page's
+        # around them stay in the reader's. A sanitized tag: letters, digits and hyphens.
+        language = entry_state.feed.language
+        lang = f' lang="{escape(language)}"' if language else ""
         if item.day:
             out.append(days[item.day])
         classes = "entry"
@@ -350,7 +354,7 @@ def entry_articles(
             opening = (
                 '  <details class="entry-fold">\n  <summary class="entry-line">\n'
                 f'    <span class="feed">{icon}{feed_name}</span>\n'
-                f'    <span class="line-title">{shown_title}</span>\n'
+                f'    <span class="line-title"{lang}>{shown_title}</span>\n'
                 f"    {line_author}\n"
                 f'    <time class="line-date" datetime="{iso}">{words}</time>\n'
                 "  </summary>\n"
@@ -408,11 +412,11 @@ def entry_articles(
             f"{opening}"
             '  <div class="entry-body">\n    <header>\n'
             f"      {feed_link}\n"
-            f'      <{level} class="title" id="t{eid}">{heading}</{level}>\n'
+            f'      <{level} class="title" id="t{eid}"{lang}>{heading}</{level}>\n'
             f"      {by_line}\n"
             f'      <div class="date"><time datetime="{iso}">{words}</time></div>\n'
             "    </header>\n"
-            f'    <div class="content">{content}</div>\n'
+            f'    <div class="content"{lang}>{content}</div>\n'
             '    <footer class="entry-foot">\n'
             f"      {original}\n"
             f"      {tags}\n"

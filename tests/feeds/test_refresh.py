@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.test import Client
 from django.test import override_settings
 from django.utils import timezone
 
@@ -580,3 +581,24 @@ def test_entries_of_one_date_are_listed_in_document_order(alice: User) -> None:
 
     assert [s.entry.title for s in newest_first.entries] == ["Newest", "Middle", "Oldest"]
     assert [s.entry.title for s in oldest_first.entries] == ["Oldest", "Middle", "Newest"]
+
+
+def test_the_feeds_language_marks_its_entries_on_the_pages(alice: User) -> None:
+    # Screen readers read French in a French voice, and the page around stays the reader's.
+    items = "<item><guid>a</guid><title>Un titre</title><description>Du texte.</description></item>"
+    body = (
+        '<rss version="2.0"><channel><title>Fr</title><language>fr_FR</language>'
+        f"{items}</channel></rss>"
+    )
+    with LocalServer({"/feed": Reply(body=body.encode())}) as server:
+        follow(alice, server.url("/feed"))
+        worker.refresh_once(all_feeds=True)
+    assert Feed.objects.get().language == "fr-FR"
+    client = Client()
+    client.force_login(alice)
+
+    html = client.get("/").content.decode()
+
+    assert '<div class="content" lang="fr-FR">' in html
+    assert '<span class="line-title" lang="fr-FR">Un titre</span>' in html
+    assert '<html lang="en"' in html

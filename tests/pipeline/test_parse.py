@@ -600,3 +600,38 @@ def test_an_unreadable_entry_date_leaves_the_entry() -> None:
 
     assert entry.title == "a"
     assert entry.published is None
+
+
+# --- the feed's language ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "language"),
+    [
+        (rss("", channel="<title>T</title><language>fr-FR</language>"), "fr-FR"),
+        (
+            b"<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'"
+            b" xmlns='http://purl.org/rss/1.0/' xmlns:dc='http://purl.org/dc/elements/1.1/'>"
+            b"<channel><title>T</title><dc:language>de</dc:language></channel></rdf:RDF>",
+            "de",
+        ),
+        (
+            b"<feed xmlns='http://www.w3.org/2005/Atom' xml:lang='pt-BR'><title>T</title></feed>",
+            "pt-BR",
+        ),
+        (
+            json.dumps(
+                {
+                    "version": "https://jsonfeed.org/version/1.1",
+                    "title": "T",
+                    "language": "ja",
+                    "items": [],
+                }
+            ).encode(),
+            "ja",
+        ),
+        (rss(""), ""),
+    ],
+)
+def test_the_feeds_language_is_read_from_each_format(body: bytes, language: str) -> None:
+    assert parse_feed(body, url="https://example.org/feed").language == language

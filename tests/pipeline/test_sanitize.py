@@ -19,6 +19,7 @@ from liseuse.pipeline.sanitize import FORCED_ATTRIBUTES
 from liseuse.pipeline.sanitize import IFRAME_SANDBOX
 from liseuse.pipeline.sanitize import URL_ATTRIBUTES
 from liseuse.pipeline.sanitize import URL_SCHEMES
+from liseuse.pipeline.sanitize import language_tag
 from liseuse.pipeline.sanitize import plain_text
 from liseuse.pipeline.sanitize import sanitize_entry
 from liseuse.pipeline.sanitize import sanitize_feed
@@ -653,3 +654,20 @@ def test_an_rss_description_that_says_doctype_is_not_stored_empty() -> None:
     entry = sanitize_entry(parse_feed(body, url="").entries[0], feed_link=BASE)
 
     assert entry.summary == entry.content == "&lt;!DOCTYPE"
+
+
+@pytest.mark.parametrize(
+    ("stated", "kept"),
+    [
+        ("fr-FR", "fr-FR"),
+        (" en ", "en"),
+        ("fr_FR", "fr-FR"),  # as many feeds write it
+        ("zh-Hant-TW", "zh-Hant-TW"),
+        ('fr" onmouseover="x', ""),
+        ("français", ""),
+        ("x" * 40, ""),
+        ("", ""),
+    ],
+)
+def test_a_feeds_language_is_kept_only_as_a_language_tag(stated: str, kept: str) -> None:
+    assert language_tag(stated) == kept

@@ -71,6 +71,7 @@ def parse_json_feed(text: str, url: str) -> ParsedFeed:
         # The icon shown beside the feed's name is small: JSON Feed's `favicon` is meant for
         # that, its `icon` is 512 pixels wide (and often over the size icons are kept at).
         icon_url=_absolute(base, document.get("favicon") or document.get("icon")),
+        language=_string(document.get("language")) or "",
         entries=entries,
     )
 

@@ -87,6 +87,7 @@ _XHTML_PREFIX = re.compile(rf"(</?)(?:{'|'.join(_XHTML_PREFIXES)}):")
 _XHTML_PREFIX_DECLARATION = re.compile(rf'\sxmlns:([A-Za-z_][\w.-]*)="{re.escape(XHTML)}"')
 
 _RSS = ""  # the `primary` of RSS documents: no namespace is the main one
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _RDF_ABOUT = f"{{{RDF}}}about"
 _HTTP_URL = re.compile(r"https?://", re.IGNORECASE)
 # Where an RSS item's full body may be, best first.
@@ -651,6 +652,7 @@ def _read_rss(root: etree._Element, url: str, kind: str) -> ParsedFeed:
     if image_url is None and itunes_image is not None:
         image_url = _resolve(itunes_image, itunes_image.get("href"))
     ttl_el = _first(grouped, "ttl")
+    language_el = _first(grouped, "language", "dc:language")
 
     # Items live in the channel (RSS 0.9x/2.0) or beside it (RSS 1.0); broken feeds mix both.
     items = grouped.get("item", []) + root_children.get("item", [])
@@ -667,6 +669,7 @@ def _read_rss(root: etree._Element, url: str, kind: str) -> ParsedFeed:
         description=_rss_text(description_el) if description_el is not None else "",
         icon_url=image_url,
         ttl_minutes=_int(_all_text(ttl_el)) if ttl_el is not None else None,
+        language=_all_text(language_el) if language_el is not None else "",
         entries=entries,
     )
 
@@ -834,6 +837,7 @@ def _read_atom(root: etree._Element, url: str, kind: str) -> ParsedFeed:
         hub_url=links.hub,
         description=_atom_text(subtitle_el) if subtitle_el is not None else "",
         icon_url=_resolve(icon_el, _all_text(icon_el)) if icon_el is not None else None,
+        language=root.get(_XML_LANG) or "",
         entries=entries,
     )
 
