@@ -179,11 +179,18 @@ class DjangoStore:
                 pass
             results: list[object] = []
             for call in calls:
+                # The result counts once the transaction has committed: a foreign key is
+                # checked at COMMIT (deferred), after the call returned. Appended inside, a
+                # write that failed there was listed twice, and every later feed was given the
+                # result of the one before it (a feed deleted while it was fetched blamed the
+                # next feed of the batch for its IntegrityError).
                 try:
                     with transaction.atomic():
-                        results.append(call())
+                        result = call()
                 except Exception as exc:
                     results.append(exc)
+                else:
+                    results.append(result)
             return results
 
     def save_update(self, update: FeedUpdate) -> int:

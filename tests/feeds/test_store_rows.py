@@ -280,3 +280,25 @@ def test_an_entrys_picture_is_kept_as_an_image_attachment_once(alice: User) -> N
         "video": [{"url": still, "type": "image", "length": None}],
         "photo": [{"url": still, "type": "image/jpeg", "length": 10}],
     }
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: the foreign keys are checked there
+def test_a_write_refused_at_commit_fails_alone_and_the_others_keep_their_own_results(
+    alice: User,
+) -> None:
+    # A feed removed while a worker fetched it: its entries' foreign key fails at COMMIT, after
+    # its write returned. Its result was listed twice, and the feed after it took the blame.
+    gone, kept = _leased_feed("worker-a"), _leased_feed("worker-b")
+    for feed in (gone, kept):
+        Subscription.objects.create(user=alice, feed=feed)
+    entries = [ParsedEntry(guid=f"g{n}", title=f"T{n}") for n in range(2)]
+    updates = [_update(gone, entries, {}), _update(kept, entries, {})]
+    Feed.objects.filter(id=gone.id).delete()
+    store = DjangoStore("worker-a")
+
+    results = store.write_together([lambda u=u: store.save_update(u) for u in updates])
+
+    assert len(results) == 2
+    assert isinstance(results[0], IntegrityError)
+    assert results[1] == 2  # the second feed's own new entries
+    assert Entry.objects.filter(feed_id=kept.id).count() == 2
