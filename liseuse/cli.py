@@ -14,7 +14,9 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import NoReturn
@@ -53,7 +55,49 @@ def _migrate(verbosity: int = 0) -> None:
 
     if verbosity == 0 and _every_migration_applied():
         return
-    call_command("migrate", interactive=False, verbosity=verbosity)
+    with _migration_lock():
+        # Processes started together (a web node and its workers, after an upgrade) each found
+        # something to do: the others wait here, then find it done.
+        if verbosity == 0 and _every_migration_applied():
+            return
+        call_command("migrate", interactive=False, verbosity=verbosity)
+
+
+# PostgreSQL's advisory lock key for migrating (any number no other lock of liseuse uses).
+_MIGRATION_LOCK_KEY = 0x6C69_7365_7573_65  # "liseuse"
+
+
+@contextmanager
+def _migration_lock() -> Iterator[None]:
+    """One process migrates at a time. Run at once on a new PostgreSQL database, three of four
+    processes stopped on a duplicate key of PostgreSQL's own catalogue, and a data migration
+    could have run twice. PostgreSQL: an advisory lock, held by this connection; SQLite: a
+    lock file beside the database (an in-memory one has nobody to wait for)."""
+    import fcntl
+
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [_MIGRATION_LOCK_KEY])
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [_MIGRATION_LOCK_KEY])
+        return
+    from django.db import DEFAULT_DB_ALIAS
+    from django.db import connections
+    from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
+
+    sqlite = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: `connection` is a proxy
+    if not isinstance(sqlite, SQLiteDatabaseWrapper) or sqlite.is_in_memory_db():
+        yield
+        return
+    database = Path(str(sqlite.settings_dict["NAME"]))
+    with database.with_name(database.name + ".migrating").open("a") as lock:
+        fcntl.lockf(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def _every_migration_applied() -> bool:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
+import uuid
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -20,6 +23,7 @@ from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
 from tests.process import free_port
 from tests.process import liseuse
+from tests.process import liseuse_env
 
 DATA = Path(__file__).parent / "data" / "opml"
 
@@ -457,3 +461,51 @@ def test_check_of_a_properly_set_up_instance_says_only_what_fever_leaves(tmp_pat
 def test_check_says_https_is_missing_once(tmp_path: Path) -> None:
     said = liseuse(tmp_path, "check", LISEUSE_ALLOWED_HOSTS="news.example.org").stderr
     assert "(liseuse.W004)" in said and "(security." not in said
+
+
+def _at_once(data_dir: Path, count: int, **env: str) -> list[subprocess.CompletedProcess[str]]:
+    """`count` processes started together on one new database, as a web node and its workers
+    are after an upgrade: each finds migrations to run."""
+    command = [sys.executable, "-m", "liseuse.cli", "user", "list"]
+    started = [
+        subprocess.Popen(
+            command,
+            env=liseuse_env(data_dir, **env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    done = []
+    for process in started:
+        out, err = process.communicate(timeout=120)
+        done.append(subprocess.CompletedProcess(command, process.returncode, out, err))
+    return done
+
+
+def test_processes_started_together_on_a_new_database_migrate_it_once(tmp_path: Path) -> None:
+    for done in _at_once(tmp_path, 4):
+        assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_processes_started_together_on_a_new_postgresql_database_migrate_it_once(
+    tmp_path: Path,
+) -> None:
+    # Three of four stopped on a duplicate key of PostgreSQL's catalogue (pg_type).
+    psycopg = pytest.importorskip("psycopg")
+    server = "postgresql://postgres@127.0.0.1:5432"
+    try:
+        admin = psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no PostgreSQL answers at {server}")
+    name = f"liseuse_migrate_{uuid.uuid4().hex[:10]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            for done in _at_once(tmp_path, 4, LISEUSE_DATABASE_URL=f"{server}/{name}"):
+                assert done.returncode == 0, done.stderr[-2000:]
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
