@@ -283,6 +283,29 @@ def test_an_unreachable_database_is_one_readable_line(tmp_path: Path) -> None:
     assert "refused" in done.stderr
 
 
+def test_a_database_url_asking_for_tls_is_refused_by_a_server_without_it(tmp_path: Path) -> None:
+    # ?sslmode=require was dropped: liseuse connected in clear to a server without TLS.
+    psycopg = pytest.importorskip("psycopg")
+    server = "postgresql://postgres@127.0.0.1:5432"
+    try:
+        with psycopg.connect(f"{server}/postgres", connect_timeout=3) as admin:
+            has_tls = admin.execute("SHOW ssl").fetchone() == ("on",)
+    except psycopg.OperationalError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no PostgreSQL answers at {server}")
+    if has_tls:
+        pytest.skip("this PostgreSQL server has TLS: the refusal cannot be shown")
+
+    done = liseuse(
+        tmp_path, "user", "list", LISEUSE_DATABASE_URL=f"{server}/postgres?sslmode=require"
+    )
+
+    assert done.returncode == 1
+    assert done.stderr.startswith("liseuse: error: the database: "), done.stderr
+    assert "SSL" in done.stderr
+
+
 def _binary_stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
 

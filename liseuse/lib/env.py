@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
+from urllib.parse import parse_qsl
 from urllib.parse import unquote
 from urllib.parse import urlsplit
 
@@ -78,6 +79,22 @@ def env_networks(name: str, default: list[str]) -> list[str]:
     return networks
 
 
+# libpq's connection parameters (PostgreSQL 17's list): what a URL may give after "?".
+_LIBPQ_PARAMETERS = frozenset(
+    {
+        *("host", "hostaddr", "port", "dbname", "user", "password", "passfile"),
+        *("require_auth", "channel_binding", "connect_timeout", "client_encoding", "options"),
+        *("application_name", "fallback_application_name", "keepalives", "keepalives_idle"),
+        *("keepalives_interval", "keepalives_count", "tcp_user_timeout", "replication"),
+        *("gssencmode", "sslmode", "sslnegotiation", "requiressl", "sslcompression", "sslcert"),
+        *("sslkey", "sslkeylogfile", "sslpassword", "sslcertmode", "sslrootcert", "sslcrl"),
+        *("sslcrldir", "sslsni", "requirepeer", "ssl_min_protocol_version"),
+        *("ssl_max_protocol_version", "krbsrvname", "gsslib", "gssdelegation", "service"),
+        *("target_session_attrs", "load_balance_hosts"),
+    }
+)
+
+
 def database_from_url(url: str) -> dict[str, object]:
     """Django's DATABASES entry for a `postgresql://user:pass@host:port/name` URL."""
     try:
@@ -93,16 +110,30 @@ def database_from_url(url: str) -> dict[str, object]:
             f"{PREFIX}DATABASE_URL must start with postgresql:// (got {parts.scheme or 'nothing'}://); "
             "leave it unset to use SQLite"
         )
-    name = unquote(parts.path.lstrip("/"))
+    # libpq's parameters after "?" (sslmode=verify-full, host=/run/postgresql…), as psql and
+    # Miniflux take them: they were dropped, and ?sslmode=require connected without TLS.
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    unknown = sorted(set(query) - _LIBPQ_PARAMETERS)
+    if unknown:
+        raise ConfigError(
+            f"{PREFIX}DATABASE_URL: unknown connection parameter {unknown[0]!r} after '?' "
+            "(libpq's, such as sslmode=verify-full or connect_timeout=10)"
+        )
+    name = unquote(parts.path.lstrip("/")) or query.pop("dbname", "")
     if not name:
         raise ConfigError(f"{PREFIX}DATABASE_URL names no database (postgresql://host/NAME)")
+    user, password = query.pop("user", ""), query.pop("password", "")
+    host, query_port = query.pop("host", ""), query.pop("port", "")
+    query.pop("dbname", None)
     return {
         "ENGINE": "liseuse.db.postgresql",
         "NAME": name,
-        "USER": unquote(parts.username or ""),
-        "PASSWORD": unquote(parts.password or ""),
-        "HOST": parts.hostname or "",
-        "PORT": str(port or ""),
+        "USER": unquote(parts.username or "") or user,
+        "PASSWORD": unquote(parts.password or "") or password,
+        "HOST": parts.hostname or host,
+        "PORT": str(port or query_port or ""),
+        # The other parameters go to the driver as they are (sslmode, sslrootcert…).
+        "OPTIONS": query,
         # Keep connections for a minute: the web workers and the refresh loop reconnect less.
         "CONN_MAX_AGE": 60,
         # A connection the server ended is opened again rather than failing a request; the

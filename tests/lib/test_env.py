@@ -119,3 +119,20 @@ def test_numbers_above_their_maximum_are_refused_by_name(monkeypatch: pytest.Mon
     monkeypatch.setenv("LISEUSE_N", "2000")
     with pytest.raises(env.ConfigError, match="LISEUSE_N=2000 is above the maximum of 1440"):
         env.env_int("N", 3, maximum=1440)
+
+
+def test_database_urls_keep_libpqs_parameters() -> None:
+    # ?sslmode=require was dropped: the connection went without TLS, and nothing said so.
+    db = env.database_from_url(
+        "postgresql://me@db.example/liseuse?sslmode=verify-full&sslrootcert=/etc/ca.pem"
+        "&connect_timeout=5"
+    )
+    assert db["OPTIONS"] == {
+        "sslmode": "verify-full",
+        "sslrootcert": "/etc/ca.pem",
+        "connect_timeout": "5",
+    }
+    socket = env.database_from_url("postgresql:///liseuse?host=/run/postgresql&user=liseuse")
+    assert (socket["HOST"], socket["USER"], socket["OPTIONS"]) == ("/run/postgresql", "liseuse", {})
+    with pytest.raises(env.ConfigError, match="unknown connection parameter 'sslmod'"):
+        env.database_from_url("postgresql://db.example/liseuse?sslmod=require")
