@@ -77,13 +77,23 @@ def policy_for(feed: Feed) -> Policy:
     )
 
 
+def older_than(now: datetime, days: int) -> datetime | None:
+    """The moment `days` before `now`, or None (no limit) when that is before any date: a limit
+    of a million days (which the rules accept) raised OverflowError, and that feed's pass failed
+    at every turn, stopping retention for every feed after it."""
+    try:
+        return now - timedelta(days=days)
+    except OverflowError:
+        return None
+
+
 def purgeable(feed: Feed, *, now: datetime) -> list[int]:
     """The ids of the feed's entries the rules let go, oldest last."""
     policy = policy_for(feed)
     if not policy.limits_anything:
         return []
     listed = set(feed.listed_identities or ())
-    too_old = now - timedelta(days=policy.keep_days) if policy.keep_days else None
+    too_old = older_than(now, policy.keep_days) if policy.keep_days else None
     candidates = []
     rows = Entry.objects.filter(feed=feed).order_by("-published", "-id")
     for rank, (entry_id, identity, published) in enumerate(
@@ -184,7 +194,7 @@ def purge_people(
         policy = _person_policy(rule)
         if not policy.limits_anything:
             continue
-        too_old = now - timedelta(days=policy.keep_days) if policy.keep_days else None
+        too_old = older_than(now, policy.keep_days) if policy.keep_days else None
         states = (
             EntryState.objects.filter(user_id=user_id, feed=feed)
             .order_by("-sort_date", "-entry_id")
@@ -231,7 +241,10 @@ def forget_tombstones(feed: Feed, *, now: datetime, limit: int) -> int:
     days = settings.LISEUSE_RETENTION_TOMBSTONE_DAYS
     if not days or limit <= 0:
         return 0
-    old = EntryTombstone.objects.filter(feed=feed, purged_at__lt=now - timedelta(days=days))
+    before = older_than(now, days)
+    if before is None:
+        return 0
+    old = EntryTombstone.objects.filter(feed=feed, purged_at__lt=before)
     # The listing is left out here, not in the query: a feed may list any number of items,
     # more than one query takes parameters (SQLite: 32,766), and the pass failed on it.
     listed = set(feed.listed_identities or ())

@@ -382,3 +382,15 @@ def test_a_feed_of_which_someone_keeps_an_entry_is_not_nobodys(alice: User) -> N
     retention.run_all()
     assert Feed.objects.filter(id=feed.id).exists()
     assert Entry.objects.filter(identity="e1").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("days", [1_000_000, 2**31 - 1])
+def test_an_age_limit_past_any_date_is_no_limit_and_stops_nothing(alice: User, days: int) -> None:
+    # A limit the rules accept (up to 2**31 - 1 days) made `now - days` overflow: that feed's
+    # pass failed at every turn, and retention never went past it to the other feeds.
+    feed = _feed_with_entries(alice)
+    Feed.objects.filter(id=feed.id).update(keep_days=days)
+    with override_settings(LISEUSE_RETENTION_KEEP_DAYS=days, LISEUSE_RETENTION_TOMBSTONE_DAYS=days):
+        assert retention.run_all() == 6  # kept by keep_max=4, not by age
+    assert _left() == ["e0", "e1", "e2", "e3"]
