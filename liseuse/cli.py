@@ -211,7 +211,7 @@ def cmd_check(args: argparse.Namespace) -> None:
     from django.core.management.base import SystemCheckError
 
     try:
-        call_command("check", deploy=True, fail_level="ERROR")
+        call_command("check", deploy=True, fail_level="ERROR", databases=["default"])
     except SystemCheckError as exc:
         # Django puts every problem, with its hint, in the exception's text; its first line
         # alone ("identified some issues:") hid what they were.

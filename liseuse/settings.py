@@ -34,7 +34,9 @@ def _make_folders(*folders: Path) -> None:
     setup or its checks, it was a traceback or an error number that named neither."""
     for folder in folders:
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            # The data folder for its owner alone: it holds the database, and with it everyone's
+            # sessions (a session key is the browser's cookie) and reading.
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700 if folder == DATA_DIR else 0o777)
         except OSError as exc:
             raise ConfigError(
                 f"LISEUSE_DATA_DIR={str(DATA_DIR)!r}: cannot make the folder {folder} "

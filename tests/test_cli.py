@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import subprocess
 import sys
 import uuid
@@ -532,3 +533,37 @@ def test_processes_started_together_on_a_new_postgresql_database_migrate_it_once
                 assert done.returncode == 0, done.stderr[-2000:]
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_new_data_folder_is_its_owners_alone(tmp_path: Path) -> None:
+    # The database holds every session (a session key is the browser's cookie): it was
+    # readable by every user of the machine (0755 folder, 0644 file).
+    data = tmp_path / "new"
+    done = liseuse(data, "user", "list")
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+
+
+def test_check_warns_of_a_database_others_can_read(tmp_path: Path) -> None:
+    from liseuse.accounts.checks import data_folder_problems
+
+    database = tmp_path / "liseuse.sqlite3"
+    database.write_bytes(b"")
+    database.chmod(0o644)
+    tmp_path.chmod(0o755)
+    (problem,) = data_folder_problems(tmp_path, database)
+    assert problem.id == "liseuse.W015" and problem.hint == f"chmod 700 {tmp_path}"
+    tmp_path.chmod(0o700)
+    assert data_folder_problems(tmp_path, database) == []
+    assert data_folder_problems(tmp_path, None) == []  # PostgreSQL: not a file of liseuse's
+
+
+def test_check_fails_when_the_database_cannot_be_reached(tmp_path: Path) -> None:
+    # Every other command said so in one line; `check` passed.
+    port = free_port()  # nothing listens there
+    done = liseuse(
+        tmp_path, "check", LISEUSE_DATABASE_URL=f"postgresql://liseuse@127.0.0.1:{port}/x"
+    )
+    assert done.returncode == 1
+    assert "(liseuse.E003) The database cannot be reached:" in done.stderr
+    assert "refused" in done.stderr

@@ -53,6 +53,28 @@ def secret_key_problems(
     return problems
 
 
+def data_folder_problems(folder: Path, database: Path | None) -> list[Warning]:
+    """The SQLite database, which holds every session (a session key is the browser's cookie),
+    must not be readable by the machine's other users: its folder closed to them, or the file."""
+    if database is None:
+        return []
+    try:
+        folder_open = folder.stat().st_mode & stat.S_IXOTH
+        file_open = database.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH)
+    except OSError:
+        return []  # not made yet: liseuse makes the folder for its owner alone
+    if folder_open and file_open:
+        return [
+            Warning(
+                f"The database {database} can be read by other users of this machine: they "
+                "could take over anyone's session.",
+                hint=f"chmod 700 {folder}",
+                id="liseuse.W015",
+            )
+        ]
+    return []
+
+
 @register(Tags.security, deploy=True)
 def check_people_and_trust(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[Warning]:
     problems = secret_key_problems(
@@ -60,6 +82,10 @@ def check_people_and_trust(app_configs: Sequence[AppConfig] | None, **kwargs: An
         from_environment=bool(os.environ.get("LISEUSE_SECRET_KEY")),
         key_file=Path(settings.DATA_DIR) / "secret_key",
     )
+    database = settings.DATABASES["default"]
+    sqlite = str(database["ENGINE"]).endswith("sqlite3")
+    sqlite_file = Path(str(database["NAME"])) if sqlite else None
+    problems += data_folder_problems(Path(settings.DATA_DIR), sqlite_file)
     if getattr(settings, "LISEUSE_OPEN_REGISTRATION", False):
         problems.append(
             Warning(

@@ -41,6 +41,32 @@ def _filesystem_type(path: Path) -> str:
 
 
 @register(Tags.database)
+def check_database_reachable(
+    app_configs: Sequence[AppConfig] | None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[Error]:
+    """Whether the database answers (`liseuse check` asks; Django's own startup checks do not,
+    and pass no `databases`). Every other command says so in one line; `check` said nothing
+    and passed."""
+    if not databases:
+        return []
+    from django.db import DatabaseError
+    from django.db import connection
+
+    try:
+        connection.ensure_connection()
+    except DatabaseError as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        return [
+            Error(
+                f"The database cannot be reached: {reason}",
+                hint=f"Check LISEUSE_DATABASE_URL and that the server runs ({DOCS}).",
+                id="liseuse.E003",
+            )
+        ]
+    return []
+
+
+@register(Tags.database)
 def check_sqlite_location(
     app_configs: Sequence[AppConfig] | None, **kwargs: Any
 ) -> list[Error | Warning]:

@@ -9,6 +9,7 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
+from functools import partial
 from typing import Any
 
 import pytest
@@ -296,7 +297,7 @@ def test_a_write_refused_at_commit_fails_alone_and_the_others_keep_their_own_res
     Feed.objects.filter(id=gone.id).delete()
     store = DjangoStore("worker-a")
 
-    results = store.write_together([lambda u=u: store.save_update(u) for u in updates])
+    results = store.write_together([partial(store.save_update, update) for update in updates])
 
     assert len(results) == 2
     assert isinstance(results[0], IntegrityError)
