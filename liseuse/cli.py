@@ -508,7 +508,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop when the process that started it ends (what `liseuse serve` asks)",
     )
     refresh = add(commands, "refresh", cmd_refresh, "One pass over the due feeds, then exit.")
-    refresh.add_argument("--all", action="store_true", help="every feed, due or not")
+    refresh.add_argument(
+        "--all",
+        action="store_true",
+        help="every feed, due or not (except those whose server asked to wait: Retry-After)",
+    )
     refresh.add_argument("--user", metavar="NAME", help="only the feeds this person follows")
 
     add(commands, "check", cmd_check, "Check the configuration for production.")

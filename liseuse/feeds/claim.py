@@ -59,7 +59,14 @@ def claim_feeds(
     if due_only:
         candidates = candidates.filter(next_fetch_at__lte=now).order_by("next_fetch_at", "id")
     else:
-        # Every feed once, in id order, batch after batch.
+        # Every feed once, in id order, batch after batch: due or not, but never before its
+        # server said to come back (429 / 503 with Retry-After), as the README promises; it
+        # was asked again by `liseuse refresh --all`. A person's "Refresh now" says why it
+        # waits (worker.refresh_feed_now); a WebSub push brings its own content.
+        if feed_ids is None:
+            candidates = candidates.filter(
+                Q(retry_after_until__isnull=True) | Q(retry_after_until__lte=now)
+            )
         if after_id is not None:
             candidates = candidates.filter(id__gt=after_id)
         candidates = candidates.order_by("id")

@@ -602,3 +602,20 @@ def test_the_feeds_language_marks_its_entries_on_the_pages(alice: User) -> None:
     assert '<div class="content" lang="fr-FR">' in html
     assert '<span class="line-title" lang="fr-FR">Un titre</span>' in html
     assert '<html lang="en"' in html
+
+
+def test_refreshing_every_feed_still_waits_for_a_retry_after(alice: User) -> None:
+    # `liseuse refresh --all` (due or not) asked a server that said 429 "come back in two
+    # hours" again at once; the README promises never sooner.
+    asked: list[str] = []
+
+    def answer(request: SeenRequest) -> Reply:
+        asked.append(request.path)
+        return Reply(status=429, headers={"Retry-After": "7200"})
+
+    with LocalServer({"/feed": answer}) as server:
+        follow(alice, server.url("/feed"))  # a new feed is fetched at once: 429
+        worker.refresh_once(all_feeds=True)
+        worker.refresh_once(all_feeds=True)
+    assert asked == ["/feed"]
+    assert Feed.objects.get().error_count == 1
