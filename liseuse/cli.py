@@ -269,7 +269,10 @@ def cmd_user_api_password(args: argparse.Namespace) -> None:
 def cmd_user_disable(args: argparse.Namespace) -> None:
     from liseuse.accounts import services
 
-    services.set_active(_get_user(args.name), False)
+    try:
+        services.set_active(_get_user(args.name), False)
+    except services.LastAdministrator as exc:
+        raise CliError(str(exc)) from None
     print(f"user {args.name} disabled (sessions ended, API passwords refused)")
 
 
@@ -284,8 +287,21 @@ def cmd_user_delete(args: argparse.Namespace) -> None:
     from liseuse.accounts import services
 
     user = _get_user(args.name)
-    services.delete_user(user)
+    try:
+        services.delete_user(user)
+    except services.LastAdministrator as exc:
+        raise CliError(str(exc)) from None
     print(f"user {args.name} deleted")
+
+
+def cmd_user_admin(args: argparse.Namespace) -> None:
+    from liseuse.accounts import services
+
+    try:
+        services.set_administrator(_get_user(args.name), not args.revoke)
+    except services.LastAdministrator as exc:
+        raise CliError(str(exc)) from None
+    print(f"user {args.name} is {'no longer ' if args.revoke else ''}an administrator")
 
 
 # --- feed -------------------------------------------------------------------------------------
@@ -535,6 +551,9 @@ def build_parser() -> argparse.ArgumentParser:
     enable.add_argument("name")
     delete = add(users, "delete", cmd_user_delete, "Delete an account and all its data.")
     delete.add_argument("name")
+    admin = add(users, "admin", cmd_user_admin, "Make an account an administrator (or not).")
+    admin.add_argument("name")
+    admin.add_argument("--revoke", action="store_true", help="make it an ordinary account")
 
     feed = commands.add_parser("feed", help="Manage feeds.", description="Manage feeds.")
     feeds = feed.add_subparsers(dest="feed_command", required=True, metavar="ACTION")

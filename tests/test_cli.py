@@ -567,3 +567,25 @@ def test_check_fails_when_the_database_cannot_be_reached(tmp_path: Path) -> None
     assert done.returncode == 1
     assert "(liseuse.E003) The database cannot be reached:" in done.stderr
     assert "refused" in done.stderr
+
+
+@pytest.mark.django_db
+def test_the_last_administrator_stays_and_another_can_be_made(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The CLI disabled or deleted the only administrator (nobody left to manage accounts from
+    # the pages) and had no way to make an existing account one.
+    User.objects.create_superuser("root1", password="a long enough password")
+    User.objects.create_user("u2", password="a long enough password")
+    refused = "liseuse: error: root1 is the last administrator; make another one first.\n"
+    for command in (["user", "disable", "root1"], ["user", "delete", "root1"]):
+        code, _, err = run(command, capsys, monkeypatch)
+        assert (code, err) == (1, refused)
+    assert User.objects.get(username="root1").is_active
+
+    code, out, _ = run(["user", "admin", "u2"], capsys, monkeypatch)
+    assert (code, out) == (0, "user u2 is an administrator\n")
+    assert run(["user", "disable", "root1"], capsys, monkeypatch)[0] == 0
+    code, _, err = run(["user", "admin", "u2", "--revoke"], capsys, monkeypatch)
+    assert (code, err) == (1, refused.replace("root1", "u2"))
+    assert User.objects.get(username="u2").is_superuser

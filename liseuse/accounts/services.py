@@ -75,9 +75,27 @@ def set_api_password(user: User, password: str) -> None:
     user.save(update_fields=["api_password", "fever_api_key"])
 
 
+class LastAdministrator(Exception):
+    """The account is the instance's last active administrator: without one, nobody could
+    manage accounts from the pages, and the CLI could not make one of an existing account."""
+
+
+def _refuse_last_administrator(user: User) -> None:
+    if user.is_superuser and user.is_active:
+        others = User.objects.filter(is_superuser=True, is_active=True).exclude(pk=user.pk)
+        if not others.exists():
+            raise LastAdministrator(
+                _("%(name)s is the last administrator; make another one first.")
+                % {"name": user.username}
+            )
+
+
 def set_active(user: User, active: bool) -> None:
     """Disable or enable an account. Disabling ends its sessions at once; its API passwords
-    stop working too, since both APIs refuse an inactive person."""
+    stop working too, since both APIs refuse an inactive person. The last administrator is
+    not disabled (LastAdministrator)."""
+    if not active:
+        _refuse_last_administrator(user)
     user.is_active = active
     user.save(update_fields=["is_active"])
     if not active:
@@ -97,5 +115,14 @@ def end_sessions(user: User, *, keep: str | None = None) -> int:
 
 def delete_user(user: User) -> None:
     """Delete an account and everything that is only theirs (sessions, subscriptions, states,
-    labels…: all cascade from the user row)."""
+    labels…: all cascade from the user row). Not the last administrator (LastAdministrator)."""
+    _refuse_last_administrator(user)
     user.delete()
+
+
+def set_administrator(user: User, admin: bool) -> None:
+    """Make the account an administrator, or an ordinary one (not the last administrator)."""
+    if not admin:
+        _refuse_last_administrator(user)
+    user.is_superuser = user.is_staff = admin
+    user.save(update_fields=["is_superuser", "is_staff"])
