@@ -466,20 +466,34 @@ def cmd_retention(args: argparse.Namespace) -> None:
 
 
 def cmd_retention_rule(args: argparse.Namespace) -> None:
+    """Change the limits given, keep the others (`--reset`: back to the defaults), then show
+    the rule. Without a limit it only shows it. Every limit left out went back to the default
+    before: changing one limit undid the others without a word."""
     from liseuse.feeds.models import Category
     from liseuse.feeds.models import Feed
     from liseuse.feeds.models import RetentionRule
 
-    limits = {"keep_max": args.keep_max, "keep_min": args.keep_min, "keep_days": args.keep_days}
-    if any(v is not None and v < 0 for v in limits.values()):
+    names = ("keep_max", "keep_min", "keep_days")
+    given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if any(v < 0 for v in given.values()):
         raise CliError("limits are whole numbers, 0 or more")
-    shown = ", ".join(f"{k}={'default' if v is None else v}" for k, v in limits.items())
+    if args.reset and given:
+        raise CliError("--reset puts every limit back to its default: give no limit with it")
+    changes: dict[str, int | None] = dict.fromkeys(names) if args.reset else dict(given)
+
+    def shown(values: dict[str, int | None]) -> str:
+        return ", ".join(f"{k}={'default' if values[k] is None else values[k]}" for k in names)
+
     if args.feed is not None:
         if args.user or args.category:
             raise CliError("--feed applies to everyone: no --user or --category with it")
-        if not Feed.objects.filter(id=args.feed).update(**limits):
+        feeds = Feed.objects.filter(id=args.feed)
+        if changes:
+            feeds.update(**changes)
+        current = feeds.values(*names).first()
+        if current is None:
             raise CliError(f"no feed {args.feed}")
-        print(f"feed {args.feed}: {shown}")
+        print(f"feed {args.feed}: {shown(current)}")
         return
     if not args.user:
         raise CliError("say whose rule it is (--user NAME), or which feed's (--feed ID)")
@@ -489,9 +503,14 @@ def cmd_retention_rule(args: argparse.Namespace) -> None:
         category = Category.objects.filter(user=user, name=args.category).first()
         if category is None:
             raise CliError(f"{args.user} has no category named {args.category!r}")
-    RetentionRule.objects.update_or_create(user=user, category=category, defaults=limits)
+    rules = RetentionRule.objects.filter(user=user, category=category)
+    if args.reset:
+        rules.delete()
+    elif changes:
+        RetentionRule.objects.update_or_create(user=user, category=category, defaults=changes)
+    current = rules.values(*names).first() or dict.fromkeys(names)
     where = f"category {args.category!r}" if category else "all feeds"
-    print(f"{args.user}, {where}: {shown}")
+    print(f"{args.user}, {where}: {shown(current)}")
 
 
 # --- parsing ----------------------------------------------------------------------------------
@@ -589,7 +608,8 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "retention-rule",
         cmd_retention_rule,
-        "Set a feed's retention limits, or a person's own (all feeds, or one category).",
+        "Show or change a feed's retention limits, or a person's own (all feeds, or one "
+        "category); the limits not given stay as they are.",
     )
     rule.add_argument(
         "--feed", type=_bounded(1, MAX_ID), metavar="ID", help="for everyone, on this feed"
@@ -604,6 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rule.add_argument(
         "--keep-days", type=_bounded(0, MAX_LIMIT), metavar="N", help="older than N days may go"
+    )
+    rule.add_argument(
+        "--reset", action="store_true", help="every limit back to its default (none given)"
     )
     return parser
 

@@ -394,3 +394,35 @@ def test_an_age_limit_past_any_date_is_no_limit_and_stops_nothing(alice: User, d
     with override_settings(LISEUSE_RETENTION_KEEP_DAYS=days, LISEUSE_RETENTION_TOMBSTONE_DAYS=days):
         assert retention.run_all() == 6  # kept by keep_max=4, not by age
     assert _left() == ["e0", "e1", "e2", "e3"]
+
+
+@pytest.mark.django_db
+def test_the_command_changes_only_the_limits_given_and_shows_the_rule(
+    alice: User, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Giving one limit put the others back to the default, without a word of warning.
+    feed = _feed_with_entries(alice)
+    target = ["retention-rule", "--feed", str(feed.id)]
+    cli.main([*target, "--keep-min", "10", "--keep-days", "5"])
+    cli.main([*target, "--keep-max", "50"])
+    feed.refresh_from_db()
+    assert (feed.keep_max, feed.keep_min, feed.keep_days) == (50, 10, 5)
+    capsys.readouterr()
+    cli.main(target)  # no limit: shown, not changed
+    assert capsys.readouterr().out == f"feed {feed.id}: keep_max=50, keep_min=10, keep_days=5\n"
+    cli.main([*target, "--reset"])
+    feed.refresh_from_db()
+    assert (feed.keep_max, feed.keep_min, feed.keep_days) == (None, None, None)
+
+    person = ["retention-rule", "--user", "alice"]
+    cli.main([*person, "--keep-days", "90"])
+    cli.main([*person, "--keep-max", "30"])
+    rule = RetentionRule.objects.get(user=alice, category=None)
+    assert (rule.keep_max, rule.keep_days) == (30, 90)
+    cli.main([*person, "--reset"])
+    assert not RetentionRule.objects.filter(user=alice).exists()
+    capsys.readouterr()
+    cli.main(person)
+    assert capsys.readouterr().out == (
+        "alice, all feeds: keep_max=default, keep_min=default, keep_days=default\n"
+    )
