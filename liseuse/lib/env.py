@@ -106,8 +106,10 @@ def database_from_url(url: str) -> dict[str, object]:
             "from 0 to 65535 (postgresql://user:password@host:5432/name)"
         ) from None
     if parts.scheme not in {"postgres", "postgresql"}:
+        # Without "://" there is no scheme to quote: "notaurl" was said to start with nothing://.
+        got = f"{parts.scheme}://" if parts.scheme and "://" in url else repr(url[:40])
         raise ConfigError(
-            f"{PREFIX}DATABASE_URL must start with postgresql:// (got {parts.scheme or 'nothing'}://); "
+            f"{PREFIX}DATABASE_URL must start with postgresql:// (got {got}); "
             "leave it unset to use SQLite"
         )
     # libpq's parameters after "?" (sslmode=verify-full, host=/run/postgresql…), as psql and

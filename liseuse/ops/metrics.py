@@ -6,12 +6,14 @@ liseuse_refresh_queue_lag_seconds         how late the most overdue feed is (0: 
 liseuse_feeds_due                         feeds due now and not leased
 liseuse_feed_refresh_duration_seconds     histogram of each feed's last refresh, fetch to store
 liseuse_entries, liseuse_entry_states, liseuse_users, liseuse_subscriptions
+liseuse_database_up                       1, or 0 (and nothing else) when the database is down
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from django.db import DatabaseError
 from django.db.models import Count
 from django.db.models import Min
 from django.db.models import Q
@@ -102,7 +104,25 @@ class DatabaseCollector(Collector):
             yield GaugeMetricFamily(name, help_text, value=value)
 
 
+class DatabaseUp(Collector):
+    def __init__(self, up: bool) -> None:
+        self.up = up
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "liseuse_database_up", "1 when the database answered this scrape", value=int(self.up)
+        )
+
+
 def render() -> tuple[bytes, str]:
+    """The page; with the database down, only `liseuse_database_up 0`: a scrape that answered
+    500 told Prometheus that liseuse was down, not its database (`/healthz` says so too)."""
     registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseUp(up=True))
     registry.register(DatabaseCollector())
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    try:
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    except DatabaseError:
+        down = CollectorRegistry(auto_describe=False)
+        down.register(DatabaseUp(up=False))
+        return generate_latest(down), CONTENT_TYPE_LATEST

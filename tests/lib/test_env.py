@@ -42,8 +42,10 @@ def test_database_urls() -> None:
         "db.example",
         "5433",
     )
-    with pytest.raises(env.ConfigError, match="must start with postgresql://"):
+    with pytest.raises(env.ConfigError, match=r"must start with postgresql:// \(got mysql://\)"):
         env.database_from_url("mysql://x/y")
+    with pytest.raises(env.ConfigError, match=r"must start with postgresql:// \(got 'notaurl'\)"):
+        env.database_from_url("notaurl")
     with pytest.raises(env.ConfigError, match="names no database"):
         env.database_from_url("postgresql://host/")
 

@@ -38,6 +38,20 @@ def test_healthz_answers_503_when_the_database_does_not() -> None:
     assert response.json()["database"] == "unreachable"
 
 
+@pytest.mark.django_db
+def test_metrics_say_the_database_is_down_rather_than_fail() -> None:
+    # A 500 told Prometheus that liseuse was down, not its database.
+    up = Client().get("/metrics", REMOTE_ADDR="127.0.0.1")
+    assert _metric(up.content.decode(), "liseuse_database_up") == 1
+    with mock.patch(
+        "liseuse.ops.metrics.Feed.objects.aggregate", side_effect=DatabaseError("down")
+    ):
+        down = Client().get("/metrics", REMOTE_ADDR="127.0.0.1")
+    assert down.status_code == 200
+    assert _metric(down.content.decode(), "liseuse_database_up") == 0
+    assert "liseuse_feeds" not in down.content.decode()
+
+
 def _metric(body: str, name: str) -> float:
     for line in body.splitlines():
         if line.startswith(name + " "):
