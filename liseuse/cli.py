@@ -189,6 +189,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 
 def cmd_refresh(args: argparse.Namespace) -> None:
+    from liseuse.feeds import claim
     from liseuse.feeds import search
     from liseuse.feeds import worker
 
@@ -197,8 +198,11 @@ def cmd_refresh(args: argparse.Namespace) -> None:
     # stop, the leases given back, "interrupted" said. By default it ended this process at
     # once, and its children found out a second later, by themselves.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    held = claim.held_elsewhere(now=dt.datetime.now(dt.UTC), user=user)
     summary = worker.refresh_once(all_feeds=args.all, user=user, progress=True)
     print(summary.describe(), flush=True)
+    if held:
+        print(f"{held} feed(s) left out: another process was refreshing them", flush=True)
     # Entries are readable now; making them searchable comes after (feeds/search.py).
     started = time.monotonic()
     indexed = search.index_pending()

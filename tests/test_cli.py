@@ -589,3 +589,22 @@ def test_the_last_administrator_stays_and_another_can_be_made(
     code, _, err = run(["user", "admin", "u2", "--revoke"], capsys, monkeypatch)
     assert (code, err) == (1, refused.replace("root1", "u2"))
     assert User.objects.get(username="u2").is_superuser
+
+
+@pytest.mark.django_db
+def test_refresh_says_which_feeds_another_process_holds(
+    alice: User, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It counted fewer feeds than were followed, without a word.
+    held = Feed.objects.create(
+        url="http://127.0.0.1:9/held.xml",
+        lease_owner="another-worker",
+        lease_until=timezone.now() + timedelta(minutes=5),
+    )
+    Subscription.objects.create(user=alice, feed=held)
+
+    code, out, _ = run(["refresh", "--all"], capsys, monkeypatch)
+
+    assert code == 0
+    assert "refreshed 0 feed(s)" in out
+    assert "1 feed(s) left out: another process was refreshing them" in out

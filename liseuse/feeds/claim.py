@@ -32,6 +32,15 @@ from liseuse.pipeline.refresh import FeedToRefresh
 ICON_RECHECK = timedelta(days=7)
 
 
+def held_elsewhere(*, now: datetime, user: User | None = None) -> int:
+    """How many followed feeds (of `user`'s) another process holds right now: a pass leaves
+    them to it, and `liseuse refresh` says so rather than count fewer feeds without a word."""
+    followed = Subscription.objects.filter(feed_id=OuterRef("pk"))
+    if user is not None:
+        followed = followed.filter(user=user)
+    return Feed.objects.filter(Exists(followed), lease_until__gt=now).count()
+
+
 def claim_feeds(
     *,
     owner: str,
