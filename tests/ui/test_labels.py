@@ -112,3 +112,15 @@ def test_the_sidebar_include_links_each_saved_search_to_the_searched_stream(alic
         "ui/manage/_saved_queries.html", {"saved_queries": queries.saved_queries(alice)}
     )
     assert "/?search=%22logiciel%20libre%22%20-f%3A3" in html and "Été" in html
+
+
+def test_a_saved_search_opened_from_the_sidebar_is_the_current_page(alice: User) -> None:
+    SavedQuery.objects.create(user=alice, name="Libre", query="logiciel")
+    client = logged_in(alice)
+
+    html = client.get("/", {"search": "logiciel"}).content.decode()
+    main = client.get("/").content.decode()
+
+    assert '?search=logiciel" aria-current="page">Libre</a>' in html
+    assert '<a href="/" aria-current="page">' not in html  # not the main stream's
+    assert '<a href="/" aria-current="page">' in main
