@@ -569,3 +569,19 @@ def test_the_one_key_shortcuts_can_be_turned_off(
     assert page.locator("#help-button").is_hidden()
     assert not EntryState.objects.filter(user=reader, is_read=True).exists()
     context.close()
+
+
+def test_escape_closes_the_mark_all_menu(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    context = logged_in_context(browser, live_server.url, reader)
+    page = context.new_page()
+    page.goto("/")
+    menu = page.locator("details.menu")
+    menu.locator("summary").click()
+    assert menu.evaluate("d => d.open")
+    page.keyboard.press("Escape")
+    assert not menu.evaluate("d => d.open")
+    assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
+    assert not EntryState.objects.filter(user=reader, is_read=True).exists()
+    context.close()

@@ -215,6 +215,17 @@
     if (link) window.location.href = link.href;
   }
 
+  // Escape closes an open menu ("Mark all as read ▾"), its summary getting the focus back, as
+  // a menu does anywhere (not a shortcut: whatever the person's settings).
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    const menu = document.querySelector("details.menu[open]");
+    if (!menu) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
+    event.preventDefault();
+  });
+
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
     if (!shortcuts && !(event.key === "Escape" && panel && !panel.hidden)) return;
