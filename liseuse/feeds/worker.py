@@ -325,6 +325,7 @@ class _Stop:
     def __init__(self) -> None:
         self.requested = False
         self._running: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
+        self._parent_gone = False
 
     def watch(self) -> None:
         """Called by the batch's task once its event loop runs."""
@@ -333,6 +334,16 @@ class _Stop:
         self._running = (asyncio.get_running_loop(), task)
         if self.requested:  # asked before the loop ran
             task.cancel()
+
+    def parent_gone(self) -> None:
+        """Stop, the parent being gone: found by the watcher (`_watch_parent`), or by a report
+        the pipe refused (the parent's end closed), whichever comes first. Said once: the
+        report's way said nothing, and a parent killed just as a feed was stored left no word
+        of why its children stopped."""
+        if not self._parent_gone:
+            self._parent_gone = True
+            log.warning("the process that started this refresh is gone; stopping")
+        self.request()
 
     def request(self) -> None:
         self.requested = True
@@ -381,7 +392,7 @@ def _refresh_share(
         try:
             reports.send(message)
         except OSError:  # the parent is gone. Raised, it would be taken for the parser's error
-            stop.request()
+            stop.parent_gone()
 
     def report(result: FeedReport) -> None:
         reported.add(result.feed_id)
@@ -421,8 +432,7 @@ def _watch_parent(parent: int, stop: _Stop, done: threading.Event) -> None:
     its reports any more, nor gives its leases back."""
     while not done.wait(_STOP_POLL):
         if os.getppid() != parent:
-            log.warning("the process that started this refresh is gone; stopping")
-            stop.request()
+            stop.parent_gone()
             return
 
 

@@ -164,3 +164,19 @@ def test_split_by_host_never_gives_an_empty_share(parts: int) -> None:
     shares = split_by_host(feeds, parts)
     assert all(shares)
     assert len(shares) == min(parts, 3)
+
+
+def test_a_child_says_once_that_its_parent_is_gone_however_it_found_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A parent killed just as a feed was stored: the report's refused pipe stopped the child
+    # before its watcher looked, and nothing said why (a CI run failed on the missing line).
+    from liseuse.feeds.worker import _Stop
+
+    stop = _Stop()
+    with caplog.at_level("WARNING", logger="liseuse.worker"):
+        stop.parent_gone()  # the refused report
+        stop.parent_gone()  # then the watcher
+    assert stop.requested
+    gone = [r for r in caplog.records if "started this refresh is gone" in r.getMessage()]
+    assert len(gone) == 1
