@@ -32,13 +32,18 @@ from liseuse.pipeline.refresh import FeedToRefresh
 ICON_RECHECK = timedelta(days=7)
 
 
-def held_elsewhere(*, now: datetime, user: User | None = None) -> int:
-    """How many followed feeds (of `user`'s) another process holds right now: a pass leaves
-    them to it, and `liseuse refresh` says so rather than count fewer feeds without a word."""
+def _followed(user: User | None) -> Exists:
+    """Feeds someone follows (`user`, when given): what a pass refreshes."""
     followed = Subscription.objects.filter(feed_id=OuterRef("pk"))
     if user is not None:
         followed = followed.filter(user=user)
-    return Feed.objects.filter(Exists(followed), lease_until__gt=now).count()
+    return Exists(followed)
+
+
+def held_elsewhere(*, now: datetime, user: User | None = None) -> int:
+    """How many followed feeds (of `user`'s) another process holds right now: a pass leaves
+    them to it, and `liseuse refresh` says so rather than count fewer feeds without a word."""
+    return Feed.objects.filter(_followed(user), lease_until__gt=now).count()
 
 
 def claim_feeds(
@@ -56,10 +61,7 @@ def claim_feeds(
     """Lease up to `limit` feeds to `owner`; due ones by default, else by id after `after_id`.
 
     Disabled feeds (410 Gone) only with `even_disabled`: a person's "Refresh now"."""
-    followed = Subscription.objects.filter(feed_id=OuterRef("pk"))
-    if user is not None:
-        followed = followed.filter(user=user)
-    candidates = Feed.objects.filter(Exists(followed))
+    candidates = Feed.objects.filter(_followed(user))
     if not even_disabled:
         candidates = candidates.filter(disabled=False)
     candidates = candidates.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))

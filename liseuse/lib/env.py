@@ -121,12 +121,16 @@ def database_from_url(url: str) -> dict[str, object]:
             f"{PREFIX}DATABASE_URL: unknown connection parameter {unknown[0]!r} after '?' "
             "(libpq's, such as sslmode=verify-full or connect_timeout=10)"
         )
-    name = unquote(parts.path.lstrip("/")) or query.pop("dbname", "")
+    # These fill what the URL itself leaves blank (postgresql:///name?host=/run/postgresql).
+    dbname, user, password = (
+        query.pop("dbname", ""),
+        query.pop("user", ""),
+        query.pop("password", ""),
+    )
+    host, query_port = query.pop("host", ""), query.pop("port", "")
+    name = unquote(parts.path.lstrip("/")) or dbname
     if not name:
         raise ConfigError(f"{PREFIX}DATABASE_URL names no database (postgresql://host/NAME)")
-    user, password = query.pop("user", ""), query.pop("password", "")
-    host, query_port = query.pop("host", ""), query.pop("port", "")
-    query.pop("dbname", None)
     return {
         "ENGINE": "liseuse.db.postgresql",
         "NAME": name,

@@ -94,10 +94,11 @@ def bad_request(request: HttpRequest, reason: str) -> HttpResponse:
     text, as before."""
     if wants_json(request):
         return HttpResponse(reason, status=400, content_type="text/plain; charset=utf-8")
-    title = _("This cannot be done") if request.method == "POST" else _("This page cannot be shown")
-    context = {"title": title, "reason": reason, "back": back_to(request, request.path)}
-    if request.method == "POST":
-        context["back"] = back_to(request, reverse("ui:home"))
+    if request.method == "POST":  # a form: back where it came from, else home
+        title, default = _("This cannot be done"), reverse("ui:home")
+    else:
+        title, default = _("This page cannot be shown"), request.path
+    context = {"title": title, "reason": reason, "back": back_to(request, default)}
     return render(request, "ui/refused.html", context, status=400)
 
 
