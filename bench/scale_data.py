@@ -211,7 +211,7 @@ def build(args: argparse.Namespace, name: str, env: dict[str, str]) -> dict[str,
 
         started = time.monotonic()
         with db.cursor().copy(
-            "COPY feeds_feed (url, title, site_url, description, hub_url, icon_url, "
+            "COPY feeds_feed (url, host, title, site_url, description, hub_url, icon_url, "
             "favicon_checked_at, etag, last_modified, next_fetch_at, last_fetched_at, "
             "last_success_at, last_error, error_count, disabled, fetch_interval_minutes, "
             "lease_owner, created_at, listed_identities) FROM STDIN"
@@ -222,7 +222,8 @@ def build(args: argparse.Namespace, name: str, env: dict[str, str]) -> dict[str,
                 etag, last_modified = corpus.feed_validators(args.seed, index)
                 site = f"http://{corpus.feed_host(index, args.feeds)}:1/site/{index}/"
                 never = "2099-01-01 00:00:00+00"
-                row = (url, f"Flux {index}", site, "", "", "", T0, etag, last_modified, never)
+                host = corpus.feed_host(index, args.feeds)
+                row = (url, host, f"Flux {index}", site, "", "", "", T0, etag, last_modified, never)
                 copy.write_row((*row, T0, T0, "", 0, False, 60, "", T0, "[]"))
         db.execute(
             "INSERT INTO feeds_category (name, position, user_id) "

@@ -198,11 +198,14 @@ def cmd_refresh(args: argparse.Namespace) -> None:
     # stop, the leases given back, "interrupted" said. By default it ended this process at
     # once, and its children found out a second later, by themselves.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    held = claim.held_elsewhere(now=dt.datetime.now(dt.UTC), user=user)
+    held = claim.held_elsewhere(now=claim.database_now(), user=user, due_only=not args.all)
     summary = worker.refresh_once(all_feeds=args.all, user=user, progress=True)
     print(summary.describe(), flush=True)
     if held:
-        print(f"{held} feed(s) left out: another process was refreshing them", flush=True)
+        print(
+            f"{held} feed(s) left out: another process was refreshing them or their site",
+            flush=True,
+        )
     # Entries are readable now; making them searchable comes after (feeds/search.py).
     started = time.monotonic()
     indexed = search.index_pending()

@@ -5,20 +5,39 @@ workers on any number of machines share the work: on PostgreSQL the candidates a
 `SELECT … FOR UPDATE SKIP LOCKED`, so two workers never pick the same row; on SQLite the whole
 claim is one IMMEDIATE transaction (settings.py), which holds the database's write lock, so claims
 are serialized. A dead worker's feeds are claimable again once its lease has ended.
+
+Politeness holds across workers: a pass claims no feed of a host whose feeds another worker
+holds (`Feed.host`), so the per-host limit of one process (`pipeline.fetch`) is the limit for the
+whole installation. A batch spreads over as few hosts as keep its fetches busy rather than
+over every host (`_spread_over_hosts`), so that the other workers find hosts left to take. On
+PostgreSQL such claims take turns (an advisory lock): two at once would each see a host free and
+both take it.
+
+Times are the database's (`database_now`): a worker whose clock ran ahead would see live leases
+of others as ended, and take their feeds.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.db import transaction
+from django.db.models import Count
 from django.db.models import Exists
+from django.db.models import F
 from django.db.models import Max
+from django.db.models import Min
 from django.db.models import OuterRef
 from django.db.models import Q
+from django.db.models import QuerySet
+from django.db.models import Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
 
 from liseuse.accounts.models import User
 from liseuse.feeds import websub
@@ -31,6 +50,33 @@ from liseuse.pipeline.refresh import FeedToRefresh
 # A site without an icon is asked again after this long, not on every fetch.
 ICON_RECHECK = timedelta(days=7)
 
+# PostgreSQL's advisory lock key for claims that keep hosts apart (any number no other lock of
+# liseuse uses; cli's migration lock is another).
+_CLAIM_LOCK_KEY = 0x6C69_7365_7573_66
+
+
+def database_now() -> datetime:
+    """The database's time: what leases are compared with, whichever machine asks. SQLite is
+    on this machine, so its time is this machine's."""
+    if connection.vendor != "postgresql":
+        return timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement_timestamp()")
+        row = cursor.fetchone()
+    assert row is not None
+    now: datetime = row[0]
+    return now
+
+
+def _busy_hosts(*, now: datetime, owner: str) -> QuerySet[Feed, str]:
+    """The hosts of the feeds another owner holds a live lease on: not ours to fetch from."""
+    return (
+        Feed.objects.filter(lease_until__gte=now)
+        .exclude(lease_owner=owner)
+        .exclude(host="")  # no host to be polite to (and raw inserts of old benchmarks)
+        .values_list("host", flat=True)
+    )
+
 
 def _followed(user: User | None) -> Exists:
     """Feeds someone follows (`user`, when given): what a pass refreshes."""
@@ -40,10 +86,16 @@ def _followed(user: User | None) -> Exists:
     return Exists(followed)
 
 
-def held_elsewhere(*, now: datetime, user: User | None = None) -> int:
-    """How many followed feeds (of `user`'s) another process holds right now: a pass leaves
-    them to it, and `liseuse refresh` says so rather than count fewer feeds without a word."""
-    return Feed.objects.filter(_followed(user), lease_until__gt=now).count()
+def held_elsewhere(*, now: datetime, user: User | None = None, due_only: bool = True) -> int:
+    """How many followed feeds (of `user`'s) a pass would leave to another process right now:
+    those it holds, and those (due, with `due_only`) of the hosts it is fetching from.
+    `liseuse refresh` says so rather than count fewer feeds without a word."""
+    of_busy_host = Q(host__in=_busy_hosts(now=now, owner=""))
+    if due_only:
+        of_busy_host &= Q(next_fetch_at__lte=now, disabled=False)
+    return (
+        Feed.objects.filter(_followed(user)).filter(Q(lease_until__gt=now) | of_busy_host).count()
+    )
 
 
 def claim_feeds(
@@ -82,7 +134,17 @@ def claim_feeds(
             candidates = candidates.filter(id__gt=after_id)
         candidates = candidates.order_by("id")
 
+    # A person's "Refresh now" and a WebSub push name their feed: one request (or none), let
+    # through whoever fetches from its host.
+    keep_hosts_apart = feed_ids is None
     with transaction.atomic():
+        if keep_hosts_apart:
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CLAIM_LOCK_KEY])
+            candidates = candidates.exclude(host__in=_busy_hosts(now=now, owner=owner))
+            if due_only:
+                candidates = candidates.filter(id__in=_spread_over_hosts(candidates, limit))
         if connection.features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True, of=("self",))
         ids = list(candidates.values_list("id", flat=True)[:limit])
@@ -146,6 +208,43 @@ def claim_feeds(
                 has_stored,
             ) in rows
         ]
+
+
+def _spread_over_hosts(candidates: QuerySet[Feed], limit: int) -> list[int]:
+    """Up to `limit` of `candidates` (in their order), from as few hosts as keep a batch's
+    fetches busy, and no more of each than that takes.
+
+    A batch of the `limit` feeds due first would span most hosts, and leave the other workers
+    none to fetch from; a batch of a few whole hosts would fetch from too few at a time (two
+    requests a host). So: as many hosts as fill the fetch limit at the per-host limit (100 / 2
+    = 50 by default), in the order their feeds have waited, and `limit` / that many feeds of
+    each. When there are fewer hosts than that, a batch takes what they have."""
+    per_host, overall = settings.LISEUSE_FETCH_PER_HOST, settings.LISEUSE_FETCH_CONCURRENCY
+    cap = max(per_host, math.ceil(limit * per_host / overall))
+    by_host = candidates.order_by().values("host").annotate(first=Min("next_fetch_at"))
+    # Ordered by host too: hosts due at the same instant (all made due at once) are taken in
+    # turn, not all together.
+    last: tuple[datetime, str] | None = None
+    total = 0
+    for first, host, feeds in (
+        by_host.annotate(feeds=Count("id"))
+        .order_by("first", "host")
+        .values_list("first", "host", "feeds")
+    ):
+        last = (first, host)
+        total += min(feeds, cap)
+        if total >= limit:
+            break
+    else:
+        cap = limit  # every host is in: no reason to leave any of their feeds out
+    if last is None:
+        return []
+    first, host = last
+    hosts = by_host.filter(Q(first__lt=first) | Q(first=first, host__lte=host)).values("host")
+    ranked = candidates.filter(host__in=hosts).annotate(
+        rank=Window(RowNumber(), partition_by=[F("host")], order_by=[F("next_fetch_at"), F("id")])
+    )
+    return list(ranked.filter(rank__lte=cap).values_list("id", flat=True)[:limit])
 
 
 def release_feeds(owner: str, *, feed_ids: Sequence[int] | None = None) -> None:

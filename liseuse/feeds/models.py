@@ -7,6 +7,9 @@ for every follower when an entry arrives), files them under `Category` and `Labe
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -17,8 +20,31 @@ from liseuse.feeds.attachments import with_attachments
 from liseuse.feeds.fulltext import first_words
 
 
+def feed_host(url: str) -> str:
+    """The host a feed is fetched from, lowercased, as the fetcher's per-host limit counts it
+    (`pipeline.fetch`); "" for a URL without one."""
+    try:
+        return (urlsplit(url).hostname or "")[:255]
+    except ValueError:  # a damaged address (an unbalanced "[" …): no host to be polite to
+        return ""
+
+
+class HostField(models.CharField):  # type: ignore[type-arg]
+    """`Feed.host`: the host of the row's `url`, set from it whenever the row is written by
+    `save()` or `bulk_create()` (both call `pre_save`). An `update(url=…)` must set it too
+    (`store._move_feed`)."""
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        value = feed_host(getattr(model_instance, "url", ""))
+        setattr(model_instance, self.attname, value)
+        return value
+
+
 class Feed(models.Model):
     url = models.URLField(max_length=2048, unique=True)
+    # Of `url`, for `feeds.claim`: one worker at a time fetches from a host, so that the
+    # per-host limit holds across workers and machines, not only within one process.
+    host = HostField(max_length=255, blank=True, default="", db_default="", editable=False)
     title = models.TextField(blank=True, default="")  # plain text, from the feed
     site_url = models.URLField(max_length=2048, blank=True, default="")
     description = models.TextField(blank=True, default="")
@@ -73,6 +99,12 @@ class Feed(models.Model):
             # feeds.claim: "enabled feeds due now", scanned by every worker on every loop.
             models.Index(
                 fields=["next_fetch_at"], condition=Q(disabled=False), name="feed_due_idx"
+            ),
+            # feeds.claim: the hosts other workers hold now (only leased feeds are in it).
+            models.Index(
+                fields=["lease_until"],
+                condition=Q(lease_until__isnull=False),
+                name="feed_leased_idx",
             ),
         ]
 

@@ -30,6 +30,7 @@ from liseuse.feeds.models import EntryTombstone
 from liseuse.feeds.models import Favicon
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
+from liseuse.feeds.models import feed_host
 from liseuse.pipeline.decide import EntryDecision
 from liseuse.pipeline.favicon import Icon
 from liseuse.pipeline.refresh import FeedUpdate
@@ -282,7 +283,8 @@ class DjangoStore:
         """Follow a confirmed permanent redirect, unless another feed row has that URL already."""
         try:
             with transaction.atomic():
-                Feed.objects.filter(id=feed_id).update(url=new_url[:2048])
+                url = new_url[:2048]
+                Feed.objects.filter(id=feed_id).update(url=url, host=feed_host(url))
         except IntegrityError:
             pass  # the target is followed as its own feed: keep both rather than merge blindly
 

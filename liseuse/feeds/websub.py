@@ -370,7 +370,10 @@ def _being_refreshed(feed_id: int) -> bool:
     """Whether a lease on the feed runs (a worker fetching it, or another push being stored),
     which ends soon: a retry finds the feed free. A feed not claimed for another reason (it is
     disabled, or nobody follows it) would turn every retry away: its push is acknowledged."""
-    return Feed.objects.filter(id=feed_id, disabled=False, lease_until__gte=timezone.now()).exists()
+    from liseuse.feeds import claim  # imported here: claim imports this module
+
+    now = claim.database_now()
+    return Feed.objects.filter(id=feed_id, disabled=False, lease_until__gte=now).exists()
 
 
 def process_push(feed_id: int, body: bytes, content_type: str | None) -> FeedReport | None:
@@ -383,7 +386,7 @@ def process_push(feed_id: int, body: bytes, content_type: str | None) -> FeedRep
     owner = f"websub:{worker.worker_id()}"[:64]
     claimed: list[FeedToRefresh] = claim.claim_feeds(
         owner=owner,
-        now=timezone.now(),
+        now=claim.database_now(),
         lease=timedelta(seconds=settings.LISEUSE_LEASE_SECONDS),
         limit=1,
         due_only=False,

@@ -38,7 +38,6 @@ from types import FrameType
 from types import TracebackType
 from typing import Any
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
@@ -58,6 +57,7 @@ from liseuse.feeds import retention
 from liseuse.feeds import search
 from liseuse.feeds import websub
 from liseuse.feeds.models import Feed
+from liseuse.feeds.models import feed_host
 from liseuse.feeds.store import DjangoStore
 from liseuse.lib.progress import Progress
 from liseuse.pipeline import reasons
@@ -237,7 +237,7 @@ def _lease() -> tuple[timedelta, float]:
 
 def _renew_leases(owner: str, lease: timedelta) -> None:
     try:
-        claim.renew_leases(owner, now=timezone.now(), lease=lease)
+        claim.renew_leases(owner, now=claim.database_now(), lease=lease)
     except Exception:  # the batch goes on; the next renewal may get through
         log.warning("could not renew the leases of this batch", exc_info=True)
 
@@ -307,7 +307,7 @@ def split_by_host(feeds: Sequence[FeedToRefresh], parts: int) -> list[list[FeedT
     that the per-host limit of each share's fetcher still holds for the whole pass."""
     by_host: dict[str, list[FeedToRefresh]] = {}
     for feed in feeds:
-        by_host.setdefault(urlsplit(feed.url).hostname or "", []).append(feed)
+        by_host.setdefault(feed_host(feed.url), []).append(feed)
     shares: list[list[FeedToRefresh]] = [[] for _ in range(parts)]
     # Biggest hosts first, each into the smallest share so far: shares within one host's size.
     for host_feeds in sorted(by_host.values(), key=len, reverse=True):
@@ -763,7 +763,7 @@ def refresh_once(
     bar: Progress | None = None
     try:
         while should_stop is None or not should_stop():
-            now = timezone.now()
+            now = claim.database_now()
             feeds = claim.claim_feeds(
                 owner=owner,
                 now=now,
@@ -831,7 +831,7 @@ def refresh_feed_now(user: User, feed_id: int) -> FeedReport:
     owner = worker_id()
     claimed = claim.claim_feeds(
         owner=owner,
-        now=now,
+        now=claim.database_now(),
         lease=timedelta(seconds=settings.LISEUSE_LEASE_SECONDS),
         limit=1,
         due_only=False,

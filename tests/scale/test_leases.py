@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
+from contextlib import ExitStack
 
 from tests.httpserver import LocalServer
 from tests.httpserver import Reply
@@ -37,7 +39,7 @@ def _rss(n: int, items: int) -> bytes:
     return f'<rss version="2.0"><channel><title>F{n}</title>{body}</channel></rss>'.encode()
 
 
-def _conditional(body: bytes, etag: str, delay: float = 0.0) -> object:
+def _conditional(body: bytes, etag: str, delay: float = 0.0) -> Callable[[SeenRequest], Reply]:
     def answer(request: SeenRequest) -> Reply:
         if request.headers.get("if-none-match") == etag:
             return Reply(status=304, headers={"ETag": etag}, delay=delay)
@@ -78,38 +80,93 @@ def _refreshed(worker: subprocess.Popen[str]) -> int:
 
 
 FEEDS = 2000
+# Loopback addresses the feeds are spread over: workers keep away from one another's hosts, so
+# four of them share the work only when there are hosts enough.
+HOSTS = [f"127.0.0.{n}" for n in range(2, 10)]
 
 
 def test_four_workers_fetch_each_of_2000_feeds_exactly_once_per_cycle(pg: PgDatabase) -> None:
-    routes = {f"/f{n}": _conditional(_rss(n, 2), f'"v{n}"') for n in range(FEEDS)}
-    with LocalServer(routes) as server:  # type: ignore[arg-type]
-        _follow_all(pg, [server.url(f"/f{n}") for n in range(FEEDS)])
+    servers = [
+        LocalServer(
+            {
+                f"/f{n}": _conditional(_rss(n, 2), f'"v{n}"')
+                for n in range(FEEDS)
+                if n % len(HOSTS) == k
+            },
+            host=host,
+        )
+        for k, host in enumerate(HOSTS)
+    ]
+    with ExitStack() as stack:
+        for server in servers:
+            stack.enter_context(server)
+        _follow_all(pg, [servers[n % len(HOSTS)].url(f"/f{n}") for n in range(FEEDS)])
         # Batches under worker._SPLIT_THRESHOLD: each worker refreshes in its own process, with no
         # children to start on a machine with two cores and four workers.
         settings = {"LISEUSE_REFRESH_BATCH": "40", "LISEUSE_FETCH_PER_HOST": "8"}
+
+        def requests() -> list[SeenRequest]:
+            return [request for server in servers for request in server.requests]
 
         for cycle in (1, 2):
             if cycle == 2:
                 # The next cycle: everything is due again.
                 pg.execute("UPDATE feeds_feed SET next_fetch_at = now()")
-            before = len(server.requests)
+            before = {id(request) for request in requests()}
             done = [_refreshed(worker) for worker in _workers(pg, 4, **settings)]
+            this_cycle = [request for request in requests() if id(request) not in before]
             fetched = Counter(
-                request.path
-                for request in server.requests[before:]
-                if request.path not in ICON_PATHS
+                request.path for request in this_cycle if request.path not in ICON_PATHS
             )
             assert len(fetched) == FEEDS, f"cycle {cycle}: every feed fetched"
             assert set(fetched.values()) == {1}, f"cycle {cycle}: none fetched twice"
             assert sum(done) == FEEDS
             assert sum(1 for n in done if n > 0) >= 2, f"cycle {cycle}: the work was shared"
+            assert all(server.max_active <= 8 for server in servers), "8 at most per host"
         # The second cycle sent back the validators and got 304s: nothing stored twice.
-        assert all("if-none-match" in r.headers for r in server.requests[-FEEDS:])
+        assert all("if-none-match" in r.headers for r in this_cycle if r.path not in ICON_PATHS)
 
     assert pg.value("SELECT count(*) FROM feeds_entry") == FEEDS * 2
     assert pg.value("SELECT count(*) FROM feeds_entrystate") == FEEDS * 2
     assert pg.value("SELECT count(*) FROM feeds_feed WHERE lease_owner != ''") == 0
     assert pg.value("SELECT count(*) FROM feeds_feed WHERE last_error != ''") == 0
+
+
+POLITE_FEEDS = 24
+
+
+def test_workers_together_keep_to_the_per_host_limit(pg: PgDatabase) -> None:
+    # Two slow hosts, three workers, two requests at a time per host: each worker alone keeps
+    # to it, and without claims keeping hosts apart the three together sent up to six.
+    servers = [
+        LocalServer(
+            {
+                f"/f{n}": Reply(body=_rss(n, 1), delay=0.25)
+                for n in range(POLITE_FEEDS)
+                if n % 2 == k
+            },
+            host=host,
+        )
+        for k, host in enumerate(HOSTS[:2])
+    ]
+    with ExitStack() as stack:
+        for server in servers:
+            stack.enter_context(server)
+        _follow_all(pg, [servers[n % 2].url(f"/f{n}") for n in range(POLITE_FEEDS)])
+        settings = {"LISEUSE_REFRESH_BATCH": "6", "LISEUSE_FETCH_PER_HOST": "2"}
+        workers = _workers(pg, 3, **settings)
+        outputs = [worker.communicate(timeout=120) for worker in workers]
+        assert all(worker.returncode == 0 for worker in workers), outputs
+        fetched = Counter(
+            request.path
+            for server in servers
+            for request in server.requests
+            if request.path not in ICON_PATHS
+        )
+    assert set(fetched) == {f"/f{n}" for n in range(POLITE_FEEDS)}
+    assert set(fetched.values()) == {1}
+    assert [server.max_active for server in servers] == [2, 2]
+    assert pg.value("SELECT count(*) FROM feeds_feed WHERE last_fetched_at IS NULL") == 0
 
 
 SLOW_FEEDS = 40
@@ -119,12 +176,21 @@ ITEMS = 5
 def test_a_killed_workers_feeds_are_taken_up_after_its_lease_with_nothing_lost(
     pg: PgDatabase,
 ) -> None:
-    # Slow answers, two at a time, ten feeds per batch: the first worker is still busy when
-    # killed, holding the lease of its current batch.
-    routes = {f"/f{n}": Reply(body=_rss(n, ITEMS), delay=0.15) for n in range(SLOW_FEEDS)}
-    settings = {"LISEUSE_LEASE_SECONDS": "6", "LISEUSE_REFRESH_BATCH": "10"}
-    with LocalServer(routes) as server:
-        _follow_all(pg, [server.url(f"/f{n}") for n in range(SLOW_FEEDS)])
+    # Slow answers, one at a time from each host and two in all, ten feeds per batch (five of
+    # each of two hosts): the first worker is still busy when killed, holding the leases of
+    # its current batch.
+    routes = {f"/f{n}": Reply(body=_rss(n, ITEMS), delay=0.1) for n in range(SLOW_FEEDS)}
+    settings = {
+        "LISEUSE_LEASE_SECONDS": "6",
+        "LISEUSE_REFRESH_BATCH": "10",
+        "LISEUSE_FETCH_PER_HOST": "1",
+        "LISEUSE_FETCH_CONCURRENCY": "2",
+    }
+    servers = [LocalServer(routes, host=host) for host in HOSTS]
+    with ExitStack() as stack:
+        for server in servers:
+            stack.enter_context(server)
+        _follow_all(pg, [servers[n % len(HOSTS)].url(f"/f{n}") for n in range(SLOW_FEEDS)])
         (first,) = _workers(pg, 1, **settings)
         deadline = time.monotonic() + 60
         while pg.value("SELECT count(*) FROM feeds_entry") < 2 * ITEMS:
@@ -149,22 +215,32 @@ def test_a_killed_workers_feeds_are_taken_up_after_its_lease_with_nothing_lost(
         # The person reads everything that arrived before the crash.
         pg.execute("UPDATE feeds_entrystate SET is_read = true, read_at = now()")
 
-        # Another worker at once: it takes every feed but the dead one's leased ones.
-        done_before = _done_before(pg, orphans)
+        held = "host IN (SELECT host FROM feeds_feed WHERE lease_owner != '')"
+        of_held_hosts = pg.value(
+            f"SELECT count(*) FROM feeds_feed WHERE {held} AND last_fetched_at IS NULL"
+        )
+        of_free_hosts = pg.value(
+            f"SELECT count(*) FROM feeds_feed WHERE NOT {held} AND last_fetched_at IS NULL"
+        )
+        assert of_free_hosts > 0, "hosts the dead worker did not hold"
+
+        # Another worker at once: it takes every feed of the other hosts, and leaves the dead
+        # one's hosts alone, its leased feeds and the others.
         (second,) = _workers(pg, 1, **settings)
-        assert _refreshed(second) == SLOW_FEEDS - len(orphans) - done_before
+        assert _refreshed(second) == of_free_hosts
         assert time.monotonic() - killed_at < 6, "the lease still held during that pass"
         untouched = pg.value(
-            "SELECT count(*) FROM feeds_feed WHERE id = ANY(%s) AND last_fetched_at IS NULL",
-            list(orphans),
+            f"SELECT count(*) FROM feeds_feed WHERE {held} AND last_fetched_at IS NULL"
         )
-        assert untouched == len(orphans), "a leased feed is left to its owner"
+        assert untouched == of_held_hosts, "hosts held by a live lease are left to their owner"
 
-        # Once the lease has ended, the orphans are taken up.
+        # Once the lease has ended, the orphans and the rest of their host are taken up.
         time.sleep(max(0.0, 6.3 - (time.monotonic() - killed_at)))
         (third,) = _workers(pg, 1, **settings)
-        assert _refreshed(third) == len(orphans)
-        fetched = Counter(path for path in server.paths() if path not in ICON_PATHS)
+        assert _refreshed(third) == of_held_hosts
+        fetched = Counter(
+            path for server in servers for path in server.paths() if path not in ICON_PATHS
+        )
         assert set(fetched) == {f"/f{n}" for n in range(SLOW_FEEDS)}
 
     assert pg.value("SELECT count(*) FROM feeds_entry") == SLOW_FEEDS * ITEMS
@@ -176,13 +252,3 @@ def test_a_killed_workers_feeds_are_taken_up_after_its_lease_with_nothing_lost(
     assert pg.value("SELECT count(*) FROM feeds_entrystate WHERE is_read") == stored
     assert pg.value("SELECT count(*) FROM feeds_feed WHERE lease_owner != ''") == 0
     assert pg.value("SELECT count(*) FROM feeds_feed WHERE last_fetched_at IS NULL") == 0
-
-
-def _done_before(pg: PgDatabase, orphans: set[int]) -> int:
-    """Feeds the killed worker had finished (they are not due again)."""
-    return int(
-        pg.value(
-            "SELECT count(*) FROM feeds_feed WHERE last_fetched_at IS NOT NULL AND NOT id = ANY(%s)",
-            list(orphans),
-        )
-    )
