@@ -461,8 +461,10 @@ def cmd_import(args: argparse.Namespace) -> None:
         raise CliError(str(exc)) from None
     _changed(user.pk)
     print(
-        f"imported into {user.username}: {counts['subscriptions']} subscription(s), "
-        f"{counts['labels']} label(s), {counts['entries']} entry state(s)"
+        f"imported into {user.username}: "
+        f"{counts['subscriptions']} subscription(s) ({counts['new_subscriptions']} new), "
+        f"{counts['labels']} label(s) ({counts['new_labels']} new), "
+        f"{counts['entries']} entry state(s) ({counts['changed_states']} changed)"
     )
 
 

@@ -103,6 +103,39 @@ def test_commands_name_an_unknown_user(
     assert (code, err) == (1, "liseuse: error: no user named 'nobody'\n")
 
 
+def test_a_backup_imported_twice_says_the_second_time_brought_nothing_new(
+    alice: User,
+    bob: User,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert (
+        run(
+            ["opml", "import", str(DATA / "freshrss-export.opml"), "--user", "alice"],
+            capsys,
+            monkeypatch,
+        )[0]
+        == 0
+    )
+    code, exported, _ = run(["export", "--user", "alice"], capsys, monkeypatch)
+    assert code == 0
+    (tmp_path / "alice.json").write_text(exported)
+    into_bob = ["import", str(tmp_path / "alice.json"), "--user", "bob"]
+    first = run(into_bob, capsys, monkeypatch)
+    assert first[:2] == (
+        0,
+        "imported into bob: 5 subscription(s) (5 new), 0 label(s) (0 new), "
+        "0 entry state(s) (0 changed)\n",
+    )
+    # It counted everything as imported again, as if bob had had none of it.
+    again = run(into_bob, capsys, monkeypatch)
+    assert again[1] == (
+        "imported into bob: 5 subscription(s) (0 new), 0 label(s) (0 new), "
+        "0 entry state(s) (0 changed)\n"
+    )
+
+
 def test_opml_import_then_export_gives_back_the_same_feeds_and_categories(
     alice: User,
     bob: User,

@@ -263,9 +263,13 @@ def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
         )
         categories[category.name] = category
     labels = {}
+    # What was not there before (states: whose flags or labels changed): an export imported
+    # again is counted as nothing new.
+    new = {"new_subscriptions": 0, "new_labels": 0, "changed_states": 0}
     for name in data.get("labels", []):
-        label, _ = Label.objects.get_or_create(user=user, name=str(name)[:255])
+        label, created = Label.objects.get_or_create(user=user, name=str(name)[:255])
         labels[label.name] = label
+        new["new_labels"] += created
 
     feeds: dict[str, Feed] = {}
     for i, item in enumerate(data.get("subscriptions", [])):
@@ -274,6 +278,7 @@ def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
         existing = Subscription.objects.filter(user=user, feed__url=url).first()
         category_name = item.get("category")
         subscription = existing or follow(user, url, category=category_name)
+        new["new_subscriptions"] += existing is None
         subscription.title = title_field(str(item.get("title") or ""))
         subscription.visibility = item.get("visibility") or Subscription.Visibility.MAIN
         subscription.refresh_floor_minutes = _number(
@@ -346,8 +351,14 @@ def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
                 "updated": _date(item.get("updated"), f"{where}updated"),
             },
         )
-        state, _ = EntryState.objects.get_or_create(
+        state, created = EntryState.objects.get_or_create(
             user=user, entry=entry, defaults={"feed": feed, "sort_date": entry.published}
+        )
+        # Following a feed gives its recent entries a state already: changed, not created.
+        before = (
+            None
+            if created
+            else (state.is_read, state.is_starred, set(state.labels.values_list("pk", flat=True)))
         )
         state.is_read = bool(item.get("is_read"))
         state.read_at = _date(item.get("read_at"), f"{where}read_at") if state.is_read else None
@@ -359,11 +370,18 @@ def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
         names = [str(n)[:255] for n in item.get("labels") or []]
         for name in names:
             if name not in labels:
-                labels[name] = Label.objects.get_or_create(user=user, name=name)[0]
+                labels[name], created = Label.objects.get_or_create(user=user, name=name)
+                new["new_labels"] += created
         state.labels.set([labels[n] for n in names])
         applied += 1
+        new["changed_states"] += before != (
+            state.is_read,
+            state.is_starred,
+            {labels[n].pk for n in names},
+        )
     return {
         "subscriptions": len(data.get("subscriptions", [])),
         "labels": len(labels),
         "entries": applied,
+        **new,
     }

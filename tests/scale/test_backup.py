@@ -76,7 +76,10 @@ def test_an_export_imported_for_another_person_gives_the_same_reading_state(
     assert len(document["entries"]) == 3, "only read, starred or labelled entries"
 
     counts = backup.import_user(bob, document)
-    assert counts == {"subscriptions": 2, "labels": 1, "entries": 3}
+    assert counts == {
+        **{"subscriptions": 2, "labels": 1, "entries": 3},
+        **{"new_subscriptions": 2, "new_labels": 1, "changed_states": 3},
+    }
     assert _states(bob) == _states(alice)
     bob.refresh_from_db()
     assert (bob.theme, bob.page_size) == ("dark", 20)
@@ -88,8 +91,9 @@ def test_an_export_imported_for_another_person_gives_the_same_reading_state(
     assert SavedQuery.objects.get(user=bob).query == "vélo is:unread"
     rule = RetentionRule.objects.get(user=bob)
     assert (rule.category and rule.category.name, rule.keep_days) == ("Presse", 30)
-    # Again: nothing doubles.
-    backup.import_user(bob, document)
+    # Again: nothing doubles, and nothing is counted as new.
+    again = backup.import_user(bob, document)
+    assert again == {**counts, "new_subscriptions": 0, "new_labels": 0, "changed_states": 0}
     assert _states(bob) == _states(alice)
     assert Subscription.objects.filter(user=bob).count() == 2
     assert Feed.objects.count() == 2 and Entry.objects.count() == 6
@@ -140,7 +144,8 @@ def test_the_commands_write_and_read_the_file(
     path = tmp_path / "alice.json"
     path.write_text(capsys.readouterr().out, encoding="utf-8")
     cli.main(["import", str(path), "--user", "bob"])
-    assert "2 subscription(s), 1 label(s), 3 entry state(s)" in capsys.readouterr().out
+    imported = capsys.readouterr().out
+    assert "2 subscription(s) (2 new), 1 label(s) (1 new), 3 entry state(s) (3 changed)" in imported
     assert _states(bob) == _states(alice)
 
     path.write_text('{"format": "something else"}', encoding="utf-8")
