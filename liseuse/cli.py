@@ -471,7 +471,12 @@ def cmd_import(args: argparse.Namespace) -> None:
 def cmd_retention(args: argparse.Namespace) -> None:
     from liseuse.feeds import retention
 
-    print(f"retention: {retention.run_all()} old entries and reading states deleted")
+    # Not only old ones: a feed nobody has followed for a day goes with its entries.
+    deleted = retention.run_all()
+    print(
+        f"retention: {deleted} entries and reading states deleted "
+        "(past the retention rules, or of feeds nobody follows)"
+    )
 
 
 def cmd_retention_rule(args: argparse.Namespace) -> None:

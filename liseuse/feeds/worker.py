@@ -912,7 +912,11 @@ def run_forever(*, idle_seconds: float = 30.0, parent: int | None = None) -> Non
                 # several workers doing it at once only share the work.
                 purged = retention.run(cursor=retention_cursor)
                 if purged:
-                    log.info("retention: %s old entries and reading states deleted", purged)
+                    log.info(
+                        "retention: %s entries and reading states deleted "
+                        "(past the retention rules, or of feeds nobody follows)",
+                        purged,
+                    )
                     next_retention = time.monotonic() + 1.0
                 # New hubs and expiring WebSub leases (feeds.websub), at the same slow pace.
                 websub.maintain()

@@ -291,7 +291,7 @@ def test_the_command_sets_feed_and_person_rules(
     cli.main(["retention"])
     # Her rule takes the instance's keep_max (4) for what it does not say; she alone follows
     # the feed, so the entries her states leave go too: 6 states, 6 entries.
-    assert "retention: 12 old entries and reading states deleted" in capsys.readouterr().out
+    assert "retention: 12 entries and reading states deleted (past" in capsys.readouterr().out
     assert _left() == ["e0", "e1", "e2", "e3"]
 
 
