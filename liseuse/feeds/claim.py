@@ -98,6 +98,16 @@ def held_elsewhere(*, now: datetime, user: User | None = None, due_only: bool = 
     )
 
 
+def any_due(*, now: datetime) -> bool:
+    """Whether a followed feed is due and free: what wakes an idle refresh loop before its
+    pause ends (a person's "Refresh", `worker.refresh_soon`)."""
+    return (
+        Feed.objects.filter(_followed(None), disabled=False, next_fetch_at__lte=now)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .exists()
+    )
+
+
 def claim_feeds(
     *,
     owner: str,

@@ -47,6 +47,7 @@ from django.db import connections
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
+from django.db.models import Q
 from django.utils import formats
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -78,6 +79,8 @@ T = TypeVar("T")
 
 # Seconds between two retention passes once one found nothing to delete.
 _RETENTION_PAUSE = 60.0
+# Seconds between two looks, while the loop pauses, for feeds made due (a person's "Refresh").
+_DUE_LOOK_SECONDS = 3.0
 
 # Below this many feeds a batch is refreshed in this process: starting others would cost more.
 _SPLIT_THRESHOLD = 50
@@ -845,6 +848,30 @@ def refresh_feed_now(user: User, feed_id: int) -> FeedReport:
     return refresh_batch(claimed, owner=owner).reports[0]
 
 
+def refresh_soon(user: User, *, category_id: int | None = None, feed_id: int | None = None) -> int:
+    """A person's "Refresh" on a stream of several feeds (all theirs, a category's; or one
+    feed's, `feed_id`): those feeds made due now, for the refresh loop to fetch within seconds, as Miniflux's "Refresh
+    all feeds" does; returns how many. Fetching them here, in a web process, would hold the
+    request for as long as the slowest site.
+
+    Left as they are: feeds fetched less than `manual_refresh_gap` ago (the limit of "Refresh
+    now" on one feed: a button pressed in a loop must not hammer sites), those whose site asked
+    to wait (Retry-After), disabled ones, and those due already."""
+    now = claim.database_now()
+    gap = schedule_config().manual_refresh_gap
+    mine = Q(subscriptions__user=user)
+    if category_id is not None:
+        mine &= Q(subscriptions__category_id=category_id)  # the same subscription row
+    if feed_id is not None:
+        mine &= Q(id=feed_id)
+    waiting = (
+        Feed.objects.filter(mine, disabled=False, next_fetch_at__gt=now)
+        .exclude(last_fetched_at__gt=now - gap)
+        .exclude(retry_after_until__gt=now)
+    )
+    return Feed.objects.filter(id__in=waiting.values("id")).update(next_fetch_at=now)
+
+
 def _refused_by_the_site(feed: Feed) -> RefreshRefused | None:
     """The refusal of a manual refresh before the time the feed's server asked for at its last
     failure (a 429 or 503 with Retry-After, kept as `Feed.retry_after_until`), while that time
@@ -857,6 +884,14 @@ def _refused_by_the_site(feed: Feed) -> RefreshRefused | None:
     return RefreshRefused(
         _("the site asked not to be fetched again before %(time)s") % {"time": when}
     )
+
+
+def _due_now() -> bool:
+    try:
+        return claim.any_due(now=claim.database_now())
+    except Exception:  # the database busy or restarting: the pause goes on as planned
+        log.debug("could not look for due feeds", exc_info=True)
+        return False
 
 
 def run_forever(*, idle_seconds: float = 30.0, parent: int | None = None) -> None:
@@ -924,9 +959,15 @@ def run_forever(*, idle_seconds: float = 30.0, parent: int | None = None) -> Non
                 log.exception("retention or WebSub upkeep failed; trying again later")
         if should_stop():
             break
-        # In slices of a second: a parent gone is noticed within one, not at the next pass.
+        # In slices of a second: a parent gone is noticed within one, not at the next pass; and
+        # every few seconds a look for feeds made due meanwhile (a person's "Refresh").
         resume = time.monotonic() + (idle_seconds if not summary.reports else 1.0)
+        next_look = time.monotonic() + _DUE_LOOK_SECONDS
         while not stop.wait(min(1.0, max(0.0, resume - time.monotonic()))):
             if should_stop() or time.monotonic() >= resume:
                 break
+            if time.monotonic() >= next_look:
+                next_look = time.monotonic() + _DUE_LOOK_SECONDS
+                if _due_now():
+                    break
     log.info("refresh loop stopped")

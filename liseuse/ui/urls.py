@@ -47,6 +47,7 @@ urlpatterns += [
     path("entries/<id:entry_id>/labels", actions.set_labels, name="set_labels"),
     path("mark-all-read", actions.mark_all_read, name="mark_all_read"),
     path("f/<id:feed_id>/refresh", actions.refresh_feed, name="refresh_feed"),
+    path("refresh", actions.refresh_feeds_soon, name="refresh_soon"),
     path("unread.json", actions.unread_json, name="unread_json"),
 ]
 

@@ -68,6 +68,7 @@ ROUTES: dict[str, str | NoId] = {
     "ui:mark_all_read": "test_bob_cannot_mark_or_poll_alices_streams",
     "ui:unread_json": "test_bob_cannot_mark_or_poll_alices_streams",
     "ui:refresh_feed": "test_bob_cannot_refresh_a_feed_he_does_not_follow",
+    "ui:refresh_soon": "test_bob_cannot_refresh_a_feed_he_does_not_follow",
     "ui:subscriptions": OWN_LISTS,
     "ui:subscription_add": NoId("takes a URL; feeds are shared, the subscription is the caller's"),
     "ui:subscription": "test_bob_cannot_see_change_refresh_or_delete_alices_subscription",
@@ -234,6 +235,18 @@ def test_bob_cannot_refresh_a_feed_he_does_not_follow(world: Alices, bob_client:
     # The answer is the one for a feed that does not exist: it tells nothing of alice's feeds.
     assert theirs.status_code == nobody.status_code == 404
     assert Feed.objects.get(pk=world.sub.feed_id).last_fetched_at == before
+    # Nor have it fetched soon through a page of several feeds: alice's category, feed or
+    # label are not bob's streams, and his own main stream holds none of her feeds.
+    later = timezone.now() + timedelta(hours=3)
+    Feed.objects.filter(pk=world.sub.feed_id).update(next_fetch_at=later)
+    for stream, ident in (
+        ("category", world.category.pk),
+        ("feed", world.sub.feed_id),
+        ("label", world.label.pk),
+    ):
+        assert bob_client.post("/refresh", {"stream": stream, "id": ident}).status_code == 404
+    assert bob_client.post("/refresh", {"stream": "main"}).status_code == 303
+    assert Feed.objects.get(pk=world.sub.feed_id).next_fetch_at == later
 
 
 def test_bob_cannot_see_change_refresh_or_delete_alices_subscription(

@@ -14,6 +14,7 @@ from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pytest
 from django.test import override_settings
@@ -584,4 +585,42 @@ def test_escape_closes_the_mark_all_menu(
     assert not menu.evaluate("d => d.open")
     assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
     assert not EntryState.objects.filter(user=reader, is_read=True).exists()
+    context.close()
+
+
+def test_refresh_has_the_feeds_fetched_soon_and_says_so_with_or_without_javascript(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    def waiting() -> None:
+        later = timezone.now() + timedelta(hours=3)
+        Feed.objects.update(next_fetch_at=later, last_fetched_at=None)
+
+    def all_due() -> bool:
+        return not Feed.objects.filter(next_fetch_at__gt=timezone.now()).exists()
+
+    waiting()
+    context = logged_in_context(browser, live_server.url, reader)
+    page = context.new_page()
+    page.goto("/")
+    expect(page.locator("#refreshing")).to_be_hidden()
+    page.keyboard.press("q")  # the shortcut sends the page’s Refresh form
+    expect(page.locator("#refreshing")).to_be_visible()
+    assert urlsplit(page.url).path == "/" and "#" not in page.url  # it stayed on the page
+    assert all_due()
+    screenshot(page, "refreshing-en")
+    page.keyboard.press("q")  # again: nothing left to make due, and it says so
+    expect(page.locator("#refreshed")).to_be_visible()
+    expect(page.locator("#refreshing")).to_be_hidden()
+    context.close()
+
+    waiting()
+    context = logged_in_context(browser, live_server.url, reader, javascript=False)
+    page = context.new_page()
+    page.goto("/?state=all")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Refresh", exact=True).click()
+    assert page.url.endswith("/?state=all#refreshing")
+    expect(page.locator("#refreshing")).to_be_visible()
+    expect(page.locator("#refreshed")).to_be_hidden()
+    assert all_due()
     context.close()

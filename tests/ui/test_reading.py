@@ -16,6 +16,7 @@ from liseuse.accounts.models import User
 from liseuse.feeds import queries
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
+from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Label
 from liseuse.feeds.models import Subscription
 from tests.ui.reading_data import add_entry
@@ -423,3 +424,47 @@ def test_an_entrys_tags_lead_to_a_search_of_them(client: Client, alice: User) ->
     assert "#&lt;b&gt;&quot;x&quot;&lt;/b&gt;</a>" in text  # escaped, never markup
     found = client.get(link.group(1).replace("&amp;", "&")).content.decode()
     assert "Tagged" in found and "Other" not in found
+
+
+def test_refresh_on_a_page_of_several_feeds_has_them_fetched_soon_and_says_so(
+    client: Client, alice: User
+) -> None:
+    later = timezone.now() + timedelta(hours=3)
+    feed = followed_feed(alice, category="Presse")
+    other = followed_feed(alice, "https://other.example/feed")
+    Feed.objects.update(next_fetch_at=later)
+    client.force_login(alice)
+    page = client.get("/").content.decode()
+    assert 'action="/refresh"' in page and 'id="refreshing"' in page
+    category = Subscription.objects.get(feed=feed).category
+    assert category is not None
+
+    # Without a script: back to the page, at the note its fragment shows.
+    response = client.post(
+        "/refresh", {"stream": "category", "id": str(category.pk), "next": "/c/1?state=all"}
+    )
+    assert response.status_code == 303 and response["Location"] == "/c/1?state=all#refreshing"
+    now = timezone.now()
+    assert [f.next_fetch_at <= now for f in Feed.objects.order_by("pk")] == [True, False]
+    # The page's script gets JSON; nothing left to make due says "refreshed".
+    response = client.post("/refresh", {"stream": "main"}, HTTP_ACCEPT="application/json")
+    assert response.json() == {"made_due": 1, "note": "refreshing"}
+    assert Feed.objects.get(pk=other.pk).next_fetch_at <= timezone.now()
+    response = client.post("/refresh", {"stream": "main", "next": "/?view=reader"})
+    assert response["Location"] == "/?view=reader#refreshed"
+
+
+@pytest.mark.parametrize(
+    ("form", "status"),
+    [
+        ({"stream": "category", "id": "x"}, 400),
+        ({"stream": "category", "id": "99999"}, 404),
+        ({"stream": "nowhere"}, 404),
+    ],
+)
+def test_refresh_with_a_damaged_form_is_a_4xx(
+    client: Client, alice: User, form: dict[str, str], status: int
+) -> None:
+    client.force_login(alice)
+    assert client.post("/refresh", form).status_code == status
+    assert client.get("/refresh").status_code == 405

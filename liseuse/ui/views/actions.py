@@ -161,6 +161,31 @@ def refresh_feed(request: HttpRequest, user: User, feed_id: int) -> HttpResponse
     return _done(request, {"refreshed": True})
 
 
+@require_POST
+@personal
+def refresh_feeds_soon(request: HttpRequest, user: User) -> HttpResponse:
+    """ "Refresh" on a stream of several feeds: a category's feeds, or every feed of the
+    person's for the others (the main stream, favourites, a label; a feed's page fetches at
+    once, `refresh_feed`, but this takes its one feed too), made due for the refresh
+    loop (`worker.refresh_soon`). Back to the page, at a note that says so (shown by its
+    fragment, without script), or JSON for the page's script."""
+    kind = request.POST.get("stream", "main")
+    raw_id = request.POST.get("id", "")
+    if raw_id and not is_row_id(raw_id):
+        return bad_request(request, _("Give the stream to refresh."))
+    stream = find_stream(user, kind, int(raw_id) if raw_id else None)
+    made_due = worker.refresh_soon(
+        user,
+        category_id=stream.ident if stream.kind == "category" else None,
+        feed_id=stream.ident if stream.kind == "feed" else None,
+    )
+    note = "refreshing" if made_due else "refreshed"
+    if wants_json(request):
+        return JsonResponse({"made_due": made_due, "note": note})
+    back = back_to(request, stream.url())
+    return HttpResponseRedirect(f"{back.split('#')[0]}#{note}", status=303)
+
+
 @require_GET
 @personal
 def unread_json(request: HttpRequest, user: User) -> HttpResponse:

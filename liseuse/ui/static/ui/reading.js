@@ -287,9 +287,25 @@
 
   function refresh() {
     const form = document.getElementById("refresh-form");
-    if (form) form.submit();
+    if (form && form.requestSubmit) form.requestSubmit(); // through the handler below
+    else if (form) form.submit();
     else window.location.reload();
   }
+
+  // "Refresh" on several feeds: they are fetched in the background; say so, and look for
+  // their new articles soon rather than at the next poll.
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    // getAttribute: the form's field named "id" hides its `id` property.
+    if (form.getAttribute("id") !== "refresh-form" || !form.dataset.soon) return;
+    event.preventDefault();
+    send(form).then((answer) => {
+      for (const note of document.querySelectorAll(".refresh-note")) {
+        note.classList.toggle("shown", note.id === answer.note);
+      }
+      if (answer.made_due > 0) for (const after of [5, 15, 30, 60]) window.setTimeout(poll, after * 1000);
+    }).catch(() => form.submit());
+  });
 
   // --- new articles: poll the server, show the banner -------------------------------------
   const banner = document.getElementById("new-articles");
