@@ -624,3 +624,25 @@ def test_refresh_has_the_feeds_fetched_soon_and_says_so_with_or_without_javascri
     expect(page.locator("#refreshed")).to_be_hidden()
     assert all_due()
     context.close()
+
+
+def test_a_page_the_browser_kept_is_asked_for_again_when_shown_from_history(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    # Back to a page from the back-forward cache showed its read marks and counts as they were
+    # when it was left. The browser says so with a `pageshow` whose `persisted` is true.
+    context = logged_in_context(browser, live_server.url, reader)
+    page = context.new_page()
+    page.goto("/")
+    page.evaluate("document.body.dataset.marker = 'left'")
+    with page.expect_navigation():
+        page.evaluate(
+            "window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))"
+        )
+    assert page.evaluate("document.body.dataset.marker") is None  # a new page
+    # A page shown the first time is left as it is.
+    page.evaluate("document.body.dataset.marker = 'kept'")
+    page.evaluate("window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: false}))")
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.body.dataset.marker") == "kept"
+    context.close()

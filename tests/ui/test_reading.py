@@ -468,3 +468,18 @@ def test_refresh_with_a_damaged_form_is_a_4xx(
     client.force_login(alice)
     assert client.post("/refresh", form).status_code == status
     assert client.get("/refresh").status_code == 405
+
+
+def test_the_order_link_shows_the_order_and_says_what_it_changes_to(
+    client: Client, alice: User
+) -> None:
+    followed_feed(alice)
+    client.force_login(alice)
+
+    def order_link(path: str) -> str:
+        found = re.search(r'<a class="order" href="([^"]*)">(.*?)</a>', page(client, path))
+        assert found is not None
+        return found.group(1).replace("&amp;", "&") + " " + re.sub(r"<[^>]+>", "", found.group(2))
+
+    assert order_link("/") == "?order=oldest Newest first: show the oldest first ⇅"
+    assert order_link("/?order=oldest") == "?order=newest Oldest first: show the newest first ⇅"

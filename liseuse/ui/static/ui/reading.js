@@ -292,6 +292,12 @@
     else window.location.reload();
   }
 
+  // Back (or Forward) to a page the browser kept as it was left (its back-forward cache): its
+  // read marks and counts are those of then, whatever was read since. Asked for again.
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) window.location.reload();
+  });
+
   // "Refresh" on several feeds: they are fetched in the background; say so, and look for
   // their new articles soon rather than at the next poll.
   document.addEventListener("submit", (event) => {
