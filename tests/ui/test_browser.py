@@ -608,6 +608,12 @@ def test_refresh_has_the_feeds_fetched_soon_and_says_so_with_or_without_javascri
     assert urlsplit(page.url).path == "/" and "#" not in page.url  # it stayed on the page
     assert all_due()
     screenshot(page, "refreshing-en")
+    # The page looks for new articles 5 s later, not at its next 2-minute poll; once the banner
+    # says they came, the note has done its work.
+    arrived = '{"unread_total": 3, "feeds": {}, "arrived": 1}'
+    page.route("**/unread.json*", lambda route: route.fulfill(status=200, body=arrived))
+    expect(page.locator("#new-articles")).to_be_visible(timeout=9000)
+    expect(page.locator("#refreshing")).to_be_hidden()
     page.keyboard.press("q")  # again: nothing left to make due, and it says so
     expect(page.locator("#refreshed")).to_be_visible()
     expect(page.locator("#refreshing")).to_be_hidden()

@@ -329,7 +329,11 @@
         if (!answer) return;
         setTitleCount(answer.unread_total, ticket);
         setFeedCounts(answer.feeds, true, ticket);
-        if (banner && answer.arrived > 0) banner.hidden = false;
+        if (banner && answer.arrived > 0) {
+          banner.hidden = false;
+          // "Fetching the feeds…" has done its work: the banner says what came of it.
+          for (const note of document.querySelectorAll(".refresh-note.shown")) note.classList.remove("shown");
+        }
       })
       .catch(() => {});
   }
