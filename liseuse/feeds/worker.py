@@ -850,9 +850,9 @@ def refresh_feed_now(user: User, feed_id: int) -> FeedReport:
 
 def refresh_soon(user: User, *, category_id: int | None = None, feed_id: int | None = None) -> int:
     """A person's "Refresh" on a stream of several feeds (all theirs, a category's; or one
-    feed's, `feed_id`): those feeds made due now, for the refresh loop to fetch within seconds, as Miniflux's "Refresh
-    all feeds" does; returns how many. Fetching them here, in a web process, would hold the
-    request for as long as the slowest site.
+    feed's, `feed_id`): those feeds made due now, for the refresh loop to fetch within
+    seconds, as Miniflux's "Refresh all feeds" does; returns how many. Fetching them here, in
+    a web process, would hold the request for as long as the slowest site.
 
     Left as they are: feeds fetched less than `manual_refresh_gap` ago (the limit of "Refresh
     now" on one feed: a button pressed in a loop must not hammer sites), those whose site asked

@@ -164,11 +164,11 @@ def refresh_feed(request: HttpRequest, user: User, feed_id: int) -> HttpResponse
 @require_POST
 @personal
 def refresh_feeds_soon(request: HttpRequest, user: User) -> HttpResponse:
-    """ "Refresh" on a stream of several feeds: a category's feeds, or every feed of the
+    """The "Refresh" of a stream of several feeds: a category's feeds, or every feed of the
     person's for the others (the main stream, favourites, a label; a feed's page fetches at
-    once, `refresh_feed`, but this takes its one feed too), made due for the refresh
-    loop (`worker.refresh_soon`). Back to the page, at a note that says so (shown by its
-    fragment, without script), or JSON for the page's script."""
+    once, `refresh_feed`, but this takes its one feed too), made due for the refresh loop
+    (`worker.refresh_soon`). Back to the page, at a note that says so (shown by its fragment,
+    without script), or JSON for the page's script."""
     kind = request.POST.get("stream", "main")
     raw_id = request.POST.get("id", "")
     if raw_id and not is_row_id(raw_id):
