@@ -203,7 +203,8 @@ def cmd_refresh(args: argparse.Namespace) -> None:
     print(summary.describe(), flush=True)
     if held:
         print(
-            f"{held} feed(s) left out: another process was refreshing them or their site",
+            f"{held} feed(s) left out: when this pass began, another process was refreshing "
+            "them or their site",
             flush=True,
         )
     # Entries are readable now; making them searchable comes after (feeds/search.py).

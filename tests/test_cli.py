@@ -640,4 +640,4 @@ def test_refresh_says_which_feeds_another_process_holds(
 
     assert code == 0
     assert "refreshed 0 feed(s)" in out
-    assert "1 feed(s) left out: another process was refreshing them" in out
+    assert "1 feed(s) left out: when this pass began, another process was refreshing" in out

@@ -154,6 +154,7 @@ def refresh_batch(
     refresh is cancelled and this raises `asyncio.CancelledError` (`_refresh_share`)."""
     store_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liseuse-store")
     max_in_flight = max(1, settings.LISEUSE_FETCH_CONCURRENCY // concurrency_share)
+    clock = claim.database_clock()  # read here: no query from inside the event loop
 
     def report(result: FeedReport) -> None:
         if progress is not None:
@@ -193,7 +194,7 @@ def refresh_batch(
             fetcher=source,
             store=DjangoStore(owner, write_lock),
             store_executor=store_executor,
-            now=timezone.now,
+            now=clock,
             schedule=schedule_config(),
             on_report=report,
             on_reading=on_reading,
@@ -725,7 +726,7 @@ class _Children:
         """Store `reason` as the feed's error, as the refresh stores any error (its lease given
         back, its next fetch backed off)."""
         log.error("feed failed", extra={"feed_id": feed.id, "feed_url": feed.url, "error": reason})
-        now = timezone.now()
+        now = claim.database_now()
         when = next_fetch_after_error(feed, now=now, schedule=schedule_config())
         try:
             with self.write_lock:

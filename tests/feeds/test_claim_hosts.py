@@ -20,10 +20,13 @@ from django.utils import timezone
 
 from liseuse.accounts.models import User
 from liseuse.feeds import claim
+from liseuse.feeds import worker
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.models import feed_host
 from liseuse.feeds.store import DjangoStore
+from tests.httpserver import LocalServer
+from tests.httpserver import Reply
 
 pytestmark = pytest.mark.django_db
 
@@ -166,3 +169,33 @@ def test_leases_are_compared_with_the_databases_clock(
     else:
         # SQLite is a file on this machine: its time is this machine's.
         assert claim.database_now() == real + timedelta(hours=1)
+
+
+def test_a_batch_holds_no_more_than_ten_rounds_of_its_fetch_limit(alice: User) -> None:
+    made = _feeds(alice, {f"h{n}.example": 10 for n in range(5)})
+    with _limits(overall=2):  # two at a time: twenty feeds are ten rounds
+        first = _claim("one", 500)
+        second = _claim("two", 500)
+    assert first == set(made["h0.example"] + made["h1.example"])
+    assert second == set(made["h2.example"] + made["h3.example"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_stores_its_times_on_the_databases_clock(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rss = b'<rss version="2.0"><channel><title>T</title><item><guid>a</guid></item></channel></rss>'
+    with (
+        LocalServer({"/feed": Reply(body=rss)}) as server,
+        override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True),
+    ):
+        feed = Feed.objects.create(url=server.url("/feed"))
+        Subscription.objects.create(user=alice, feed=feed)
+        real = timezone.now()
+        monkeypatch.setattr(claim, "database_now", lambda: real)
+        # This machine's clock an hour ahead of the database's.
+        monkeypatch.setattr(timezone, "now", lambda: real + timedelta(hours=1))
+        feeds = claim.claim_feeds(owner="w", now=real, lease=LEASE, limit=10)
+        assert worker.refresh_batch(feeds, owner="w").count("updated") == 1
+    fetched = Feed.objects.get(pk=feed.pk).last_fetched_at
+    assert fetched is not None and abs(fetched - real) < timedelta(minutes=1)
