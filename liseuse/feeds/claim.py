@@ -83,14 +83,16 @@ def database_clock() -> Callable[[], datetime]:
     return lambda: timezone.now() + offset
 
 
-def _busy_hosts(*, now: datetime, owner: str) -> QuerySet[Feed, str]:
-    """The hosts of the feeds another owner holds a live lease on: not ours to fetch from."""
-    return (
-        Feed.objects.filter(lease_until__gte=now)
-        .exclude(lease_owner=owner)
-        .exclude(host="")  # no host to be polite to (and raw inserts of old benchmarks)
-        .values_list("host", flat=True)
-    )
+def _of_busy_hosts(*, now: datetime, owner: str) -> Q:
+    """Feeds of a host another owner fetches from, holding a live lease on a feed of that host
+    or on one whose URL redirected there (`Feed.redirect_host`): not ours to fetch."""
+    held = Feed.objects.filter(lease_until__gte=now).exclude(lease_owner=owner)
+    touched = Q()
+    for column in ("host", "redirect_host"):
+        # "": no host to be polite to (no redirect; raw inserts of old benchmarks).
+        hosts = held.exclude(**{column: ""}).values_list(column, flat=True)
+        touched |= Q(host__in=hosts) | Q(redirect_host__in=hosts)
+    return touched
 
 
 def _followed(user: User | None) -> Exists:
@@ -105,7 +107,7 @@ def held_elsewhere(*, now: datetime, user: User | None = None, due_only: bool = 
     """How many followed feeds (of `user`'s) a pass would leave to another process right now:
     those it holds, and those (due, with `due_only`) of the hosts it is fetching from.
     `liseuse refresh` says so rather than count fewer feeds without a word."""
-    of_busy_host = Q(host__in=_busy_hosts(now=now, owner=""))
+    of_busy_host = _of_busy_hosts(now=now, owner="")
     if due_only:
         of_busy_host &= Q(next_fetch_at__lte=now, disabled=False)
     return (
@@ -167,7 +169,7 @@ def claim_feeds(
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CLAIM_LOCK_KEY])
-            candidates = candidates.exclude(host__in=_busy_hosts(now=now, owner=owner))
+            candidates = candidates.exclude(_of_busy_hosts(now=now, owner=owner))
             if due_only:
                 candidates = candidates.filter(id__in=_spread_over_hosts(candidates, limit))
         if connection.features.has_select_for_update_skip_locked:
@@ -200,6 +202,7 @@ def claim_feeds(
                 "favicon_id",
                 "favicon_checked_at",
                 "has_stored",
+                "redirect_host",
             )
         )
         icon_recheck = now - ICON_RECHECK
@@ -219,6 +222,7 @@ def claim_feeds(
                 wants_icon=icon_id is None
                 and (icon_checked is None or icon_checked < icon_recheck),
                 has_stored_entries=has_stored,
+                redirect_host=redirect_host,
             )
             for (
                 feed_id,
@@ -231,6 +235,7 @@ def claim_feeds(
                 icon_id,
                 icon_checked,
                 has_stored,
+                redirect_host,
             ) in rows
         ]
 

@@ -8,7 +8,6 @@ for every follower when an entry arrives), files them under `Category` and `Labe
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import models
@@ -18,15 +17,13 @@ from django.utils import timezone
 
 from liseuse.feeds.attachments import with_attachments
 from liseuse.feeds.fulltext import first_words
+from liseuse.pipeline.urls import host_of
 
 
 def feed_host(url: str) -> str:
     """The host a feed is fetched from, lowercased, as the fetcher's per-host limit counts it
-    (`pipeline.fetch`); "" for a URL without one."""
-    try:
-        return (urlsplit(url).hostname or "")[:255]
-    except ValueError:  # a damaged address (an unbalanced "[" …): no host to be polite to
-        return ""
+    (`pipeline.fetch`); "" for a URL without one, or a damaged one."""
+    return host_of(url)[:255]
 
 
 class HostField(models.CharField):  # type: ignore[type-arg]
@@ -45,6 +42,9 @@ class Feed(models.Model):
     # Of `url`, for `feeds.claim`: one worker at a time fetches from a host, so that the
     # per-host limit holds across workers and machines, not only within one process.
     host = HostField(max_length=255, blank=True, default="", db_default="", editable=False)
+    # The other host `url` redirected to at its last answer (a 302, or a 301 not confirmed
+    # yet), "" if none: claims keep the feed away from that host's worker too.
+    redirect_host = models.CharField(max_length=255, blank=True, default="", db_default="")
     title = models.TextField(blank=True, default="")  # plain text, from the feed
     site_url = models.URLField(max_length=2048, blank=True, default="")
     description = models.TextField(blank=True, default="")

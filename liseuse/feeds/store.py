@@ -229,6 +229,7 @@ class DjangoStore:
                 fields["site_url"] = parsed.link[:2048]
             if parsed.description:
                 fields["description"] = parsed.description
+            fields["redirect_host"] = update.redirect_host[:255]
             fields["hub_url"] = (parsed.hub_url or "")[:2048]
             fields["language"] = parsed.language  # a feed that stops saying it: not known
             if parsed.icon_url:
@@ -289,7 +290,13 @@ class DjangoStore:
             pass  # the target is followed as its own feed: keep both rather than merge blindly
 
     def save_not_modified(
-        self, feed_id: int, *, fetched_at: datetime, next_fetch_at: datetime, result: FetchResult
+        self,
+        feed_id: int,
+        *,
+        fetched_at: datetime,
+        next_fetch_at: datetime,
+        result: FetchResult,
+        redirect_host: str = "",
     ) -> None:
         fields: dict[str, object] = {
             "next_fetch_at": next_fetch_at,
@@ -300,6 +307,7 @@ class DjangoStore:
             "disabled": False,
             "retry_after_until": None,
         }
+        fields["redirect_host"] = redirect_host[:255]
         # A server may hand out new validators with a 304.
         if result.etag:
             fields["etag"] = result.etag

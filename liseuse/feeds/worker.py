@@ -308,10 +308,22 @@ def _cores() -> int:
 
 def split_by_host(feeds: Sequence[FeedToRefresh], parts: int) -> list[list[FeedToRefresh]]:
     """`feeds` in `parts` shares of about the same size, each host's feeds all in one share, so
-    that the per-host limit of each share's fetcher still holds for the whole pass."""
+    that the per-host limit of each share's fetcher still holds for the whole pass. A feed
+    whose URL redirected to another host last time (`redirect_host`) ties the two hosts
+    together: it will ask both."""
+    group: dict[str, str] = {}  # host → a host of its group (union-find)
+
+    def root(host: str) -> str:
+        while group.setdefault(host, host) != host:
+            host = group[host]
+        return host
+
+    for feed in feeds:
+        if feed.redirect_host:
+            group[root(feed.redirect_host)] = root(feed_host(feed.url))
     by_host: dict[str, list[FeedToRefresh]] = {}
     for feed in feeds:
-        by_host.setdefault(feed_host(feed.url), []).append(feed)
+        by_host.setdefault(root(feed_host(feed.url)), []).append(feed)
     shares: list[list[FeedToRefresh]] = [[] for _ in range(parts)]
     # Biggest hosts first, each into the smallest share so far: shares within one host's size.
     for host_feeds in sorted(by_host.values(), key=len, reverse=True):

@@ -46,6 +46,7 @@ from liseuse.pipeline.types import FetchRequest
 from liseuse.pipeline.types import FetchResult
 from liseuse.pipeline.types import ParsedFeed
 from liseuse.pipeline.types import PipelineError
+from liseuse.pipeline.urls import host_of
 
 log = logging.getLogger("liseuse.refresh")
 
@@ -75,6 +76,9 @@ class FeedToRefresh:
     # False when the store holds no entry nor tombstone of this feed (its first fetch): then
     # there is nothing to compare with, and the store is not asked.
     has_stored_entries: bool = True
+    # The other host its URL redirected to at its last answer ("" if none): a batch keeps the
+    # feed with that host's feeds, for the per-host limit (`worker.split_by_host`).
+    redirect_host: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,15 @@ class FeedUpdate:
     interval_minutes: int
     # (identity stored, identity it takes), done before the decisions (`Identities.against`).
     renames: tuple[tuple[str, str], ...] = ()
+    # The host that answered when the feed's URL redirected to another ("" if none): the
+    # store keeps it, and claims keep the feed away from that host's worker too.
+    redirect_host: str = ""
+
+
+def _redirect_host(feed: FeedToRefresh, result: FetchResult) -> str:
+    """The host that answered, when the feed's URL led to another one; else ""."""
+    answered = host_of(result.url)
+    return "" if answered == host_of(feed.url) else answered
 
 
 class Store(Protocol):
@@ -106,7 +119,13 @@ class Store(Protocol):
         """Write entries, states and feed metadata in one transaction; returns new entries."""
 
     def save_not_modified(
-        self, feed_id: int, *, fetched_at: datetime, next_fetch_at: datetime, result: FetchResult
+        self,
+        feed_id: int,
+        *,
+        fetched_at: datetime,
+        next_fetch_at: datetime,
+        result: FetchResult,
+        redirect_host: str = "",
     ) -> None: ...
 
     def save_error(
@@ -369,7 +388,11 @@ async def refresh_feeds(
             try:
                 await write(
                     lambda: store.save_not_modified(
-                        feed.id, fetched_at=fetched_at, next_fetch_at=when, result=result
+                        feed.id,
+                        fetched_at=fetched_at,
+                        next_fetch_at=when,
+                        result=result,
+                        redirect_host=_redirect_host(feed, result),
                     )
                 )
             except Exception as exc:  # as for an update: this feed is marked, and backs off
@@ -433,6 +456,7 @@ async def refresh_feeds(
                 next_fetch_at=when,
                 interval_minutes=max(1, int(rhythm.total_seconds() // 60)),
                 renames=identified.renames,
+                redirect_host=_redirect_host(feed, result),
             )
             try:
                 new = await write(lambda: store.save_update(update))

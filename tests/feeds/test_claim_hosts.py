@@ -9,6 +9,7 @@ hosts: tests/scale/test_leases.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -25,8 +26,10 @@ from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.models import feed_host
 from liseuse.feeds.store import DjangoStore
+from liseuse.pipeline.refresh import FeedToRefresh
 from tests.httpserver import LocalServer
 from tests.httpserver import Reply
+from tests.httpserver import SeenRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -199,3 +202,70 @@ def test_a_batch_stores_its_times_on_the_databases_clock(
         assert worker.refresh_batch(feeds, owner="w").count("updated") == 1
     fetched = Feed.objects.get(pk=feed.pk).last_fetched_at
     assert fetched is not None and abs(fetched - real) < timedelta(minutes=1)
+
+
+def test_a_feed_that_redirects_to_another_host_holds_both_hosts(alice: User) -> None:
+    made = _feeds(alice, {"a.example": 1, "b.example": 2, "c.example": 1})
+    # a.example's feed answered from b.example last time (a 302: its URL stays); c.example's
+    # feed answers from a.example.
+    Feed.objects.filter(pk=made["a.example"][0]).update(redirect_host="b.example")
+    Feed.objects.filter(pk=made["c.example"][0]).update(redirect_host="a.example")
+    with _limits(overall=2):
+        assert _claim("one", 1) == set(made["a.example"])
+        # Its worker will ask b.example too, and a.example is its: nothing of either for
+        # another worker, nor c.example's feed, which would ask a.example.
+        assert _claim("two", 10) == set()
+    assert claim.held_elsewhere(now=T0 + timedelta(hours=1)) == 4
+
+
+def test_a_batch_keeps_the_hosts_a_redirect_ties_together_in_one_share() -> None:
+    def feed(n: int, url: str, redirect_host: str = "") -> FeedToRefresh:
+        return FeedToRefresh(id=n, url=url, redirect_host=redirect_host)
+
+    feeds = [
+        feed(1, "https://a.example/1", redirect_host="b.example"),
+        feed(2, "https://b.example/2"),
+        feed(3, "https://b.example/3"),
+        feed(4, "https://c.example/4"),
+        feed(5, "https://d.example/5"),
+        feed(6, "https://e.example/6", redirect_host="d.example"),
+    ]
+    shares = [sorted(f.id for f in share) for share in worker.split_by_host(feeds, 3)]
+    assert sorted(shares) == [[1, 2, 3], [4], [5, 6]]
+
+
+def _etagged(body: bytes) -> Callable[[SeenRequest], Reply]:
+    def answer(request: SeenRequest) -> Reply:
+        if request.headers.get("if-none-match") == '"1"':
+            return Reply(304, {"ETag": '"1"'})
+        return Reply(body=body, headers={"ETag": '"1"'})
+
+    return answer
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_store_keeps_the_host_a_feed_redirected_to_and_forgets_it_after(
+    alice: User,
+) -> None:
+    rss = b'<rss version="2.0"><channel><title>T</title><item><guid>a</guid></item></channel></rss>'
+    with (
+        LocalServer({"/feed": _etagged(rss)}, host="127.0.0.3") as b,
+        LocalServer(
+            {"/feed": lambda _: Reply(302, {"Location": b.url("/feed")})}, host="127.0.0.2"
+        ) as a,
+        override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True),
+    ):
+        feed = Feed.objects.create(url=a.url("/feed"))
+        Subscription.objects.create(user=alice, feed=feed)
+
+        def refresh() -> str:
+            Feed.objects.update(next_fetch_at=timezone.now())
+            feeds = claim.claim_feeds(owner="w", now=timezone.now(), lease=LEASE, limit=10)
+            worker.refresh_batch(feeds, owner="w")
+            return Feed.objects.get(pk=feed.pk).redirect_host
+
+        assert refresh() == "127.0.0.3"  # a new entry stored
+        assert refresh() == "127.0.0.3"  # a 304 at the end of the same 302
+        a.routes["/feed"] = Reply(body=rss)  # back home
+        assert refresh() == ""
+        assert Feed.objects.get(pk=feed.pk).url == a.url("/feed")  # a 302 moves nothing

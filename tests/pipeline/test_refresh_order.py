@@ -72,7 +72,13 @@ class _ErrorsOnlyStore:
         raise AssertionError("no feed parsed")
 
     def save_not_modified(
-        self, feed_id: int, *, fetched_at: datetime, next_fetch_at: datetime, result: FetchResult
+        self,
+        feed_id: int,
+        *,
+        fetched_at: datetime,
+        next_fetch_at: datetime,
+        result: FetchResult,
+        redirect_host: str = "",
     ) -> None:
         raise AssertionError("no 304")
 
@@ -130,7 +136,13 @@ class _OneWriteFailsStore(_ErrorsOnlyStore):
         self.errors: list[int] = []
 
     def save_not_modified(
-        self, feed_id: int, *, fetched_at: datetime, next_fetch_at: datetime, result: FetchResult
+        self,
+        feed_id: int,
+        *,
+        fetched_at: datetime,
+        next_fetch_at: datetime,
+        result: FetchResult,
+        redirect_host: str = "",
     ) -> None:
         if feed_id == 1:
             raise RuntimeError("database is locked")
