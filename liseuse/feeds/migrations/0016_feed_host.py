@@ -13,7 +13,7 @@ def fill_hosts(apps, schema_editor):
     changed = []
     for feed in Feed.objects.only("id", "url").iterator(chunk_size=2000):
         try:
-            feed.host = (urlsplit(feed.url).hostname or "")[:255]
+            feed.host = (urlsplit(feed.url).hostname or "").rstrip(".")[:255]
         except ValueError:
             continue
         changed.append(feed)
