@@ -8,7 +8,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -70,15 +69,6 @@ def test_refresh_of_a_category_or_a_feed_takes_only_its_feeds(alice: User, bob: 
     assert worker.refresh_soon(alice, feed_id=outside.pk) == 1
     assert _due(outside) == [True]
     assert worker.refresh_soon(bob, category_id=presse.pk) == 0  # not bob's category
-
-
-@pytest.fixture
-def _signals_kept() -> Iterator[None]:
-    """run_forever installs its own SIGTERM / SIGINT handlers: the suite gets its own back."""
-    kept = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-    yield
-    signal.signal(signal.SIGTERM, kept[0])
-    signal.signal(signal.SIGINT, kept[1])
 
 
 @pytest.mark.django_db(transaction=True)

@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,15 +32,6 @@ from tests.httpserver import Reply
 from tests.httpserver import SeenRequest
 from tests.process import liseuse
 from tests.process import liseuse_env
-
-
-@pytest.fixture
-def _signals_kept() -> Iterator[None]:
-    """run_forever installs its own SIGTERM / SIGINT handlers: the suite gets its own back."""
-    kept = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-    yield
-    signal.signal(signal.SIGTERM, kept[0])
-    signal.signal(signal.SIGINT, kept[1])
 
 
 @pytest.mark.django_db(transaction=True)
