@@ -285,7 +285,10 @@ class DjangoStore:
         try:
             with transaction.atomic():
                 url = new_url[:2048]
-                Feed.objects.filter(id=feed_id).update(url=url, host=feed_host(url))
+                # Its host is where it answered from: no other host to hold now.
+                Feed.objects.filter(id=feed_id).update(
+                    url=url, host=feed_host(url), redirect_host=""
+                )
         except IntegrityError:
             pass  # the target is followed as its own feed: keep both rather than merge blindly
 
@@ -306,8 +309,8 @@ class DjangoStore:
             "error_count": 0,
             "disabled": False,
             "retry_after_until": None,
+            "redirect_host": redirect_host[:255],
         }
-        fields["redirect_host"] = redirect_host[:255]
         # A server may hand out new validators with a 304.
         if result.etag:
             fields["etag"] = result.etag

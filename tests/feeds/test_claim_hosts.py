@@ -72,9 +72,11 @@ def test_a_feed_knows_its_host_however_it_was_written(alice: User) -> None:
     Feed.objects.bulk_create([Feed(url="http://other.example/rss")])
     assert Feed.objects.get(pk=made.pk).host == "blog.example"
     assert Feed.objects.get(url="http://other.example/rss").host == "other.example"
-    # A feed moved by a permanent redirect fetches from its new host.
+    # A feed moved by a permanent redirect fetches from its new host, and from no other.
+    Feed.objects.filter(pk=made.pk).update(redirect_host="new.example")
     DjangoStore()._move_feed(made.pk, "https://new.example/feed")
-    assert Feed.objects.get(pk=made.pk).host == "new.example"
+    moved = Feed.objects.get(pk=made.pk)
+    assert (moved.host, moved.redirect_host) == ("new.example", "")
     assert feed_host("http://[::1/") == ""  # damaged: no host, no error
 
 
