@@ -110,14 +110,8 @@ def test_a_backup_imported_twice_says_the_second_time_brought_nothing_new(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert (
-        run(
-            ["opml", "import", str(DATA / "freshrss-export.opml"), "--user", "alice"],
-            capsys,
-            monkeypatch,
-        )[0]
-        == 0
-    )
+    opml = str(DATA / "freshrss-export.opml")
+    assert run(["opml", "import", opml, "--user", "alice"], capsys, monkeypatch)[0] == 0
     code, exported, _ = run(["export", "--user", "alice"], capsys, monkeypatch)
     assert code == 0
     (tmp_path / "alice.json").write_text(exported)
