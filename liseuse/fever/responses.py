@@ -20,6 +20,7 @@ from liseuse.feeds.models import Category
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Favicon
 from liseuse.feeds.models import Subscription
+from liseuse.lib import links
 
 Json = dict[str, Any]
 
@@ -73,8 +74,8 @@ def feeds(subscriptions: Sequence[Subscription]) -> list[Json]:
             "id": sub.feed_id,
             "favicon_id": sub.feed.favicon_id or 0,
             "title": _plain(sub.display_title),
-            "url": sub.feed.url,
-            "site_url": sub.feed.site_url,
+            "url": links.for_apps(sub.feed.url),
+            "site_url": links.for_apps(sub.feed.site_url),
             "is_spark": 0,
             "last_updated_on_time": unix(sub.feed.last_success_at),
         }
@@ -105,7 +106,7 @@ def items(states: Sequence[EntryState]) -> list[Json]:
             # Fever has one HTML field: the full content when the feed gave one, else its
             # summary, and the attachments after it (Google Reader has a field for those).
             "html": media.for_apps(state.entry.display_content),
-            "url": state.entry.url,
+            "url": links.for_apps(state.entry.url),
             "is_saved": int(state.is_starred),
             "is_read": int(state.is_read),
             "created_on_time": unix(state.entry.published),

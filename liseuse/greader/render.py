@@ -18,6 +18,7 @@ from xml.sax.saxutils import quoteattr
 from liseuse.feeds import media
 from liseuse.greader import ids
 from liseuse.greader import streams
+from liseuse.lib import links
 
 _FULL_WIDTH = str.maketrans({"&": "＆", "<": "＜", ">": "＞"})
 # Characters XML 1.0 cannot carry at all, even escaped.
@@ -80,7 +81,7 @@ def _enclosures(row: Row) -> list[dict[str, str]]:
     # Through the media proxy when it is on, as the entry's HTML (its players included) is.
     return [
         {
-            "href": media.attachment_for_apps(e["url"], str(e.get("type") or "")),
+            "href": links.for_apps(media.attachment_for_apps(e["url"], str(e.get("type") or ""))),
             "type": str(e.get("type") or ""),
             "length": str(e.get("length") or ""),
         }
@@ -100,13 +101,18 @@ def site(sub: Sub | None) -> str:
     return str(sub["feed__site_url"] or sub["feed__url"]) if sub is not None else ""
 
 
+def site_for_apps(sub: Sub | None) -> str:
+    """The feed's site in JSON, where an app may write it into HTML as it is (`lib.links`)."""
+    return links.for_apps(site(sub))
+
+
 def _seconds(moment: datetime) -> int:
     return ids.usec(moment) // 1_000_000
 
 
 def item(row: Row, sub: Sub | None, labels: Sequence[str]) -> dict[str, Any]:
     stamp = ids.usec(row["sort_date"])
-    url = row["entry__url"]
+    url = links.for_apps(row["entry__url"])
     published = row["sort_date"]
     body: dict[str, Any] = {
         "id": ids.long_id(row["entry_id"]),
@@ -120,7 +126,7 @@ def item(row: Row, sub: Sub | None, labels: Sequence[str]) -> dict[str, Any]:
         "categories": categories(row, sub, labels),
         "origin": {
             "streamId": f"feed/{row['feed_id']}",
-            "htmlUrl": site(sub),
+            "htmlUrl": site_for_apps(sub),
             "title": plain(feed_title(sub)),
         },
         "summary": {
@@ -204,7 +210,8 @@ def atom(
         out.append(f"<published>{_iso(published)}</published>")
         out.append(f"<updated>{_iso(row['entry__updated'] or published)}</updated>")
         if row["entry__url"]:
-            out.append(f'<link rel="alternate" href={_attr(row["entry__url"])} type="text/html"/>')
+            link = links.for_apps(row["entry__url"])
+            out.append(f'<link rel="alternate" href={_attr(link)} type="text/html"/>')
         for enclosure in _enclosures(row):
             out.append(
                 f'<link rel="enclosure" href={_attr(enclosure["href"])}'
@@ -219,7 +226,7 @@ def atom(
             f'<source gr:stream-id="feed/{row["feed_id"]}">'
             f"<id>tag:google.com,2005:reader/feed/{_text(feed_url)}</id>"
             f"<title>{_text(feed_title(sub))}</title>"
-            f'<link rel="alternate" href={_attr(site(sub))} type="text/html"/></source>'
+            f'<link rel="alternate" href={_attr(site_for_apps(sub))} type="text/html"/></source>'
         )
         out.append("</entry>")
     out.append("</feed>")

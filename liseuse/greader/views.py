@@ -46,6 +46,7 @@ from liseuse.greader.errors import bad_request
 from liseuse.greader.errors import not_found
 from liseuse.greader.params import Params
 from liseuse.greader.render import Row
+from liseuse.lib import links
 
 # Items per page: 20 unless asked, never more than queries.MAX_PAGE (a client asking for
 # 100,000 gets pages and a continuation). Ids are light, so their pages are bigger.
@@ -311,8 +312,8 @@ def subscription_list(request: HttpRequest, user: User, params: Params) -> HttpR
                 "id": f"feed/{sub['feed_id']}",
                 "title": render.plain(render.feed_title(sub)),
                 "categories": [{"id": streams.LABEL + folder, "label": folder}] if folder else [],
-                "url": sub["feed__url"],
-                "htmlUrl": render.site(sub),
+                "url": links.for_apps(sub["feed__url"]),
+                "htmlUrl": render.site_for_apps(sub),
                 "iconUrl": _icon(request, sub),
                 "firstitemmsec": str(ids.usec(sub["created_at"]) // 1000),
             }

@@ -10,6 +10,7 @@ from liseuse.accounts.models import User
 from liseuse.feeds import queries
 from liseuse.feeds.models import Category
 from liseuse.feeds.models import Favicon
+from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.subscribe import follow
 from tests.fever.conftest import Caller
@@ -284,3 +285,21 @@ def test_a_feed_followed_after_someone_else_is_synced_with_since_id(
     assert sorted(i["id"] for i in fetched) == [int(i) for i in unread.split(",")]
     # bob's app still sees the entry under his own id, and only his.
     assert [i["title"] for i in fever(with_api_password(bob), "items")["items"]] == ["other 0"]
+
+
+def test_links_come_percent_encoded_where_an_app_could_write_them_into_html(
+    reader: User, fever: Caller
+) -> None:
+    # Fever apps write an item's url into their HTML; stored links keep what the feed wrote.
+    feed = make_feed("a", reader, entries=1)
+    feed.entries.update(url='https://a.example/x"><img src=x onerror=alert(1)>')
+    Feed.objects.filter(pk=feed.pk).update(
+        url="https://a.example/feed?'q'", site_url="https://a.example/<home>"
+    )
+    item = fever(reader, "items")["items"][0]
+    assert item["url"] == "https://a.example/x%22%3E%3Cimg%20src=x%20onerror=alert(1)%3E"
+    listed = fever(reader, "feeds")["feeds"][0]
+    assert (listed["url"], listed["site_url"]) == (
+        "https://a.example/feed?%27q%27",
+        "https://a.example/%3Chome%3E",
+    )

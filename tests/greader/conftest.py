@@ -46,12 +46,12 @@ def add_entry(
     """An entry `minutes` after BASE, with a state for every follower of its feed; it reached
     them when it was published (`arrived_at`, what `ot` / `nt` filter on)."""
     published = BASE + timedelta(minutes=minutes)
+    extra.setdefault("url", f"https://example.org/{feed.pk}/{title.replace(' ', '-')}")
     entry = Entry.objects.create(
         feed=feed,
         identity=hashlib.sha256(f"{feed.pk}:{title}".encode()).hexdigest(),
         content_hash="x",
         guid=f"urn:{feed.pk}:{title}",
-        url=f"https://example.org/{feed.pk}/{title.replace(' ', '-')}",
         title=title,
         content=content,
         published=published,

@@ -13,6 +13,7 @@ from liseuse.accounts.models import User
 from liseuse.feeds.models import Category
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
+from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Label
 from liseuse.feeds.models import Subscription
 from liseuse.greader import ids
@@ -618,3 +619,32 @@ def test_titles_are_plain_text_that_clients_cannot_take_for_html(gr: GReader, re
     item = gr.json(f"reader/api/0/stream/contents/feed/{sub.feed_id}")["items"][0]
     assert item["title"] == "x ＜ y ＆ ＜script＞" and item["author"] == "Tom ＆ Jerry"
     assert item["origin"]["title"] == "A ＜b＞ ＆ c"
+
+
+def test_links_come_percent_encoded_where_an_app_could_write_them_into_html(
+    gr: GReader, reader: User
+) -> None:
+    # Stored as the feed wrote them (pipeline.sanitize keeps `"` and `<` in a link): an app
+    # that writes href="…" without escaping would have let the feed open a tag.
+    sub = subscribe(reader, "https://q.example/feed")
+    Feed.objects.filter(pk=sub.feed_id).update(site_url="https://q.example/?a='1'&b=<x>")
+    hostile = 'https://q.example/a"><script>alert(1)</script>` b'
+    add_entry(
+        sub.feed,
+        "quoted",
+        url=hostile,
+        enclosures=[{"url": "https://q.example/a.mp3?x=\"'<>", "type": "audio/mpeg"}],
+    )
+    encoded = "https://q.example/a%22%3E%3Cscript%3Ealert(1)%3C/script%3E%60%20b"
+    item = gr.json(f"reader/api/0/stream/contents/feed/{sub.feed_id}")["items"][0]
+    assert item["canonical"] == [{"href": encoded}]
+    assert item["alternate"] == [{"href": encoded, "type": "text/html"}]
+    assert item["enclosure"][0]["href"] == "https://q.example/a.mp3?x=%22%27%3C%3E"
+    assert item["origin"]["htmlUrl"] == "https://q.example/?a=%271%27&b=%3Cx%3E"
+    listed = gr.json("reader/api/0/subscription/list")["subscriptions"][0]
+    assert listed["htmlUrl"] == "https://q.example/?a=%271%27&b=%3Cx%3E"
+    from lxml import etree
+
+    atom = etree.fromstring(gr.get(f"reader/atom/feed/{sub.feed_id}").content)
+    hrefs = [link.get("href") for link in atom.iter("{http://www.w3.org/2005/Atom}link")]
+    assert encoded in hrefs and hostile not in hrefs
