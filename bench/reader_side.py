@@ -7,10 +7,13 @@ run inside it, one process per step, so that each step's time and peak memory ar
 
     .venv-reader/bin/python bench/reader_side.py setup --db DB --opml FEEDS.opml
     .venv-reader/bin/python bench/reader_side.py refresh --db DB [--workers 4]
+    .venv-reader/bin/python bench/reader_side.py search --db DB
 
 Each prints one JSON line. `refresh` calls `update_feeds(workers=4, scheduled=False)`: without
 scheduled=False reader skips the feeds that are not due yet, which would make the second pass
-measure nothing. Only the standard library and reader are imported here.
+measure nothing. `search` turns reader's full-text search on and fills it (`enable_search()`,
+`update_search()`): what liseuse's refresh does after its pass, and reader's does not (its search
+is off by default). Only the standard library and reader are imported here.
 """
 
 from __future__ import annotations
@@ -111,6 +114,25 @@ def refresh(db: Path, workers: int) -> dict[str, Any]:
     }
 
 
+def search(db: Path) -> dict[str, Any]:
+    from reader import make_reader
+
+    reader = make_reader(str(db))
+    started = time.perf_counter()
+    reader.enable_search()
+    reader.update_search()
+    seconds = time.perf_counter() - started
+    # A word of the corpus's French text (bench/corpus.py): an index left empty shows as 0. One
+    # result only: reader highlights each result it gives, which for all of them took minutes.
+    found = len(list(reader.search_entries("bibliothèque", limit=1)))
+    reader.close()
+    return {
+        "seconds_in_update_search": round(seconds, 3),
+        "found": found,
+        "peak_rss_kb": _peak_rss_kb(),
+    }
+
+
 def _reader_version() -> str:
     import reader
 
@@ -126,12 +148,16 @@ def main(argv: list[str] | None = None) -> int:
     refresh_command = commands.add_parser("refresh", help="update every feed once")
     refresh_command.add_argument("--db", type=Path, required=True)
     refresh_command.add_argument("--workers", type=int, default=4)
+    search_command = commands.add_parser("search", help="turn search on and index every entry")
+    search_command.add_argument("--db", type=Path, required=True)
     commands.add_parser("ensure-venv", help="make bench/.venv-reader if missing")
     args = parser.parse_args(argv)
     if args.command == "setup":
         result = setup(args.db, args.opml)
     elif args.command == "refresh":
         result = refresh(args.db, args.workers)
+    elif args.command == "search":
+        result = search(args.db)
     else:
         result = {"python": str(ensure_venv())}
     print(json.dumps(result), flush=True)

@@ -19,6 +19,13 @@ not conditionally, shows it there.
     .venv/bin/python bench/refresh.py --feeds 100                # quick look
     .venv/bin/python bench/refresh.py                            # 1,000 feeds, both sides
     .venv/bin/python bench/refresh.py --feeds 1000,5000 --sides liseuse   # memory flat?
+    .venv/bin/python bench/refresh.py --reader-search            # and like for like (below)
+
+liseuse's first refresh ends by indexing the new entries for search; reader's `update_feeds`
+does not (reader's search is off by default). With --reader-search, reader's index is then
+built too (`enable_search()`, `update_search()`, timed on its own) and a line compares the two
+sides doing the same work. It is printed beside the targets, never instead of them: the issue's
+figure is reader's `update_feeds` alone.
 
 Results are also written as JSON to bench/out/ (git-ignored).
 """
@@ -92,6 +99,7 @@ class SideResult:
     entries: int | None = None
     first: Phase | None = None
     again: Phase | None = None
+    search: Phase | None = None  # reader's update_search after its passes (--reader-search)
     notes: list[str] = field(default_factory=list)
 
 
@@ -373,6 +381,14 @@ def run_reader(server: FeedServer, opml: Path, work: Path, args: argparse.Namesp
     )
     refresh = [python, script, "refresh", f"--db={db}", f"--workers={args.workers}"]
     _two_passes(result, server, refresh, env, work, args)
+    if args.reader_search:
+        result.search = run_measured(
+            [python, script, "search", f"--db={db}"],
+            env=env,
+            log_dir=work,
+            name="reader-search",
+            timeout=args.timeout,
+        )
     assert result.again is not None
     result.entries = result.again.report.get("entries")
     for phase in (result.first, result.again):
@@ -461,6 +477,27 @@ def format_targets(results: list[SideResult]) -> list[str]:
     return lines
 
 
+def format_like_for_like(results: list[SideResult]) -> list[str]:
+    """Both sides' first refresh with their entries indexed for search (--reader-search)."""
+    lines = []
+    by_side = {(r.side, r.feeds): r for r in results}
+    for r in results:
+        other = by_side.get(("reader", r.feeds))
+        if r.side != "liseuse" or r.first is None or other is None or other.first is None:
+            continue
+        if other.search is None:
+            continue
+        both = other.first.seconds + other.search.seconds
+        found = other.search.report.get("found", "?")
+        lines.append(
+            f"like for like at {r.feeds} feeds (not a target) — reader's update_feeds "
+            f"{other.first.seconds:.2f} s + update_search {other.search.seconds:.2f} s "
+            f"(a test word found: {'yes' if found else 'NO'}) = {both:.2f} s, against liseuse's "
+            f"{r.first.seconds:.2f} s indexing included: {both / r.first.seconds:.1f} x"
+        )
+    return lines
+
+
 # --- the run -------------------------------------------------------------------------------
 
 
@@ -482,6 +519,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-gzip", action="store_true", help="serve feeds uncompressed")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds, per step")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    parser.add_argument(
+        "--reader-search",
+        action="store_true",
+        help="also time reader's update_search, for a like-for-like line (not a target)",
+    )
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.feeds.split(",")]
     sides = [side.strip() for side in args.sides.split(",") if side.strip()]
@@ -503,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(format_table(results, args.latency_ms))
-    for line in format_targets(results):
+    for line in format_targets(results) + format_like_for_like(results):
         print(line)
     for r in results:
         for note in r.notes:
@@ -533,7 +575,8 @@ def run_size(size: int, sides: list[str], args: argparse.Namespace) -> list[Side
             run = run_liseuse if side == "liseuse" else run_reader
             result = run(server, opml, side_dir, args)
             results.append(result)
-            for name, phase in (("first", result.first), ("all-304", result.again)):
+            phases = (("first", result.first), ("all-304", result.again), ("search", result.search))
+            for name, phase in phases:
                 if phase is not None:
                     said = phase.report.get("output", "")
                     print(f"  {side}, {name}: {phase.seconds:.2f} s  {said}", flush=True)
