@@ -4,9 +4,9 @@ Everything the project downloads (feeds, discovery pages, favicons, full text, O
 through `Fetcher`, so the rules live in one place:
 
 - http and https only; conditional GET (ETag / Last-Modified) for feeds, answered 304 → empty body;
-- gzip, deflate and br (and x-gzip, and codings stacked like "gzip, gzip"); a size cap counted
-  after decompression, read in chunks so a compression bomb is stopped as soon as it passes the
-  cap;
+- gzip, deflate and br (and x-gzip, and codings stacked like "gzip, gzip"), undone here for a
+  whole body so that one cut short is an error, not a shorter feed; a size cap counted after
+  decompression, which stops a compression bomb as soon as it passes the cap;
 - at most five redirects, followed here rather than by aiohttp so each hop is checked;
 - a part of a body when asked for (the media proxy's Range requests): a 206 is accepted only
   then, and never holds more than the part asked for, even from a server that sends it all;
@@ -52,6 +52,11 @@ from aiohttp.abc import ResolveResult
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+try:  # aiohttp[speedups] brings it; without it, br is not asked for (`accept_encoding`)
+    import brotli  # type: ignore[import-untyped]
+except ImportError:
+    brotli = None
+
 from liseuse.pipeline import reasons
 from liseuse.pipeline.netguard import AddressPolicy
 from liseuse.pipeline.netguard import parse_host_as_ip
@@ -67,12 +72,16 @@ FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9,"
     " application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
 )
-# Content codings aiohttp undoes itself, when the header names exactly one of them; anything else
-# reaches `_undo_codings` as it came.
+# Content codings aiohttp undoes itself as it reads, when the header names exactly one of them
+# and it is asked to (the beginning or a part of a body); anything else reaches `_undo_codings`
+# as it came.
 _AIOHTTP_CODINGS = frozenset({"gzip", "deflate", "br", "zstd"})
-# What `_undo_codings` undoes in the cases aiohttp leaves alone: "x-gzip" (the old name of gzip,
-# RFC 9110 says to read it as gzip) and codings applied more than once ("gzip, gzip").
-_OWN_CODINGS = frozenset({"gzip", "x-gzip", "deflate"})
+# What `_undo_codings` undoes: a whole body's codings (aiohttp accepts a gzip or br stream that
+# ends before its end when nothing else tells the body's length: a server that closes the
+# connection to end it, and is cut short, gave a shorter feed, stored with its ETag), and
+# in the cases aiohttp leaves alone, "x-gzip" (the old name of gzip, RFC 9110 says to read it
+# as gzip) and codings applied more than once ("gzip, gzip").
+_OWN_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br"})
 _GZIP_MAGIC = b"\x1f\x8b"
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -251,7 +260,12 @@ class Fetcher:
                         if deadline.when() is None:
                             deadline.reschedule(loop.time() + self.config.total_timeout)
                         async with session.get(
-                            current, headers=headers, allow_redirects=False
+                            current,
+                            headers=headers,
+                            allow_redirects=False,
+                            # A whole body is decoded here, where its end is checked
+                            # (`_undo_codings`); a beginning or a part cannot be.
+                            auto_decompress=partial or byte_range is not None,
                         ) as response:
                             if response.status not in REDIRECT_STATUSES:
                                 return await self._answer(
@@ -342,10 +356,16 @@ class Fetcher:
         else:
             body = b"" if status in (204, 304) else await _read_capped(response, max_bytes)
         # A cut body in a coding undone here could not be undone: it stays as it came (the
-        # codings aiohttp undoes, nearly all, were undone as it was read).
+        # codings aiohttp undoes were undone as it was read).
         if body and whole:
             coding = response.headers.get("Content-Encoding", "")
-            body = _undo_codings(body, coding, max_bytes, host=response.url.host or "")
+            body = _undo_codings(
+                body,
+                coding,
+                max_bytes,
+                host=response.url.host or "",
+                undone_as_read=partial,
+            )
         permanent = bool(hops) and all(hop in PERMANENT_REDIRECT_STATUSES for hop in hops)
         final_url = str(response.url)
         return FetchResult(
@@ -577,24 +597,55 @@ def accept_encoding() -> str:
     brotli comes with aiohttp[speedups], but a system's packages may lack it: offering br then
     would turn every answer of a site that prefers it into "invalid HTTP response".
     """
-    return "gzip, deflate, br" if compression_utils.HAS_BROTLI else "gzip, deflate"
+    return "gzip, deflate, br" if _can_undo_brotli() else "gzip, deflate"
 
 
-def _undo_codings(body: bytes, header: str, max_bytes: int, *, host: str) -> bytes:
-    """Undoes the content codings aiohttp left in place ("x-gzip", "gzip, gzip"), capped.
+def _undo_codings(
+    body: bytes, header: str, max_bytes: int, *, host: str, undone_as_read: bool = False
+) -> bytes:
+    """Undoes the content codings of a whole body, capped; with `undone_as_read`, only those
+    aiohttp left in place ("x-gzip", "gzip, gzip").
 
     An unknown coding leaves the body as it came, as browsers do: some servers put a charset
     there ("Content-Encoding: utf-8") and their feeds are plain text.
     """
-    if header.isascii() and header.lower() in _AIOHTTP_CODINGS:
+    if undone_as_read and header.isascii() and header.lower() in _AIOHTTP_CODINGS:
         return body  # aiohttp has undone it already
     codings = [coding.strip().lower() for coding in header.split(",")]
     codings = [coding for coding in codings if coding and coding != "identity"]
-    if not codings or not all(coding in _OWN_CODINGS for coding in codings):
+    if not codings or not all(coding in _own_codings() for coding in codings):
         return body
     for coding in reversed(codings):  # the last coding listed was applied last
-        body = _inflate(body, coding, max_bytes, host=host)
+        if coding == "br":
+            body = _unbrotli(body, max_bytes, host=host)
+        else:
+            body = _inflate(body, coding, max_bytes, host=host)
     return body
+
+
+def _own_codings() -> frozenset[str]:
+    # br only with the brotli module (aiohttp[speedups]), as `accept_encoding` asks for it.
+    return _OWN_CODINGS if _can_undo_brotli() else _OWN_CODINGS - {"br"}
+
+
+def _can_undo_brotli() -> bool:
+    return brotli is not None and compression_utils.HAS_BROTLI
+
+
+def _unbrotli(data: bytes, max_bytes: int, *, host: str) -> bytes:
+    """A br layer, stopped as soon as it passes the cap; an error if it ends before its end."""
+    assert brotli is not None  # br is only undone with the module (`_own_codings`)
+    decompressor = brotli.Decompressor()
+    try:
+        # The output stops growing once it holds more than the cap: a bomb ends there.
+        out: bytes = decompressor.process(data, output_buffer_limit=max_bytes + 1)
+    except brotli.error as exc:
+        raise FetchError(reasons.BROKEN_BODY.format(host=host)) from exc
+    if len(out) > max_bytes:
+        raise FetchError(reasons.TOO_LARGE.format(size=describe_size(max_bytes)))
+    if not decompressor.is_finished():  # cut short: what came out is not the whole document
+        raise FetchError(reasons.BROKEN_BODY.format(host=host))
+    return out
 
 
 def _inflate(data: bytes, coding: str, max_bytes: int, *, host: str) -> bytes:

@@ -43,6 +43,13 @@ def gzip_bomb() -> bytes:
     )
 
 
+def cut_gzip() -> Iterator[bytes]:
+    # A server that ends its body by closing the connection (no length, not chunked), closing
+    # it too soon: the gzip stream stops in the middle of the items.
+    whole = gzip.compress(many_entries(200), compresslevel=1)
+    yield whole[: len(whole) * 3 // 5]
+
+
 def many_entries(count: int) -> bytes:
     items = "".join(f"<item><guid>{i}</guid><title>n°{i}</title></item>" for i in range(count))
     return f'<rss version="2.0"><channel><title>Big</title>{items}</channel></rss>'.encode()
@@ -86,6 +93,9 @@ def test_each_hostile_feed_gets_its_own_error_and_the_good_one_is_stored(alice: 
     routes["/good"] = Reply(body=GOOD)
     routes["/drip"] = Reply(body=drip())
     routes["/bomb"] = Reply(headers={"Content-Encoding": "gzip"}, body=gzip_bomb())
+    routes["/cut-gzip"] = Reply(
+        headers={"Content-Encoding": "gzip", "ETag": '"v1"'}, body=cut_gzip()
+    )
     routes["/too-big"] = Reply(
         body=b"<rss><channel><title>" + b"x" * (2 * 1024 * 1024) + b"</title></channel></rss>"
     )
@@ -114,6 +124,7 @@ def test_each_hostile_feed_gets_its_own_error_and_the_good_one_is_stored(alice: 
     for name in (
         "drip",
         "bomb",
+        "cut-gzip",
         "too-big",
         "loop",
         "404",
@@ -132,6 +143,10 @@ def test_each_hostile_feed_gets_its_own_error_and_the_good_one_is_stored(alice: 
         "larger than" in feeds["bomb"].last_error and "larger than" in feeds["too-big"].last_error
     )
     assert "redirect" in feeds["loop"].last_error.lower()
+    # Cut short: not a shorter feed, whose ETag would have kept the rest away (304s).
+    assert "broken response body" in feeds["cut-gzip"].last_error
+    assert not Entry.objects.filter(feed=feeds["cut-gzip"]).exists()
+    assert feeds["cut-gzip"].etag == ""
     assert feeds["410"].disabled
     # Nested beyond any page: kept, cut where no real page goes (pipeline.sanitize).
     nested = Entry.objects.get(feed=feeds["nested-html"])

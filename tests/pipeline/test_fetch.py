@@ -216,6 +216,38 @@ def test_a_broken_body_in_a_coding_undone_here_is_an_error(body: bytes) -> None:
         assert fetch_error(server.url("/feed")).reason == "broken response body from 127.0.0.1"
 
 
+@pytest.mark.parametrize(
+    ("encoding", "compress"),
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("br", brotli.compress),
+        ("deflate", zlib.compress),
+        ("gzip, gzip", gzip_twice),
+    ],
+)
+def test_a_body_cut_short_is_an_error_not_a_shorter_feed(encoding: str, compress: Any) -> None:
+    # No length and not chunked: the server ends the body by closing the connection, so only
+    # the coding's own end can tell a body cut short. aiohttp took a cut gzip or br stream for
+    # the whole; the parser then read a shorter feed, kept with its ETag.
+    whole = compress(RSS * 40)
+    cut = whole[: len(whole) * 3 // 5]
+    headers = {"Content-Encoding": encoding, "ETag": '"v1"'}
+    with LocalServer({"/feed": Reply(200, headers, iter([cut]))}) as server:
+        assert fetch_error(server.url("/feed")).reason == "broken response body from 127.0.0.1"
+    with LocalServer({"/feed": Reply(200, headers, iter([whole]))}) as server:
+        assert fetch(server.url("/feed")).body == RSS * 40
+
+
+def test_a_br_bomb_is_stopped_at_the_cap() -> None:
+    bomb = brotli.compress(bytes(50 * 1024 * 1024))  # 50 MB of zeros, a few hundred bytes sent
+    started = time.monotonic()
+    with LocalServer({"/bomb": Reply(200, {"Content-Encoding": "br"}, bomb)}) as server:
+        error = fetch_error(server.url("/bomb"), max_bytes=1024 * 1024)
+    assert error.reason == "response larger than 1 MB"
+    assert time.monotonic() - started < 5
+
+
 def test_br_is_not_asked_for_when_it_cannot_be_undone(monkeypatch: pytest.MonkeyPatch) -> None:
     # As if the brotli module were missing: aiohttp would refuse every br answer.
     monkeypatch.setattr(aiohttp.compression_utils, "HAS_BROTLI", False)
