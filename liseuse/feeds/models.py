@@ -259,8 +259,7 @@ class EntryState(models.Model):
     table's indexes alone, without sorting a join (the main stream is one index range scan).
     """
 
-    # No index of its own: every index below starts with `user`, the unique one included; one
-    # more would only be written by every new entry and every mark as read.
+    # No index of its own: every index below starts with `user`, the unique one included.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -308,6 +307,12 @@ class EntryState(models.Model):
                 condition=Q(is_starred=True),
                 name="state_starred_idx",
             ),
+            # queries.states_by_state_id: Fever pages by state id. Through the primary key, a
+            # page stepped over everyone else's states among the person's: all of them for
+            # someone who joined after others, on a full sync's first page (SQLite 17 ms,
+            # PostgreSQL 29 ms with 320,000 states before theirs, and ten times that with ten
+            # times as many). Written once per state: no mark as read changes it.
+            models.Index(fields=["user", "id"], name="state_user_id_idx"),
         ]
 
     def __str__(self) -> str:

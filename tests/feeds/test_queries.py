@@ -7,6 +7,8 @@ from datetime import datetime
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from liseuse.accounts.models import User
 from liseuse.feeds import queries
@@ -128,3 +130,21 @@ def test_subscription_lines_are_the_subscriptions_as_plain_rows(alice: User, bob
     assert [line.display_title for line in lines] == [sub.display_title for sub in subs]
     assert [line.category_id for line in lines] == [sub.category_id for sub in subs]
     assert "Mine" in [line.display_title for line in lines]
+
+
+def test_a_fever_page_reads_the_persons_own_states_in_id_order(alice: User, bob: User) -> None:
+    # Through the primary key, the page stepped over every other person's states among
+    # alice's: all of them when she followed her feeds after bob (docs/api-bench.md).
+    make_feed("shared", bob, alice, entries=3)
+    with CaptureQueriesContext(connection) as run:
+        page = queries.states_by_state_id(alice, above=0, limit=2)
+    assert [s.user_id for s in page] == [alice.pk, alice.pk]
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + run.captured_queries[0]["sql"])
+        else:
+            # A table of six rows is read whole, whatever its indexes: ask how it would seek.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + run.captured_queries[0]["sql"])
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert "state_user_id_idx" in plan
