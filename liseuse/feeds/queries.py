@@ -71,6 +71,10 @@ class StreamFilter:
     # With no feed, category or label: every feed the person follows, those kept out of the
     # main stream too (the search page searches them all).
     every_feed: bool = False
+    # With no feed, category or label: the feeds of Google Reader's reading list, which
+    # FreshRSS's API makes of every feed but those shown nowhere (hidden): those kept in their
+    # category too. Apps build their whole list of unread entries from it.
+    reading_list: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +104,13 @@ def states(user: User, flt: StreamFilter) -> QuerySet[EntryState]:
     elif flt.label_id is not None:
         qs = qs.filter(labels__id=flt.label_id)
     elif flt.state != "starred" and not flt.every_feed:
-        # The main stream leaves out the feeds their follower keeps out of it.
-        kept_out = Subscription.objects.filter(user=user).exclude(
-            visibility=Subscription.Visibility.MAIN
-        )
+        # The main stream leaves out the feeds their follower keeps out of it; the reading list
+        # only those hidden.
+        kept_out = Subscription.objects.filter(user=user)
+        if flt.reading_list:
+            kept_out = kept_out.filter(visibility=Subscription.Visibility.HIDDEN)
+        else:
+            kept_out = kept_out.exclude(visibility=Subscription.Visibility.MAIN)
         if kept_out.exists():
             qs = qs.exclude(feed_id__in=kept_out.values("feed_id"))
     if flt.until is not None:

@@ -45,16 +45,16 @@ class Stream:
         if self.kind == "starred":
             return StreamFilter(state="starred")
         if self.kind == "read":
-            return StreamFilter(state="read")
+            return StreamFilter(state="read", reading_list=True)
         if self.kind == "unread":
-            return StreamFilter(state="unread")
+            return StreamFilter(state="unread", reading_list=True)
         if self.category is not None:
             return StreamFilter(state="all", category_id=self.category.pk)
         if self.label is not None:
             return StreamFilter(state="all", label_id=self.label.pk)
         if self.subscription is not None:
             return StreamFilter(state="all", feed_id=self.subscription.feed_id)
-        return StreamFilter(state="all")
+        return StreamFilter(state="all", reading_list=True)
 
 
 def normalize(stream_id: str) -> str:

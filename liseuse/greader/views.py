@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -461,60 +462,49 @@ def disable_tag(request: HttpRequest, user: User, params: Params) -> HttpRespons
 
 
 def unread_count(request: HttpRequest, user: User, params: Params) -> HttpResponse:
+    """Every feed, folder and label of the person's, with 0 when nothing of it is unread, and
+    the reading list, as FreshRSS lists them: an app that updates its counts from this list
+    kept the last count of one that had left it. `newestItemTimestampUsec` is the newest
+    unread entry's date ("0" with none unread)."""
     per_feed = queries.unread_by_feed_with_newest(user)
     counts: list[dict[str, Any]] = []
-    per_folder: dict[str, list[Any]] = {}
-    total = 0
-    newest_overall = None
+    per_folder: dict[str, tuple[int, datetime | None]] = {
+        category.name: (0, None) for category in queries.categories(user)
+    }
+    total, newest_overall = 0, None
     for sub in queries.subscription_rows(user):
-        found = per_feed.get(sub["feed_id"])
-        if found is None:
+        n, newest = per_feed.get(sub["feed_id"], (0, None))
+        counts.append(_unread(f"feed/{sub['feed_id']}", n, newest))
+        if n == 0 or sub["visibility"] == Subscription.Visibility.HIDDEN:
+            # A hidden feed is in no folder's stream nor in the reading list (the sidebar
+            # leaves it out of its counts too).
             continue
-        n, newest = found
-        counts.append(
-            {
-                "id": f"feed/{sub['feed_id']}",
-                "count": n,
-                "newestItemTimestampUsec": str(ids.usec(newest)),
-            }
-        )
-        # A hidden feed is in no folder's stream (the sidebar leaves it out of its count too).
-        if (
-            sub["category__name"] is not None
-            and sub["visibility"] != Subscription.Visibility.HIDDEN
-        ):
-            folder = per_folder.setdefault(sub["category__name"], [0, newest])
-            folder[0] += n
-            folder[1] = max(folder[1], newest)
-        if sub["visibility"] == Subscription.Visibility.MAIN:
-            total += n
-            newest_overall = newest if newest_overall is None else max(newest_overall, newest)
-    for name, (n, newest) in per_folder.items():
-        counts.append(
-            {
-                "id": streams.LABEL + name,
-                "count": n,
-                "newestItemTimestampUsec": str(ids.usec(newest)),
-            }
-        )
-    labels = {label.pk: label.name for label in queries.labels(user)}
-    for label_id, (n, newest) in queries.unread_by_label(user).items():
-        counts.append(
-            {
-                "id": streams.LABEL + labels[label_id],
-                "count": n,
-                "newestItemTimestampUsec": str(ids.usec(newest)),
-            }
-        )
-    if newest_overall is not None:
-        counts.append(
-            {
-                "id": streams.READING_LIST,
-                "count": total,
-                "newestItemTimestampUsec": str(ids.usec(newest_overall)),
-            }
-        )
+        if sub["category__name"] is not None:
+            folder_n, folder_newest = per_folder.get(sub["category__name"], (0, None))
+            per_folder[sub["category__name"]] = (folder_n + n, _later(folder_newest, newest))
+        total += n
+        newest_overall = _later(newest_overall, newest)
+    counts.extend(
+        _unread(streams.LABEL + name, n, newest) for name, (n, newest) in per_folder.items()
+    )
+    per_label = queries.unread_by_label(user)
+    for label in queries.labels(user):
+        n, newest = per_label.get(label.pk, (0, None))
+        counts.append(_unread(streams.LABEL + label.name, n, newest))
+    counts.append(_unread(streams.READING_LIST, total, newest_overall))
     return as_json({"max": total, "unreadcounts": counts})
+
+
+def _unread(stream_id: str, count: int, newest: datetime | None) -> dict[str, Any]:
+    return {
+        "id": stream_id,
+        "count": count,
+        "newestItemTimestampUsec": str(ids.usec(newest)) if newest is not None else "0",
+    }
+
+
+def _later(one: datetime | None, other: datetime | None) -> datetime | None:
+    return other if one is None else one if other is None else max(one, other)
 
 
 def user_info(request: HttpRequest, user: User, params: Params) -> HttpResponse:

@@ -318,6 +318,52 @@ def test_unread_count_of_a_folder_leaves_out_its_hidden_feeds(
     assert body["max"] == counts[READING_LIST] == 5
 
 
+def test_the_reading_list_holds_the_feeds_kept_in_their_category_not_the_hidden_ones(
+    gr: GReader, reader: User, news: Subscription
+) -> None:
+    # FreshRSS's reading list is every feed but the archived ones: apps that sync it with
+    # xt=read never got the entries of a feed kept out of the main stream, though
+    # unread-count counted them.
+    kept = subscribe(reader, "https://kept.example/feed", category="Tech")
+    hidden = subscribe(reader, "https://hidden.example/feed", category="Tech")
+    Subscription.objects.filter(pk=kept.pk).update(visibility=Subscription.Visibility.CATEGORY)
+    Subscription.objects.filter(pk=hidden.pk).update(visibility=Subscription.Visibility.HIDDEN)
+    add_entry(kept.feed, "kept 1", minutes=10)
+    add_entry(hidden.feed, "hidden 1", minutes=11)
+    refs = gr.json("reader/api/0/stream/items/ids", s=READING_LIST, xt=READ, n=1000)["itemRefs"]
+    listed = {int(ref["id"]) for ref in refs}
+    assert state(reader, "kept 1").entry_id in listed
+    assert state(reader, "hidden 1").entry_id not in listed
+    unread = gr.json("reader/api/0/stream/items/ids", s="user/-/state/com.google/unread", n=1000)[
+        "itemRefs"
+    ]
+    assert {int(ref["id"]) for ref in unread} == listed
+    body = gr.json("reader/api/0/unread-count", output="json")
+    counts = {row["id"]: row["count"] for row in body["unreadcounts"]}
+    assert body["max"] == counts[READING_LIST] == len(listed) == 6
+
+
+def test_unread_count_lists_with_zero_what_has_nothing_unread(
+    gr: GReader, reader: User, news: Subscription
+) -> None:
+    # As FreshRSS does: an app that updates its counts from this list kept a feed's last
+    # count once the feed had left the list.
+    EntryState.objects.filter(user=reader).update(is_read=True)
+    Category.objects.create(user=reader, name="Empty")
+    Label.objects.create(user=reader, name="Later")
+    body = gr.json("reader/api/0/unread-count", output="json")
+    assert body["max"] == 0
+    assert {
+        row["id"]: (row["count"], row["newestItemTimestampUsec"]) for row in body["unreadcounts"]
+    } == {
+        f"feed/{news.feed_id}": (0, "0"),
+        "user/-/label/Tech": (0, "0"),
+        "user/-/label/Empty": (0, "0"),
+        "user/-/label/Later": (0, "0"),
+        READING_LIST: (0, "0"),
+    }
+
+
 def test_stream_contents_of_the_reading_list_newest_first_with_item_shape(
     gr: GReader, reader: User, news: Subscription
 ) -> None:
