@@ -412,9 +412,16 @@ def subscription_export(request: HttpRequest, user: User, params: Params) -> Htt
 
 def subscription_import(request: HttpRequest, user: User, params: Params) -> HttpResponse:
     _write_method(request)
-    multipart = (request.content_type or "").startswith("multipart/")
-    upload = request.FILES.get("opml") if multipart else None
-    data = upload.read() if upload is not None else request.body
+    if (request.content_type or "").startswith("multipart/"):
+        # The file in a field named "opml", else the one file sent, whatever its field's name.
+        # (The body itself cannot be read once Django has parsed it: it answered 500.)
+        files = list(request.FILES.values())
+        upload = request.FILES.get("opml") or (files[0] if len(files) == 1 else None)
+        if upload is None:
+            raise bad_request("Send the OPML file as the body, or as one file named opml")
+        data = upload.read()
+    else:
+        data = request.body
     try:
         import_opml(user, data)
     except OpmlError as exc:

@@ -220,6 +220,28 @@ def test_opml_export_and_import(gr: GReader, reader: User, news: Subscription) -
     assert broken.status_code == 400
 
 
+def test_opml_import_as_a_multipart_upload_whatever_the_field_name(
+    gr: GReader, reader: User
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    opml = (
+        b'<?xml version="1.0"?><opml version="2.0"><body>'
+        b'<outline text="Zine" xmlUrl="https://zine.example/feed"/></body></opml>'
+    )
+    path = f"{gr.prefix}/reader/api/0/subscription/import"
+
+    def upload(**files: SimpleUploadedFile) -> Any:
+        return gr.client.post(path, files, headers=gr.headers())
+
+    assert upload(file=SimpleUploadedFile("subs.opml", opml)).content == b"OK"
+    assert Subscription.objects.filter(user=reader, feed__url="https://zine.example/feed").exists()
+    # No file, or two and none named opml: which one? A 400 that says how (it was a 500).
+    assert upload().status_code == 400
+    two = upload(a=SimpleUploadedFile("a.opml", opml), b=SimpleUploadedFile("b.opml", opml))
+    assert two.status_code == 400 and b"named opml" in two.content
+
+
 def test_tag_list_names_starred_folders_and_labels(
     gr: GReader, reader: User, news: Subscription
 ) -> None:
