@@ -415,8 +415,9 @@ def subscription_import(request: HttpRequest, user: User, params: Params) -> Htt
     if (request.content_type or "").startswith("multipart/"):
         # The file in a field named "opml", else the one file sent, whatever its field's name.
         # (The body itself cannot be read once Django has parsed it: it answered 500.)
-        files = list(request.FILES.values())
-        upload = request.FILES.get("opml") or (files[0] if len(files) == 1 else None)
+        named = request.FILES.getlist("opml")
+        files = [file for name in request.FILES for file in request.FILES.getlist(name)]
+        upload = named[0] if named else files[0] if len(files) == 1 else None
         if upload is None:
             raise bad_request("Send the OPML file as the body, or as one file named opml")
         data = upload.read()
