@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from lxml import etree
 
 from liseuse.accounts.models import User
+from liseuse.feeds import queries
 from liseuse.feeds.models import Category
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
@@ -135,6 +136,14 @@ def import_opml(user: User, data: bytes) -> ImportReport:
         )
     )
     categories = {c.name: c for c in Category.objects.filter(user=user)}
+    # Every folder to make is checked before anything is written: the file is imported whole,
+    # or not at all.
+    for name in dict.fromkeys(item.category[:255] for item in feeds if item.category):
+        if name not in categories:
+            try:
+                queries.check_category_name(user, name)
+            except queries.NameTaken as exc:
+                raise OpmlError(str(exc)) from None
     created_categories = 0
     added = 0
     now = timezone.now()
@@ -143,7 +152,7 @@ def import_opml(user: User, data: bytes) -> ImportReport:
             continue
         category = None
         if item.category:
-            category = categories.get(item.category)
+            category = categories.get(item.category[:255])
             if category is None:
                 category = Category.objects.create(user=user, name=item.category[:255])
                 categories[category.name] = category

@@ -27,6 +27,7 @@ from django.db.models import Max
 from django.db.models import Q
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from liseuse.accounts.models import User
 from liseuse.feeds.models import Category
@@ -368,14 +369,42 @@ def set_starred(user: User, entry_ids: Sequence[int], starred: bool) -> int:
     ).update(is_starred=starred, starred_at=timezone.now() if starred else None)
 
 
+class NameTaken(ValueError):
+    """A category or label name that the person's label or category already has. Google
+    Reader apps know both as `user/-/label/<name>`: one would hide the other there (FreshRSS
+    refuses it too). The message says so, in words."""
+
+
+def check_category_name(user: User, name: str) -> None:
+    """Raise NameTaken if one of the person's labels has this name."""
+    if Label.objects.filter(user=user, name=name).exists():
+        raise NameTaken(
+            _("“%(name)s” is already one of your labels: a category cannot have its name.")
+            % {"name": name}
+        )
+
+
+def check_label_name(user: User, name: str) -> None:
+    """Raise NameTaken if one of the person's categories has this name."""
+    if Category.objects.filter(user=user, name=name).exists():
+        raise NameTaken(
+            _("“%(name)s” is already one of your categories: a label cannot have its name.")
+            % {"name": name}
+        )
+
+
 def label_named(user: User, name: str, *, create: bool = True) -> Label | None:
+    """The person's label of that name (None for a blank name), made if `create` (NameTaken
+    if a category has the name)."""
     name = name.strip()[:255]
     if not name:
         return None
-    if create:
-        label, _ = Label.objects.get_or_create(user=user, name=name)
-        return label
-    return Label.objects.filter(user=user, name=name).first()
+    found = Label.objects.filter(user=user, name=name).first()
+    if found is not None or not create:
+        return found
+    check_label_name(user, name)
+    label, _created = Label.objects.get_or_create(user=user, name=name)
+    return label
 
 
 @transaction.atomic

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from liseuse.accounts.models import User
+from liseuse.feeds import queries
 from liseuse.feeds.models import Category
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
@@ -124,7 +125,13 @@ def follow(user: User, url: str, *, category: str | None = None, title: str = ""
     folder = None
     name = (category or "").strip()[:255]
     if name:  # a name of spaces is no category, not one whose name is empty
-        folder, _created = Category.objects.get_or_create(user=user, name=name)
+        folder = Category.objects.filter(user=user, name=name).first()
+        if folder is None:
+            try:
+                queries.check_category_name(user, name)
+            except queries.NameTaken as exc:
+                raise SubscribeError(str(exc)) from None
+            folder, _created = Category.objects.get_or_create(user=user, name=name)
     subscription = Subscription.objects.create(user=user, feed=feed, category=folder, title=title)
     if feed.unfollowed_at is not None:
         # Followed again within retention's grace: its day starts afresh at the next unfollow.

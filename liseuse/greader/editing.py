@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from liseuse.accounts.models import User
+from liseuse.feeds import queries
 from liseuse.feeds import subscribe
 from liseuse.feeds.models import Category
 from liseuse.feeds.models import Label
@@ -39,8 +40,10 @@ def category_named(user: User, name: str) -> Category:
     found = Category.objects.filter(user=user, name=name).first()
     if found is not None:
         return found
-    if Label.objects.filter(user=user, name=name).exists():
-        raise bad_request(f"{name!r} is already a label; a folder cannot have its name")
+    try:
+        queries.check_category_name(user, name)
+    except queries.NameTaken as exc:
+        raise bad_request(str(exc)) from None
     return Category.objects.create(user=user, name=name)
 
 

@@ -26,7 +26,6 @@ from liseuse.accounts import throttle
 from liseuse.accounts.models import User
 from liseuse.feeds import icons
 from liseuse.feeds import queries
-from liseuse.feeds.models import Category
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.opml import OpmlError
 from liseuse.feeds.opml import export_opml
@@ -264,9 +263,10 @@ def edit_tag(request: HttpRequest, user: User, params: Params) -> HttpResponse:
         elif state == "starred":
             queries.set_starred(user, own, on)
         elif name is not None:
-            if on and Category.objects.filter(user=user, name=name).exists():
-                raise bad_request(f"{name!r} is a folder; a label cannot have its name")
-            label = queries.label_named(user, name, create=on)
+            try:
+                label = queries.label_named(user, name, create=on)
+            except queries.NameTaken as exc:
+                raise bad_request(str(exc)) from None
             if label is not None:
                 queries.set_label(user, own, label, on)
             elif on:

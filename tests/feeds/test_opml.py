@@ -11,7 +11,10 @@ from liseuse.accounts.models import User
 from liseuse.feeds import opml
 from liseuse.feeds.models import Category
 from liseuse.feeds.models import Feed
+from liseuse.feeds.models import Label
 from liseuse.feeds.models import Subscription
+from liseuse.feeds.subscribe import SubscribeError
+from liseuse.feeds.subscribe import follow
 
 DATA = Path(__file__).parent.parent / "data" / "opml"
 
@@ -177,3 +180,24 @@ def test_a_feed_nobody_followed_is_kept_again_once_imported(alice: User) -> None
     )
     gone.refresh_from_db()
     assert gone.unfollowed_at is None
+
+
+def test_a_folder_named_like_a_label_is_refused_and_nothing_imported(alice: User) -> None:
+    # Google Reader apps would see one user/-/label/Later for both (queries.NameTaken).
+    Label.objects.create(user=alice, name="Later")
+    data = (
+        b'<opml><body><outline text="News"><outline text="a" xmlUrl="https://a.example/f"/>'
+        b'</outline><outline text="Later"><outline text="b" xmlUrl="https://b.example/f"/>'
+        b"</outline></body></opml>"
+    )
+    with pytest.raises(opml.OpmlError, match=r"Later.*one of your labels"):
+        opml.import_opml(alice, data)
+    assert not Subscription.objects.exists() and not Category.objects.exists()
+
+
+def test_following_into_a_category_named_like_a_label_is_refused(alice: User) -> None:
+    Label.objects.create(user=alice, name="Later")
+    with pytest.raises(SubscribeError, match="one of your labels"):
+        follow(alice, "https://a.example/f", category="Later")
+    assert not Subscription.objects.exists() and not Category.objects.exists()
+    assert follow(alice, "https://a.example/f", category="News").category is not None

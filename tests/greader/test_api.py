@@ -535,7 +535,7 @@ def test_edit_tag_marks_read_unread_starred_and_labels_both_ways(
 def test_edit_tag_refuses_a_label_named_like_a_folder(gr: GReader, news: Subscription) -> None:
     one = Entry.objects.get(title="news 1")
     response = gr.post("reader/api/0/edit-tag", {"i": one.pk, "a": "user/-/label/Tech"})
-    assert response.status_code == 400 and b"folder" in response.content
+    assert response.status_code == 400 and b"categories" in response.content
 
 
 def test_mark_all_as_read_with_ts_leaves_newer_entries_unread(

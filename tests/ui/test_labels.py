@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from liseuse.accounts.models import User
+from liseuse.feeds.models import Category
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Feed
@@ -124,3 +125,34 @@ def test_a_saved_search_opened_from_the_sidebar_is_the_current_page(alice: User)
     assert '?search=logiciel" aria-current="page">Libre</a>' in html
     assert '<a href="/" aria-current="page">' not in html  # not the main stream's
     assert '<a href="/" aria-current="page">' in main
+
+
+def test_a_label_and_a_category_never_share_a_name(alice: User) -> None:
+    # Google Reader apps know both as user/-/label/<name>: the one would hide the other
+    # (FreshRSS refuses it too). Every way of making or renaming one checks the other.
+    client = logged_in(alice)
+    assert client.post("/manage/categories/add", {"name": "Tech"}).status_code == 303
+    refused = client.post("/manage/labels/add", {"name": "Tech"})
+    assert refused.status_code == 400 and "one of your categories" in refused.content.decode()
+    assert client.post("/manage/labels/add", {"name": "Later"}).status_code == 303
+    refused = client.post("/manage/categories/add", {"name": "Later"})
+    assert refused.status_code == 400 and "one of your labels" in refused.content.decode()
+    label = Label.objects.get(user=alice, name="Later")
+    category = Category.objects.get(user=alice, name="Tech")
+    assert client.post(f"/manage/labels/{label.pk}/", {"name": "Tech"}).status_code == 400
+    assert client.post(f"/manage/categories/{category.pk}/", {"name": "Later"}).status_code == 400
+    # Saved under its own name again: a rename to itself is no clash.
+    assert client.post(f"/manage/labels/{label.pk}/", {"name": "Later"}).status_code == 303
+    # An entry's "New label".
+    feed = Feed.objects.create(url="https://n.example/feed")
+    Subscription.objects.create(user=alice, feed=feed)
+    entry = Entry.objects.create(
+        feed=feed, identity="n", content_hash="h", published=datetime(2024, 1, 15, tzinfo=UTC)
+    )
+    EntryState.objects.create(user=alice, entry=entry, feed=feed, sort_date=entry.published)
+    refused = client.post(f"/entries/{entry.pk}/labels", {"new_label": "Tech"})
+    assert refused.status_code == 400 and "one of your categories" in refused.content.decode()
+    assert sorted(Label.objects.filter(user=alice).values_list("name", flat=True)) == ["Later"]
+    assert sorted(Category.objects.filter(user=alice).values_list("name", flat=True)) == ["Tech"]
+    # Bob's names are his own.
+    assert not Label.objects.exclude(user=alice).exists()

@@ -102,7 +102,10 @@ def set_labels(request: HttpRequest, user: User, entry_id: int) -> HttpResponse:
         return bad_request(request, _("No such label."))
     new_name = request.POST.get("new_label", "").strip()
     if new_name:
-        created = queries.label_named(user, new_name)
+        try:
+            created = queries.label_named(user, new_name)
+        except queries.NameTaken as exc:
+            return bad_request(request, str(exc))
         if created is not None:
             own[created.id] = created
             wanted.add(created.id)

@@ -93,10 +93,14 @@ def index(request: HttpRequest, user: User) -> HttpResponse:
 def _save_label(label: Label, name: str) -> str:
     try:
         with transaction.atomic():
+            if name != label.name:
+                queries.check_label_name(label.user, name)
             label.name = name
             label.save()
     except IntegrityError:
         return _("You already have a label of that name.")
+    except queries.NameTaken as exc:
+        return str(exc)
     return ""
 
 

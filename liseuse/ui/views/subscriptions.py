@@ -250,9 +250,12 @@ def category_add(request: HttpRequest, user: User) -> HttpResponse:
     if form.is_valid():
         try:
             with transaction.atomic():
+                queries.check_category_name(user, form.cleaned_data["name"])
                 Category.objects.create(user=user, name=form.cleaned_data["name"])
         except IntegrityError:
             error = _("You already have a category of that name.")
+        except queries.NameTaken as exc:
+            error = str(exc)
     else:
         error = form_errors(form)
     if error:
@@ -275,10 +278,16 @@ def category_edit(request: HttpRequest, user: User, category_id: int) -> HttpRes
         if form.is_valid():
             try:
                 with transaction.atomic():
+                    if form.cleaned_data["name"] != category.name:
+                        queries.check_category_name(user, form.cleaned_data["name"])
                     category.name = form.cleaned_data["name"]
                     category.save(update_fields=["name"])
-            except IntegrityError:
-                error = _("You already have a category of that name.")
+            except (IntegrityError, queries.NameTaken) as exc:
+                error = (
+                    str(exc)
+                    if isinstance(exc, queries.NameTaken)
+                    else _("You already have a category of that name.")
+                )
                 # Named in memory by the attempt: the page's heading shows the name it kept.
                 category.refresh_from_db()
             else:
