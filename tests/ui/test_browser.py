@@ -375,6 +375,31 @@ def test_starring_an_entry_changes_the_favourites_count_at_once(
     context.close()
 
 
+def test_a_label_typed_in_the_menu_is_ticked_there_and_stays_at_the_next_save(
+    browser: Browser, live_server: LiveServer, reader: User
+) -> None:
+    # The menu got no box for it: saved again (another label ticked), it came off the entry.
+    context = logged_in_context(browser, live_server.url, reader)
+    page = context.new_page()
+    page.goto("/")
+    entry = page.locator("article.entry").first
+    entry.locator("summary.entry-line").click()
+    menu = entry.locator("details.labels-menu")
+    menu.locator("summary").click()
+    menu.locator('input[name="new_label"]').fill("À relire <b>")
+    menu.locator('button[type="submit"]').click()
+    expect(menu).not_to_have_attribute("open", "")
+    menu.locator("summary").click()
+    box = menu.get_by_label("À relire <b>")
+    expect(box).to_be_checked()
+    expect(menu.locator('input[name="new_label"]')).to_have_value("")
+    menu.locator('button[type="submit"]').click()
+    expect(menu).not_to_have_attribute("open", "")
+    state = EntryState.objects.filter(user=reader, labels__name="À relire <b>")
+    assert state.count() == 1
+    context.close()
+
+
 def test_space_and_enter_press_the_control_that_has_the_focus(
     browser: Browser, live_server: LiveServer, reader: User
 ) -> None:

@@ -101,6 +101,7 @@ def set_labels(request: HttpRequest, user: User, entry_id: int) -> HttpResponse:
     if not wanted <= own.keys():
         return bad_request(request, _("No such label."))
     new_name = request.POST.get("new_label", "").strip()
+    created = None
     if new_name:
         try:
             created = queries.label_named(user, new_name)
@@ -111,7 +112,12 @@ def set_labels(request: HttpRequest, user: User, entry_id: int) -> HttpResponse:
             wanted.add(created.id)
     for label_id, label in own.items():
         queries.set_label(user, [entry_id], label, label_id in wanted)
-    return _done(request, {"labels": sorted(wanted)})
+    payload: dict[str, object] = {"labels": sorted(wanted)}
+    if created is not None:
+        # The page's script adds it to the menu, ticked: else the next save, made from the
+        # boxes shown, took it off again.
+        payload["named"] = {"id": created.id, "name": created.name}
+    return _done(request, payload)
 
 
 @require_POST

@@ -114,11 +114,30 @@
       toggle(entry, form.dataset.toggle);
     } else if (form.closest(".labels-menu")) {
       event.preventDefault();
-      send(form).then(() => {
+      send(form).then((answer) => {
+        if (answer.named) showNamedLabel(form, answer.named);
         form.closest("details").open = false;
       }).catch(() => form.submit());
     }
   });
+
+  // A label typed in "New label" is now the entry's: ticked in the menu, the field emptied.
+  // Left out of the boxes, the next save (made from them) took it off the entry again.
+  function showNamedLabel(form, named) {
+    const field = form.querySelector('input[name="new_label"]');
+    let box = form.querySelector('input[name="label"][value="' + Number(named.id) + '"]');
+    if (!box) {
+      box = document.createElement("input");
+      box.type = "checkbox";
+      box.name = "label";
+      box.value = String(named.id);
+      const label = document.createElement("label");
+      label.append(box, " " + named.name);  // text, never markup
+      (field ? field.closest("label") : form.querySelector("button")).before(label, " ");
+    }
+    box.checked = true;
+    if (field) field.value = "";
+  }
 
   // --- opening entries --------------------------------------------------------------------
   document.addEventListener("toggle", (event) => {
