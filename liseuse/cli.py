@@ -326,7 +326,7 @@ def cmd_feed_add(args: argparse.Namespace) -> None:
 
 
 def _choose_on_terminal(candidates: Sequence[tuple[str, str]]) -> str:
-    print("This page offers several feeds:")
+    print("Several feeds were found:")
     for number, (url, title) in enumerate(candidates, start=1):
         print(f"  {number}. {title or url}  <{url}>")
     try:

@@ -75,7 +75,7 @@ def subscribe_url(
             if choose is None:
                 listed = ", ".join(c.url for c in found.candidates)
                 raise SubscribeError(
-                    _("%(url)s offers several feeds; add one of: %(feeds)s")
+                    _("Several feeds were found for %(url)s; add one of: %(feeds)s")
                     % {"url": raw_url, "feeds": listed}
                 )
             url = choose(options)

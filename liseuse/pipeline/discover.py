@@ -133,10 +133,22 @@ def _unique(candidates: list[Candidate | None]) -> list[Candidate]:
     return unique
 
 
+def _kind(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
 def _may_be_a_page(content_type: str | None) -> bool:
     """Whether an answer of this type may be a web page (or says nothing of what it is)."""
-    kind = (content_type or "").split(";")[0].strip().lower()
+    kind = _kind(content_type)
     return not kind or kind.startswith("text/") or any(k in kind for k in ("html", "xml", "json"))
+
+
+def _names_a_document(content_type: str | None) -> bool:
+    """Whether the type says the answer is a feed, or XML or JSON, rather than a web page."""
+    kind = _kind(content_type)
+    if "html" in kind:
+        return False
+    return kind in FEED_TYPES | GENERIC_TYPES or kind.endswith(("+xml", "+json"))
 
 
 async def discover(fetcher: PageFetcher, url: str) -> Discovery:
@@ -156,9 +168,13 @@ async def discover(fetcher: PageFetcher, url: str) -> Discovery:
         return Discovery(url=_address(url, result), feed=feed)
     except ParseError as not_a_feed:
         reason = str(not_a_feed)
-    if not _may_be_a_page(result.content_type):
+    if not _may_be_a_page(result.content_type) or (
+        _names_a_document(result.content_type) and reason != reasons.HTML_PAGE
+    ):
         # An image, a PDF, an archive: it has no <link> to read, and its site's feeds found at
-        # the common paths would be offered as if this file had named them.
+        # the common paths would be offered as if this file had named them. Nor has a feed
+        # that does not parse, or XML or JSON that is no feed: what is wrong with it is the
+        # answer (the site's other feeds hid it, offered instead).
         raise DiscoveryError(reasons.NOTHING_FOUND.format(url=url, reason=reason))
     links = feed_links(result.body[:MAX_PAGE_BYTES], result.url)
     unsure = [link for link, certain in links if not certain]

@@ -168,3 +168,43 @@ def test_a_page_served_as_plain_text_is_still_searched(alice: User) -> None:
     with LocalServer(routes) as server:
         sub = subscribe_url(alice, server.url("/"))
     assert sub.feed.url == server.url("/feed")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "reason"),
+    [
+        ("application/rss+xml", b"not xml at all <<<", "holds no XML element"),
+        ("application/xml", b"plain words", "neither XML nor JSON"),
+        ("application/atom+xml", b"", "the body is empty"),
+        ("text/xml", b'<?xml version="1.0"?><urlset><url/></urlset>', "<urlset>"),
+        ("application/json", b'{"version": "1.0", "items": "nope"}', "JSON Feed"),
+    ],
+)
+def test_a_broken_feed_says_why_rather_than_offer_its_sites_other_feeds(
+    alice: User, content_type: str, body: bytes, reason: str
+) -> None:
+    # A feed, or XML or JSON, that does not parse: what is wrong with it is the answer. Its
+    # site's feeds at the common paths were offered instead, as if it had named them.
+    routes = {
+        "/broken": Reply(headers={"Content-Type": content_type}, body=body),
+        "/feed": Reply(body=RSS),
+        "/atom.xml": Reply(body=RSS),
+    }
+    with LocalServer(routes) as server, pytest.raises(SubscribeError) as refused:
+        subscribe_url(alice, server.url("/broken"))
+    assert "no feed found" in str(refused.value) and reason in str(refused.value)
+    assert server.paths() == ["/broken"]
+    assert not Feed.objects.exists()
+
+
+def test_an_html_page_served_as_xml_is_still_searched(alice: User) -> None:
+    routes = {
+        "/": Reply(
+            headers={"Content-Type": "application/xml"},
+            body=b"<!DOCTYPE html><html><head><title>Site</title></head><body>x</body></html>",
+        ),
+        "/feed": Reply(body=RSS),
+    }
+    with LocalServer(routes) as server:
+        sub = subscribe_url(alice, server.url("/"))
+    assert sub.feed.url == server.url("/feed")

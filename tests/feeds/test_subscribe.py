@@ -100,7 +100,7 @@ def test_a_page_with_several_feeds_asks_which(alice: User) -> None:
         return options[1][0]
 
     with LocalServer(routes) as server:
-        with pytest.raises(SubscribeError, match="offers several feeds"):
+        with pytest.raises(SubscribeError, match="Several feeds were found for"):
             subscribe_url(alice, server.url("/blog"))
         sub = subscribe_url(alice, server.url("/blog"), choose=choose)
     assert offered == [
@@ -168,7 +168,7 @@ def test_feed_add_on_the_command_line(
         with pytest.raises(SystemExit):
             main(["feed", "add", server.url("/"), "--user", "alice"])
         err = capsys.readouterr().err
-        assert "offers several feeds" in err and server.url("/a.rss") in err
+        assert "Several feeds were found for" in err and server.url("/a.rss") in err
         main(["feed", "add", server.url("/a.rss"), "--user", "alice", "--category", "Tech"])
     assert "following " + server.url("/a.rss") in capsys.readouterr().out
     assert Subscription.objects.get().category.name == "Tech"  # type: ignore[union-attr]
