@@ -518,6 +518,27 @@ def test_a_folded_category_stays_folded_when_its_count_changes(
     context.close()
 
 
+@pytest.mark.parametrize("width", [1280, 400])
+def test_a_feed_title_without_spaces_never_widens_a_page(
+    browser: Browser, live_server: LiveServer, reader: User, width: int
+) -> None:
+    # A feed names itself: 500 letters without a space made the global view 4,774 px wide
+    # and pushed the health table's columns out of sight.
+    sub = Subscription.objects.get(user=reader)
+    Subscription.objects.filter(pk=sub.pk).update(title="Many" + "L" * 500)
+    context = logged_in_context(browser, live_server.url, reader, width=width, height=800)
+    page = context.new_page()
+    for path in (
+        "/?view=global",
+        "/manage/health/",
+        "/manage/subscriptions/",
+        f"/manage/subscriptions/{sub.pk}/",
+    ):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+    context.close()
+
+
 def test_pages_without_a_sidebar_use_the_pages_width(
     browser: Browser, live_server: LiveServer, reader: User
 ) -> None:
