@@ -494,6 +494,11 @@ def cmd_retention_rule(args: argparse.Namespace) -> None:
         raise CliError("limits are whole numbers, 0 or more")
     if args.reset and given:
         raise CliError("--reset puts every limit back to its default: give no limit with it")
+    if given.get("keep_max") and given.get("keep_min", 0) > given["keep_max"]:
+        raise CliError(
+            f"--keep-min {given['keep_min']} is more than --keep-max {given['keep_max']}: "
+            f"the newest {given['keep_min']} would stay all the same"
+        )
     changes: dict[str, int | None] = dict.fromkeys(names) if args.reset else dict(given)
 
     def shown(values: dict[str, int | None]) -> str:

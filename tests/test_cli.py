@@ -635,3 +635,13 @@ def test_refresh_says_which_feeds_another_process_holds(
     assert code == 0
     assert "refreshed 0 feed(s)" in out
     assert "1 feed(s) left out: when this pass began, another process was refreshing" in out
+
+
+def test_a_retention_rule_keeping_more_than_its_most_is_refused(
+    alice: User, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["retention-rule", "--user", "alice", "--keep-max", "10", "--keep-min", "20"]
+    code, _, err = run(args, capsys, monkeypatch)
+    assert code != 0 and "--keep-min 20 is more than --keep-max 10" in err
+    code, out, _ = run([*args[:3], "--keep-max", "20", "--keep-min", "10"], capsys, monkeypatch)
+    assert code == 0 and "keep_max=20" in out and "keep_min=10" in out

@@ -554,6 +554,14 @@ def _register_regexp(connection: BaseDatabaseWrapper, **kwargs: object) -> None:
 connection_created.connect(_register_regexp, dispatch_uid="liseuse_regexp")
 
 
+def _regex_error(exc: Exception) -> str:
+    """RE2's reason in words: its error carries it as bytes, shown as "b'missing ]: ['"."""
+    reason = exc.args[0] if len(exc.args) == 1 else str(exc)
+    if isinstance(reason, bytes):
+        return reason.decode("utf-8", "replace")
+    return str(reason)
+
+
 def check_regex(pattern: str, flags: str) -> str:
     """The pattern with its flags inlined, once RE2 accepts it (linear-time matching)."""
     if len(pattern) > MAX_REGEX_CHARS:
@@ -569,7 +577,7 @@ def check_regex(pattern: str, flags: str) -> str:
     except Exception as exc:  # re2.error, whose class the package does not export stably
         raise SearchError(
             _("“/%(pattern)s/” is not a regular expression liseuse can run: %(reason)s")
-            % {"pattern": pattern, "reason": exc}
+            % {"pattern": pattern, "reason": _regex_error(exc)}
         ) from None
     return full
 

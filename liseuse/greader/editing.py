@@ -24,7 +24,11 @@ def _clean_name(name: str) -> str:
     name = name.strip()
     if not name:
         raise bad_request("A folder or label name cannot be empty")
-    return name[:NAME_MAX]
+    if len(name) > NAME_MAX:
+        # Cut short, it was saved under a name the app never sent, and its next call to it
+        # found nothing (404).
+        raise bad_request(f"A folder or label name is at most {NAME_MAX} characters")
+    return name
 
 
 @transaction.atomic

@@ -263,6 +263,8 @@ def edit_tag(request: HttpRequest, user: User, params: Params) -> HttpResponse:
         elif state == "starred":
             queries.set_starred(user, own, on)
         elif name is not None:
+            if on and len(name.strip()) > editing.NAME_MAX:
+                raise bad_request(f"A label name is at most {editing.NAME_MAX} characters")
             try:
                 label = queries.label_named(user, name, create=on)
             except queries.NameTaken as exc:

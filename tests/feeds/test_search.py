@@ -571,3 +571,10 @@ def test_markup_is_not_searched_and_a_changed_text_leaves_no_word_behind(
 )
 def test_first_words_stand_for_a_missing_title(content: str, words: str) -> None:
     assert fulltext.first_words(content) == words
+
+
+def test_a_regex_refused_says_why_in_words() -> None:
+    # RE2 gives its reason as bytes: the page said "b'missing ]: ['".
+    with pytest.raises(SearchError) as refused:
+        search.check_regex("[", "")
+    assert str(refused.value).endswith(": missing ]: [") and "b'" not in str(refused.value)

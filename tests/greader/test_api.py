@@ -716,3 +716,18 @@ def test_links_come_percent_encoded_where_an_app_could_write_them_into_html(
     atom = etree.fromstring(gr.get(f"reader/atom/feed/{sub.feed_id}").content)
     hrefs = [link.get("href") for link in atom.iter("{http://www.w3.org/2005/Atom}link")]
     assert encoded in hrefs and hostile not in hrefs
+
+
+def test_a_folder_or_label_name_too_long_is_refused_not_cut(
+    gr: GReader, reader: User, news: Subscription
+) -> None:
+    # Cut to 255 and answered OK, it was saved under a name the app never sent: its next
+    # call to that name found nothing.
+    long = "user/-/label/" + "L" * 256
+    renamed = gr.post("reader/api/0/rename-tag", {"s": "user/-/label/Tech", "dest": long})
+    assert renamed.status_code == 400 and b"at most 255" in renamed.content
+    one = Entry.objects.get(title="news 1")
+    labelled = gr.post("reader/api/0/edit-tag", {"i": one.pk, "a": long})
+    assert labelled.status_code == 400 and b"at most 255" in labelled.content
+    assert Category.objects.filter(user=reader, name="Tech").exists()
+    assert not Label.objects.filter(user=reader).exists()
