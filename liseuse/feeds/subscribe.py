@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from django.db import connection
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from liseuse.accounts.models import User
@@ -17,6 +18,7 @@ from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
+from liseuse.feeds.models import feed_host
 from liseuse.feeds.reasons import readable
 from liseuse.feeds.urls import FeedUrlError
 from liseuse.feeds.urls import normalize_feed_url
@@ -87,6 +89,55 @@ def subscribe_url(
     if disabled is None or disabled:
         _first_fetch(user, subscription)
     return subscription
+
+
+def change_url(subscription: Subscription, raw_url: str) -> bool:
+    """Give the feed a new address, as FreshRSS's feed settings do when a site moves: the
+    feed keeps its entries and the person their reading states, stars and labels, and is due
+    at once (the refresh loop fetches it within seconds, as "Refresh" has it; not here, where
+    moving it back and forth would get round the once-a-minute limit of "Refresh now").
+    Returns whether the address changed.
+
+    Feeds are shared: only the feed's one follower may move it, and only to an address no
+    other feed has (the others would find their feed moved; two feeds would have to merge).
+    Otherwise SubscribeError says what to do instead: follow the new address, unfollow this.
+    """
+    url = _normalized(raw_url)
+    feed = subscription.feed
+    if url == feed.url:
+        return False
+    with transaction.atomic():
+        if Feed.objects.filter(url=url).exists():
+            raise SubscribeError(
+                _(
+                    "Another feed has the address %(url)s already: follow it, then unfollow this one."
+                )
+                % {"url": url}
+            )
+        if Subscription.objects.filter(feed=feed).exclude(pk=subscription.pk).exists():
+            raise SubscribeError(
+                _(
+                    "Others follow this feed at its address, which stays: follow %(url)s, then "
+                    "unfollow this one."
+                )
+                % {"url": url}
+            )
+        # What the old address's server said no longer holds: no validators, no errors, no
+        # wait it asked for, no host it redirected to; due now.
+        Feed.objects.filter(pk=feed.pk).update(
+            url=url,
+            host=feed_host(url),
+            redirect_host="",
+            etag="",
+            last_modified="",
+            last_error="",
+            error_count=0,
+            disabled=False,
+            retry_after_until=None,
+            next_fetch_at=timezone.now(),
+        )
+    subscription.feed.refresh_from_db()
+    return True
 
 
 def _normalized(url: str) -> str:

@@ -15,8 +15,10 @@ from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.subscribe import SubscribeError
+from liseuse.feeds.subscribe import change_url
 from liseuse.feeds.subscribe import follow
 from liseuse.feeds.subscribe import subscribe_url
+from liseuse.feeds.worker import refresh_once
 from tests.httpserver import LocalServer
 from tests.httpserver import Reply
 
@@ -199,3 +201,41 @@ def test_following_a_disabled_feed_tries_it_at_once(
 def test_a_category_of_spaces_is_no_category(alice: User) -> None:
     sub = follow(alice, "https://feeds.example/rss", category="   ")
     assert sub.category is None and not alice.categories.exists()
+
+
+MOVED = b'<rss version="2.0"><channel><title>Le flux</title><item><guid>1</guid><title>Un</title></item><item><guid>2</guid><title>Deux</title></item></channel></rss>'
+
+
+def test_a_feed_moved_by_its_follower_keeps_its_entries_and_stars(alice: User) -> None:
+    # FreshRSS's feed settings change a feed's address when its site moves; unfollowing and
+    # following again would lose the stars.
+    routes = {"/old.rss": Reply(headers={"ETag": '"old"'}, body=RSS), "/new.rss": Reply(body=MOVED)}
+    with LocalServer(routes) as server:
+        sub = subscribe_url(alice, server.url("/old.rss"))
+        EntryState.objects.filter(user=alice).update(is_starred=True)
+        assert change_url(sub, server.url("/new.rss"))
+        assert not change_url(sub, server.url("/new.rss"))  # the same: nothing to do
+        feed = Feed.objects.get()
+        assert feed.url == server.url("/new.rss") and feed.etag == ""
+        # Due now: the refresh loop's next look fetches it from there.
+        assert refresh_once().count("updated") == 1
+    fetched = [path for path in server.paths() if path.endswith(".rss")]
+    assert fetched[-1] == "/new.rss" and "/new.rss" not in fetched[:-1]
+    states = EntryState.objects.filter(user=alice).order_by("entry__title")
+    assert [(s.entry.title, s.is_starred) for s in states] == [("Deux", False), ("Un", True)]
+
+
+def test_a_shared_feed_or_a_taken_address_is_not_moved(alice: User, bob: User) -> None:
+    shared = follow(alice, "https://shared.example/feed")
+    follow(bob, "https://shared.example/feed")
+    with pytest.raises(SubscribeError, match="Others follow this feed"):
+        change_url(shared, "https://elsewhere.example/feed")
+    mine = follow(alice, "https://mine.example/feed")
+    with pytest.raises(SubscribeError, match="Another feed has the address"):
+        change_url(mine, "https://shared.example/feed")
+    with pytest.raises(SubscribeError):
+        change_url(mine, "ftp://mine.example/feed")
+    assert sorted(Feed.objects.values_list("url", flat=True)) == [
+        "https://mine.example/feed",
+        "https://shared.example/feed",
+    ]

@@ -22,6 +22,7 @@ from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
+from liseuse.feeds.subscribe import follow
 from liseuse.pipeline import reasons
 from tests.httpserver import LocalServer
 from tests.httpserver import Reply
@@ -150,6 +151,28 @@ def test_editing_renames_moves_and_sets_the_options(alice: User, alices: Subscri
     assert uncategorised.status_code == 303
     alices.refresh_from_db()
     assert alices.category is None and alices.display_title == "Libre actu"
+
+
+def test_a_feeds_address_is_changed_in_its_settings_unless_others_follow_it(
+    alice: User, bob: User, alices: Subscription
+) -> None:
+    edit = {"title": "", "category": "", "refresh_floor_minutes": "0", "visibility": "main"}
+    page = logged_in(alice).get(f"/manage/subscriptions/{alices.pk}/").content.decode()
+    assert f'value="{alices.feed.url}"' in page
+    moved = logged_in(alice).post(
+        f"/manage/subscriptions/{alices.pk}/", {**edit, "url": "https://moved.example/rss"}
+    )
+    assert moved.status_code == 303
+    alices.refresh_from_db()
+    assert alices.feed.url == "https://moved.example/rss" and alices.feed.next_fetch_at is not None
+    follow(bob, "https://moved.example/rss")
+    refused = logged_in(alice).post(
+        f"/manage/subscriptions/{alices.pk}/",
+        {**edit, "title": "kept?", "url": "https://again.example/rss"},
+    )
+    assert refused.status_code == 400 and "Others follow this feed" in refused.content.decode()
+    alices.refresh_from_db()
+    assert alices.feed.url == "https://moved.example/rss" and alices.title == ""
 
 
 def test_a_bad_edit_is_a_400_and_changes_nothing(alice: User, alices: Subscription) -> None:

@@ -34,6 +34,7 @@ from liseuse.feeds import queries
 from liseuse.feeds.models import Category
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.subscribe import SubscribeError
+from liseuse.feeds.subscribe import change_url
 from liseuse.feeds.subscribe import subscribe_url
 from liseuse.feeds.subscribe import unfollow
 from liseuse.feeds.worker import RefreshRefused
@@ -76,6 +77,8 @@ class CategoryForm(forms.Form):
 
 class SubscriptionForm(forms.Form):
     title = forms.CharField(label=gettext_lazy("Title"), max_length=1000, required=False)
+    # Optional: a form posted without it (an older page) keeps the address.
+    url = forms.CharField(label=gettext_lazy("Feed address"), max_length=2048, required=False)
     category = forms.TypedChoiceField(
         label=gettext_lazy("Category"), coerce=int, empty_value=None, required=False
     )
@@ -166,6 +169,12 @@ def edit(request: HttpRequest, user: User, sub_id: int) -> HttpResponse:
         raise Http404(_("You do not follow this feed."))
     if request.method == "POST":
         form = SubscriptionForm(user, request.POST)
+        moved = False
+        if form.is_valid() and form.cleaned_data["url"].strip():
+            try:
+                moved = change_url(sub, form.cleaned_data["url"].strip())
+            except SubscribeError as exc:
+                form.add_error("url", str(exc))
         if form.is_valid():
             data = form.cleaned_data
             category_id = data["category"]
@@ -175,7 +184,12 @@ def edit(request: HttpRequest, user: User, sub_id: int) -> HttpResponse:
             sub.refresh_floor_minutes = data["refresh_floor_minutes"]
             sub.visibility = data["visibility"]
             sub.save(update_fields=["category", "title", "refresh_floor_minutes", "visibility"])
-            messages.success(request, _("Saved."))
+            if moved:
+                messages.success(
+                    request, _("Saved; the feed will be fetched from its new address in a moment.")
+                )
+            else:
+                messages.success(request, _("Saved."))
             return see_other("ui:subscription", sub.pk)
         status = 400
     else:
@@ -183,6 +197,7 @@ def edit(request: HttpRequest, user: User, sub_id: int) -> HttpResponse:
             user,
             initial={
                 "title": sub.title,
+                "url": sub.feed.url,
                 "category": sub.category_id or "",
                 "refresh_floor_minutes": sub.refresh_floor_minutes,
                 "visibility": sub.visibility,
