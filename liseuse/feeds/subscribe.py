@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from collections.abc import Sequence
 
+from django.db import IntegrityError
 from django.db import connection
 from django.db import transaction
 from django.utils import timezone
@@ -106,14 +107,27 @@ def change_url(subscription: Subscription, raw_url: str) -> bool:
     feed = subscription.feed
     if url == feed.url:
         return False
+    taken = SubscribeError(
+        _("Another feed has the address %(url)s already: follow it, then unfollow this one.")
+        % {"url": url}
+    )
+    try:
+        _move(subscription, url, taken)
+    except IntegrityError:  # made by someone else meanwhile
+        raise taken from None
+    subscription.feed.refresh_from_db()
+    return True
+
+
+def _move(subscription: Subscription, url: str, taken: SubscribeError) -> None:
+    """`change_url`'s checks and write, in one transaction."""
+    feed = subscription.feed
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # As `follow` does: a newcomer to this feed waits for the move, or the move for them.
+            list(Feed.objects.select_for_update().filter(pk=feed.pk).values_list("pk", flat=True))
         if Feed.objects.filter(url=url).exists():
-            raise SubscribeError(
-                _(
-                    "Another feed has the address %(url)s already: follow it, then unfollow this one."
-                )
-                % {"url": url}
-            )
+            raise taken
         if Subscription.objects.filter(feed=feed).exclude(pk=subscription.pk).exists():
             raise SubscribeError(
                 _(
@@ -136,8 +150,6 @@ def change_url(subscription: Subscription, raw_url: str) -> bool:
             retry_after_until=None,
             next_fetch_at=timezone.now(),
         )
-    subscription.feed.refresh_from_db()
-    return True
 
 
 def _normalized(url: str) -> str:
