@@ -22,6 +22,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from liseuse.accounts.models import User
+from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
@@ -519,11 +520,12 @@ def test_a_folded_category_stays_folded_when_its_count_changes(
 
 
 @pytest.mark.parametrize("width", [1280, 400])
-def test_a_feed_title_without_spaces_never_widens_a_page(
+def test_names_and_titles_without_spaces_never_widen_a_page(
     browser: Browser, live_server: LiveServer, reader: User, width: int
 ) -> None:
-    # A feed names itself: 500 letters without a space made the global view 4,774 px wide
-    # and pushed the health table's columns out of sight.
+    # A feed names itself and its entries: 500 letters without a space made the global view
+    # 4,774 px wide and pushed the health table's columns out of sight; an entry's title,
+    # author or tag of that kind made the reading views scroll sideways.
     sub = Subscription.objects.get(user=reader)
     Subscription.objects.filter(pk=sub.pk).update(title="Many" + "L" * 500)
     context = logged_in_context(browser, live_server.url, reader, width=width, height=800)
@@ -536,6 +538,15 @@ def test_a_feed_title_without_spaces_never_widens_a_page(
     ):
         page.goto(path)
         assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+    # Nor do an entry's title, author and tags, in either view, the entry open.
+    title = "https://example.org/" + "very-long-path-segment-" * 20
+    entry = add_entry(sub.feed, title, timezone.now(), author="A" * 300, readers=[reader])
+    Entry.objects.filter(pk=entry.pk).update(categories=["T" * 200])
+    page.goto("/")
+    page.locator("summary.entry-line").first.click()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, "normal view"
+    page.goto("/?view=reader")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, "reader view"
     context.close()
 
 
