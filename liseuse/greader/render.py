@@ -82,7 +82,7 @@ def _enclosures(row: Row) -> list[dict[str, str]]:
     return [
         {
             "href": links.for_apps(media.attachment_for_apps(e["url"], str(e.get("type") or ""))),
-            "type": str(e.get("type") or ""),
+            "type": links.media_type_for_apps(str(e.get("type") or "")),
             "length": str(e.get("length") or ""),
         }
         for e in found

@@ -1,4 +1,5 @@
-"""URLs as the two APIs give them to apps: nothing in them can end an HTML attribute or open a tag.
+"""URLs (and media types) as the two APIs give them to apps: nothing in them can end an HTML
+attribute or open a tag.
 
 Feeds' links are stored as the feed wrote them once made absolute and cleaned
 (`pipeline.sanitize`), raw `"`, `<` and `>` included: a browser reads them, and percent-encodes
@@ -14,6 +15,8 @@ stopped matching what their feeds list.
 
 from __future__ import annotations
 
+import re
+
 # C0 controls, space, the quotes, the angle brackets and the backtick (an attribute quote in
 # old Internet Explorer), and DEL.
 _UNSAFE = str.maketrans(
@@ -27,3 +30,22 @@ _UNSAFE = str.maketrans(
 def for_apps(url: str) -> str:
     """`url` with the characters above percent-encoded; any other character as it was."""
     return url.translate(_UNSAFE)
+
+
+# type "/" subtype, each a token of RFC 9110 (no blank, quote, bracket…), parameters after ";".
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+/[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+
+
+# What a thumbnail is listed with (`feeds.store`): a medium, as FreshRSS lists thumbnails.
+_MEDIA = frozenset({"image", "audio", "video"})
+
+
+def media_type_for_apps(declared: str) -> str:
+    """An attachment's media type as the feed declared it, without its parameters, if it is
+    one ("audio/mpeg", or a bare medium: "image"); else "". A feed's `type="audio/mpeg&quot;
+    onload=…"` reached apps as it was, and one that writes it into an attribute of its own
+    would have been open to it."""
+    base = declared.split(";", 1)[0].strip()
+    if base in _MEDIA:
+        return base
+    return base if _MEDIA_TYPE.fullmatch(base) and for_apps(base) == base else ""

@@ -701,13 +701,19 @@ def test_links_come_percent_encoded_where_an_app_could_write_them_into_html(
         sub.feed,
         "quoted",
         url=hostile,
-        enclosures=[{"url": "https://q.example/a.mp3?x=\"'<>", "type": "audio/mpeg"}],
+        enclosures=[
+            {"url": "https://q.example/a.mp3?x=\"'<>", "type": "audio/mpeg"},
+            {"url": "https://q.example/b.mp3", "type": 'audio/mpeg" onload="alert(1)'},
+            {"url": "https://q.example/still.jpg", "type": "image"},
+        ],
     )
     encoded = "https://q.example/a%22%3E%3Cscript%3Ealert(1)%3C/script%3E%60%20b"
     item = gr.json(f"reader/api/0/stream/contents/feed/{sub.feed_id}")["items"][0]
     assert item["canonical"] == [{"href": encoded}]
     assert item["alternate"] == [{"href": encoded, "type": "text/html"}]
     assert item["enclosure"][0]["href"] == "https://q.example/a.mp3?x=%22%27%3C%3E"
+    # A type is given only if it is one (a thumbnail's "image" too, as FreshRSS gives it).
+    assert [e["type"] for e in item["enclosure"]] == ["audio/mpeg", "", "image"]
     assert item["origin"]["htmlUrl"] == "https://q.example/?a=%271%27&b=%3Cx%3E"
     listed = gr.json("reader/api/0/subscription/list")["subscriptions"][0]
     assert listed["htmlUrl"] == "https://q.example/?a=%271%27&b=%3Cx%3E"
