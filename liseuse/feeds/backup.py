@@ -35,6 +35,7 @@ from django.utils.dateparse import parse_datetime
 from liseuse.accounts.models import User
 from liseuse.accounts.services import validate_timezone
 from liseuse.feeds import opml
+from liseuse.feeds import queries
 from liseuse.feeds.models import Category
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
@@ -240,6 +241,33 @@ def _describe(exc: ValidationError, where: str = "") -> str:
     )
 
 
+def _category(user: User, name: object, *, position: int = 0) -> tuple[Category, bool]:
+    """The person's category of that name, made if need be; never a label's name (Google
+    Reader apps know both as user/-/label/<name>: `queries.NameTaken`)."""
+    name = str(name)[:255]
+    found = Category.objects.filter(user=user, name=name).first()
+    if found is not None:
+        return found, False
+    try:
+        queries.check_category_name(user, name)
+    except queries.NameTaken as exc:
+        raise BackupError(str(exc)) from None
+    return Category.objects.create(user=user, name=name, position=position), True
+
+
+def _label(user: User, name: object) -> tuple[Label, bool]:
+    """The person's label of that name, made if need be; never a category's name."""
+    name = str(name)[:255]
+    found = Label.objects.filter(user=user, name=name).first()
+    if found is not None:
+        return found, False
+    try:
+        queries.check_label_name(user, name)
+    except queries.NameTaken as exc:
+        raise BackupError(str(exc)) from None
+    return Label.objects.create(user=user, name=name), True
+
+
 def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
     settings = data.get("settings") or {}
     for name in User.SETTINGS:
@@ -258,16 +286,14 @@ def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
         position = _number(
             item.get("position", 0), f"categories[{i}].position", minimum=-_MAX_NUMBER
         )
-        category, _ = Category.objects.get_or_create(
-            user=user, name=str(item["name"])[:255], defaults={"position": position}
-        )
+        category, _ = _category(user, item["name"], position=position)
         categories[category.name] = category
     labels = {}
     # What was not there before (states: whose flags or labels changed): an export imported
     # again is counted as nothing new.
     new = {"new_subscriptions": 0, "new_labels": 0, "changed_states": 0}
     for name in data.get("labels", []):
-        label, created = Label.objects.get_or_create(user=user, name=str(name)[:255])
+        label, created = _label(user, name)
         labels[label.name] = label
         new["new_labels"] += created
 
@@ -277,6 +303,8 @@ def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
         url = _feed_url(item["url"], f"{where}url")
         existing = Subscription.objects.filter(user=user, feed__url=url).first()
         category_name = item.get("category")
+        if category_name:
+            _category(user, category_name)  # a label's name is refused here, in words
         subscription = existing or follow(user, url, category=category_name)
         new["new_subscriptions"] += existing is None
         subscription.title = title_field(str(item.get("title") or ""))
@@ -286,8 +314,7 @@ def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
         )
         if category_name:
             subscription.category = (
-                categories.get(category_name)
-                or Category.objects.get_or_create(user=user, name=str(category_name)[:255])[0]
+                categories.get(category_name) or _category(user, category_name)[0]
             )
         try:
             subscription.full_clean(exclude=["user", "feed"])
@@ -310,10 +337,7 @@ def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
         name = item.get("category")
         folder: Category | None = None
         if name:
-            folder = (
-                categories.get(name)
-                or Category.objects.get_or_create(user=user, name=str(name)[:255])[0]
-            )
+            folder = categories.get(name) or _category(user, name)[0]
         limits = {
             key: None if item.get(key) is None else _number(item[key], f"retention[{i}].{key}")
             for key in ("keep_max", "keep_min", "keep_days")
@@ -370,7 +394,7 @@ def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
         names = [str(n)[:255] for n in item.get("labels") or []]
         for name in names:
             if name not in labels:
-                labels[name], created = Label.objects.get_or_create(user=user, name=name)
+                labels[name], created = _label(user, name)
                 new["new_labels"] += created
         state.labels.set([labels[n] for n in names])
         applied += 1

@@ -283,3 +283,27 @@ def test_a_malformed_value_is_named_and_nothing_is_imported(
     bob.refresh_from_db()
     assert _nothing_imported_for(bob) and not SavedQuery.objects.exists()
     assert not RetentionRule.objects.exists() and bob.timezone == "UTC"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "parts",
+    [
+        {"labels": ["Presse"]},
+        {"subscriptions": [{"url": "http://a.example/feed", "category": "Later"}]},
+        {"categories": [{"name": "Later", "position": 0}]},
+        {"retention": [{"category": "Later", "keep_days": 3}]},
+    ],
+    ids=["label", "subscription-category", "category", "retention-category"],
+)
+def test_a_label_and_a_category_of_one_name_refuse_the_whole_file(
+    bob: User, parts: dict[str, object]
+) -> None:
+    # Google Reader apps know both as user/-/label/<name>, and then reach only the category.
+    Category.objects.create(user=bob, name="Presse")
+    Label.objects.create(user=bob, name="Later")
+    with pytest.raises(backup.BackupError, match="already one of your"):
+        backup.import_user(bob, _document(**parts))
+    assert list(Category.objects.filter(user=bob).values_list("name", flat=True)) == ["Presse"]
+    assert list(Label.objects.filter(user=bob).values_list("name", flat=True)) == ["Later"]
+    assert not Subscription.objects.filter(user=bob).exists()
