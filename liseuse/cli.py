@@ -667,6 +667,23 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
     return whole_number
 
 
+def _refuse_a_broken_setup(*, everything: bool) -> None:
+    """Stop on the checks' errors (docs/configuration.md, Checks): every command on those of
+    the data folder (E001, E002: cheap); `serve` and `worker`, which run for long, on all of
+    them, Django's included (a CSRF_TRUSTED_ORIGINS without a scheme refused every form). All
+    of them cost a quarter of a second, most of a short command's start: `liseuse check` runs
+    them for the others. A read-only data folder failed with a traceback instead."""
+    from django.conf import settings
+    from django.core import checks
+
+    from liseuse.feeds.checks import sqlite_problems
+
+    found = checks.run_checks() if everything else sqlite_problems(settings.DATABASES["default"])
+    errors = [problem for problem in found if problem.is_serious()]
+    if errors:
+        _fail("; ".join(f"{e.id}: {e.msg}" + (f" {e.hint}" if e.hint else "") for e in errors))
+
+
 def _fail(message: str) -> NoReturn:
     print(f"liseuse: error: {message}", file=sys.stderr)
     raise SystemExit(EXIT_FAILURE)
@@ -687,9 +704,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     try:
         if args.handler is not cmd_check:
+            _refuse_a_broken_setup(everything=args.handler in (cmd_serve, cmd_worker))
             # Every other command reads or writes the database: a fresh data folder, or one
             # an upgrade left behind, is brought up to date first (a no-op when it is).
-            _migrate()
+            try:
+                _migrate()
+            except OSError as exc:  # its lock file beside the database, refused
+                _fail(f"the data folder: {exc}")
         args.handler(args)
         sys.stdout.flush()  # a closed pipe said now, while it can be told quietly
     except BrokenPipeError:

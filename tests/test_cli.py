@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from liseuse.accounts.models import User
@@ -645,3 +646,27 @@ def test_a_retention_rule_keeping_more_than_its_most_is_refused(
     assert code != 0 and "--keep-min 20 is more than --keep-max 10" in err
     code, out, _ = run([*args[:3], "--keep-max", "20", "--keep-min", "10"], capsys, monkeypatch)
     assert code == 0 and "keep_max=20" in out and "keep_min=10" in out
+
+
+def test_every_command_stops_on_a_data_folder_it_cannot_write(
+    alice: User, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A read-only folder (a mount): migrating first, the command failed with a traceback.
+    monkeypatch.setattr("liseuse.feeds.checks.os.access", lambda path, mode: False)
+    code, _, err = run(["user", "list"], capsys, monkeypatch)
+    assert code == 1 and "liseuse.E002" in err and "not writable" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_serve_and_worker_stop_on_any_check_error(
+    command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Django's own: a trusted origin without its scheme refused every form of the pages.
+    started: list[str] = []
+    monkeypatch.setattr(f"liseuse.cli.cmd_{command}", lambda args: started.append(command))
+    with override_settings(CSRF_TRUSTED_ORIGINS=["news.example.org"]):
+        code, _, err = run([command], capsys, monkeypatch)
+    assert code == 1 and "4_0.E001" in err and not started
+    code, _, _ = run([command], capsys, monkeypatch)
+    assert code == 0 and started == [command]
