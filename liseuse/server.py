@@ -10,11 +10,13 @@ from __future__ import annotations
 import errno
 import logging
 import re
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from types import FrameType
 from typing import Any
 
 from django.conf import settings
@@ -171,6 +173,12 @@ class RefreshLoop:
                 self.process = self._spawn()
             pause = min(pause * 2, RESTART_MAX)
 
+    def stopping(self) -> None:
+        """The server was asked to stop: a loop that ends now is not started again. (Its web
+        processes may take seconds to end, and `stop` comes after them: a loop ended by the
+        same Ctrl-C was started again meanwhile, with an error, and refreshed for that long.)"""
+        self._stopping.set()
+
     def stop(self) -> None:
         with self._lock:
             self._stopping.set()
@@ -218,6 +226,23 @@ def _refuse_if_taken(host: str, port: int, bind: str) -> None:
             ) from None
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
+
+
+def tell_on_stop(loop: RefreshLoop, signals: tuple[signal.Signals, ...] = _STOP_SIGNALS) -> None:
+    """Have `loop` know at once when this process (gunicorn's arbiter) is asked to stop, then
+    let the handler that was there (the arbiter's own) do its work."""
+    for signum in signals:
+        previous = signal.getsignal(signum)
+
+        def handler(received: int, frame: FrameType | None, previous: Any = previous) -> None:
+            loop.stopping()
+            if callable(previous):
+                previous(received, frame)
+
+        signal.signal(signum, handler)
+
+
 def serve(*, worker: bool = True) -> None:
     host, port = listen_address(settings.LISEUSE_LISTEN)
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -230,6 +255,8 @@ def serve(*, worker: bool = True) -> None:
     def start_worker(server: Any) -> None:
         if worker:
             refresher.start()
+            # Called once the arbiter has set its signal handlers, in its main thread.
+            tell_on_stop(refresher)
 
     def stop_worker(server: Any) -> None:
         refresher.stop()
@@ -244,6 +271,9 @@ def serve(*, worker: bool = True) -> None:
             "reuse_port": own_sockets,
             "threads": 4,
             "timeout": 60,
+            # How long requests under way may take to end once asked to stop (gunicorn's 30 s
+            # by default: a web process stuck ending its thread pool held Ctrl-C that long).
+            "graceful_timeout": 10,
             "accesslog": "-",
             "logger_class": AccessLogger,
             "when_ready": start_worker,

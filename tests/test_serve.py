@@ -379,3 +379,30 @@ class _Collect(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.said.append(record.getMessage())
+
+
+def test_a_loop_ended_once_the_server_is_stopping_is_not_started_again(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The arbiter's stop signal tells the loop at once (`tell_on_stop`): its web processes
+    may take seconds to end, and a loop ended by the same Ctrl-C was started again meanwhile,
+    with an error, and refreshed for that long."""
+    monkeypatch.setattr(server, "RESTART_FIRST", 0.05)
+    received: list[int] = []
+    before = signal.signal(signal.SIGUSR1, lambda signum, frame: received.append(signum))
+    loop = server.RefreshLoop([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    try:
+        server.tell_on_stop(loop, (signal.SIGUSR1,))
+        with caplog.at_level(logging.INFO, logger="liseuse.server"):
+            loop.start()
+            first = loop.process
+            os.kill(os.getpid(), signal.SIGUSR1)  # as gunicorn's arbiter gets Ctrl-C's SIGINT
+            assert first is not None
+            first.wait(timeout=10)
+            time.sleep(0.5)  # ten times the pause before a new loop
+        assert received == [signal.SIGUSR1]  # the arbiter's own handler still ran
+        assert loop.process is first
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    finally:
+        signal.signal(signal.SIGUSR1, before)
+        loop.stop()
