@@ -22,9 +22,11 @@ who follows their feed: what one person's file says of them, others may read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from typing import TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -241,31 +243,35 @@ def _describe(exc: ValidationError, where: str = "") -> str:
     )
 
 
-def _category(user: User, name: object, *, position: int = 0) -> tuple[Category, bool]:
-    """The person's category of that name, made if need be; never a label's name (Google
-    Reader apps know both as user/-/label/<name>: `queries.NameTaken`)."""
+_Named = TypeVar("_Named", Category, Label)
+
+
+def _named(
+    model: type[_Named],
+    check: Callable[[User, str], None],
+    user: User,
+    name: object,
+    **defaults: object,
+) -> tuple[_Named, bool]:
+    """The person's category or label of that name, made if need be; never with the other
+    kind's name (Google Reader apps know both as user/-/label/<name>: `queries.NameTaken`)."""
     name = str(name)[:255]
-    found = Category.objects.filter(user=user, name=name).first()
+    found = model._default_manager.filter(user=user, name=name).first()
     if found is not None:
         return found, False
     try:
-        queries.check_category_name(user, name)
+        check(user, name)
     except queries.NameTaken as exc:
         raise BackupError(str(exc)) from None
-    return Category.objects.create(user=user, name=name, position=position), True
+    return model._default_manager.create(user=user, name=name, **defaults), True
+
+
+def _category(user: User, name: object, *, position: int = 0) -> tuple[Category, bool]:
+    return _named(Category, queries.check_category_name, user, name, position=position)
 
 
 def _label(user: User, name: object) -> tuple[Label, bool]:
-    """The person's label of that name, made if need be; never a category's name."""
-    name = str(name)[:255]
-    found = Label.objects.filter(user=user, name=name).first()
-    if found is not None:
-        return found, False
-    try:
-        queries.check_label_name(user, name)
-    except queries.NameTaken as exc:
-        raise BackupError(str(exc)) from None
-    return Label.objects.create(user=user, name=name), True
+    return _named(Label, queries.check_label_name, user, name)
 
 
 def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
