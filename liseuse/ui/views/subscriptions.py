@@ -291,20 +291,16 @@ def category_edit(request: HttpRequest, user: User, category_id: int) -> HttpRes
     if request.method == "POST":
         form = CategoryForm(request.POST)
         if form.is_valid():
+            name = form.cleaned_data["name"]
             try:
+                if name != category.name:
+                    queries.check_category_name(user, name)
                 with transaction.atomic():
-                    if form.cleaned_data["name"] != category.name:
-                        queries.check_category_name(user, form.cleaned_data["name"])
-                    category.name = form.cleaned_data["name"]
-                    category.save(update_fields=["name"])
-            except (IntegrityError, queries.NameTaken) as exc:
-                error = (
-                    str(exc)
-                    if isinstance(exc, queries.NameTaken)
-                    else _("You already have a category of that name.")
-                )
-                # Named in memory by the attempt: the page's heading shows the name it kept.
-                category.refresh_from_db()
+                    Category.objects.filter(pk=category.pk).update(name=name)
+            except IntegrityError:
+                error = _("You already have a category of that name.")
+            except queries.NameTaken as exc:
+                error = str(exc)
             else:
                 messages.success(request, _("Category renamed."))
                 return see_other("ui:subscriptions")
