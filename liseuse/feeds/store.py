@@ -31,13 +31,11 @@ from liseuse.feeds.models import Favicon
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.models import feed_host
-from liseuse.pipeline import reasons
 from liseuse.pipeline.decide import EntryDecision
 from liseuse.pipeline.favicon import Icon
 from liseuse.pipeline.refresh import FeedUpdate
 from liseuse.pipeline.types import FetchResult
 from liseuse.pipeline.types import ParsedEntry
-from liseuse.pipeline.types import PipelineError
 
 # SQLite's page cache for a refresh's writes, in KiB. Its default, 2 MB, is smaller than the
 # indexes a first refresh writes into (the states' seven alone are 9 MB at 35,000 entries): their
@@ -197,10 +195,6 @@ class DjangoStore:
             return results
 
     def save_update(self, update: FeedUpdate) -> int:
-        if update.permanent_url and self._another_feed_at(update.feed_id, update.permanent_url):
-            # The feed cannot move there (`_move_feed`), and its entries are that feed's:
-            # stored here too, whoever follows both read each twice, at every refresh.
-            raise PipelineError(reasons.MOVED_TO_ANOTHER_FEED.format(url=update.permanent_url))
         # All or nothing, in the caller's transaction when there is one (no savepoint: see
         # write_together).
         with transaction.atomic(savepoint=False):
@@ -285,9 +279,6 @@ class DjangoStore:
                 user__mark_updated_unread=True,
             ).update(is_read=False, read_at=None)
         return inserted
-
-    def _another_feed_at(self, feed_id: int, url: str) -> bool:
-        return Feed.objects.filter(url=url[:2048]).exclude(id=feed_id).exists()
 
     def _move_feed(self, feed_id: int, new_url: str) -> None:
         """Follow a confirmed permanent redirect, unless another feed row has that URL already."""

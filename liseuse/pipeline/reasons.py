@@ -81,12 +81,6 @@ NOT_FETCHED = gettext_noop("could not fetch {url} ({reason})")
 # --- the refresh
 PARSER_CRASHED = gettext_noop("could not read the feed ({error})")
 STORE_FAILED = gettext_noop("could not store its entries ({error})")
-# A 301 to the address of another feed liseuse already has: stored here too, its entries were
-# everyone's twice (`feeds.store`).
-MOVED_TO_ANOTHER_FEED = gettext_noop(
-    "this address now leads for good to {url}, which is a feed of its own here: follow that "
-    "one and unfollow this one"
-)
 # The process reading the feed died (a crash in a C extension, the kernel's memory killer).
 PROCESS_KILLED = gettext_noop(
     "the refresh process crashed (signal {signal}) while reading this feed"

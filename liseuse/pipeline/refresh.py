@@ -460,8 +460,6 @@ async def refresh_feeds(
             )
             try:
                 new = await write(lambda: store.save_update(update))
-            except PipelineError as exc:  # the store refused it, saying why in words
-                return await failed(str(exc), gone=False, retry_after=None)
             except Exception as exc:  # a database refusal must mark this feed, never stop the batch
                 log.exception("could not store", extra={"feed_id": feed.id, "feed_url": feed.url})
                 return await failed(
