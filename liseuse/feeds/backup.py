@@ -255,7 +255,7 @@ def _named(
 ) -> tuple[_Named, bool]:
     """The person's category or label of that name, made if need be; never with the other
     kind's name (Google Reader apps know both as user/-/label/<name>: `queries.NameTaken`)."""
-    name = str(name)[:255]
+    name = str(name).strip()[:255]  # as the pages, OPML and `follow` keep names
     found = model._default_manager.filter(user=user, name=name).first()
     if found is not None:
         return found, False

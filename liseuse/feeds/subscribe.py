@@ -128,6 +128,10 @@ def _move(subscription: Subscription, url: str, taken: SubscribeError) -> None:
             list(Feed.objects.select_for_update().filter(pk=feed.pk).values_list("pk", flat=True))
         if Feed.objects.filter(url=url).exists():
             raise taken
+        if Feed.objects.filter(pk=feed.pk, lease_until__gt=timezone.now()).exists():
+            # A refresh under way would write the old address's validators, errors and next
+            # fetch over the moved feed's (and never fetch the new address for hours).
+            raise SubscribeError(_("this feed is being refreshed right now"))
         if Subscription.objects.filter(feed=feed).exclude(pk=subscription.pk).exists():
             raise SubscribeError(
                 _(

@@ -12,6 +12,11 @@ from django.utils.translation import gettext as _
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(?!\d)")
 
 
+# Blanks, controls and what no host name holds (an IPv6 address's brackets are not in
+# `hostname`).
+_NOT_IN_A_HOST = re.compile(r"[\x00-\x20\x7f\"'<>`{}|\\^]")
+
+
 class FeedUrlError(ValueError):
     pass
 
@@ -42,6 +47,9 @@ def normalize_feed_url(raw: str) -> str:
         raise FeedUrlError(_("the URL's host is not a valid address")) from None
     if not parts.hostname:
         raise FeedUrlError(_("the URL names no host"))
+    if _NOT_IN_A_HOST.search(parts.hostname):
+        # "not a url" became https://not a url/, followed, then failing to resolve for ever.
+        raise FeedUrlError(_("the URL's host is not a valid address"))
     try:
         parts.port  # noqa: B018  (urlsplit checks the port only when asked)
     except ValueError:

@@ -46,7 +46,6 @@ from liseuse.greader.errors import bad_request
 from liseuse.greader.errors import not_found
 from liseuse.greader.params import Params
 from liseuse.greader.render import Row
-from liseuse.lib import links
 
 # Items per page: 20 unless asked, never more than queries.MAX_PAGE (a client asking for
 # 100,000 gets pages and a continuation). Ids are light, so their pages are bigger.
@@ -315,7 +314,9 @@ def subscription_list(request: HttpRequest, user: User, params: Params) -> HttpR
                 "id": f"feed/{sub['feed_id']}",
                 "title": render.plain(render.feed_title(sub)),
                 "categories": [{"id": streams.LABEL + folder, "label": folder}] if folder else [],
-                "url": links.for_apps(sub["feed__url"]),
+                # An id too: apps send it back as feed/<url> (newsboat). Left as it is stored,
+                # as a stream id (`streams.find_subscription` looks it up as it is).
+                "url": sub["feed__url"],
                 "htmlUrl": render.site_for_apps(sub),
                 "iconUrl": _icon(request, sub),
                 "firstitemmsec": str(ids.usec(sub["created_at"]) // 1000),

@@ -10,7 +10,8 @@ does not change where a link leads: a browser encodes them so itself before it a
 page (the WHATWG URL standard: `"`, `<`, `>`, the backtick and blanks anywhere, `'` in a
 query), and servers read `%27` in a path as `'`. Not done when storing:
 an entry without a guid is known by its link (`pipeline.decide`), and stored links would have
-stopped matching what their feeds list.
+stopped matching what their feeds list. Nor for what apps send back as an id: Google Reader's
+subscription list gives a feed's address as stored (`feed/<url>` names the feed).
 """
 
 from __future__ import annotations

@@ -56,6 +56,10 @@ try:  # aiohttp[speedups] brings it; without it, br is not asked for (`accept_en
     import brotli  # type: ignore[import-untyped]
 except ImportError:
     brotli = None
+try:  # aiohttp[speedups] brings it too (Python 3.14 has compression.zstd)
+    from backports import zstd
+except ImportError:
+    zstd = None  # type: ignore[assignment]
 
 from liseuse.pipeline import reasons
 from liseuse.pipeline.netguard import AddressPolicy
@@ -618,6 +622,8 @@ def _undo_codings(
     for coding in reversed(codings):  # the last coding listed was applied last
         if coding == "br":
             body = _unbrotli(body, max_bytes, host=host)
+        elif coding == "zstd":
+            body = _unzstd(body, max_bytes, host=host)
         else:
             body = _inflate(body, coding, max_bytes, host=host)
     return body
@@ -625,11 +631,32 @@ def _undo_codings(
 
 def _own_codings() -> frozenset[str]:
     # br only with the brotli module (aiohttp[speedups]), as `accept_encoding` asks for it.
-    return _OWN_CODINGS if _can_undo_brotli() else _OWN_CODINGS - {"br"}
+    # zstd is never asked for, but a server may send it all the same: aiohttp undid it.
+    codings = _OWN_CODINGS if _can_undo_brotli() else _OWN_CODINGS - {"br"}
+    return codings | {"zstd"} if zstd is not None else codings
 
 
 def _can_undo_brotli() -> bool:
     return brotli is not None and compression_utils.HAS_BROTLI
+
+
+def _unzstd(data: bytes, max_bytes: int, *, host: str) -> bytes:
+    """A zstd layer (every frame of it), stopped as soon as it passes the cap; an error if it
+    ends before its end."""
+    assert zstd is not None  # zstd is only undone with the module (`_own_codings`)
+    out = bytearray()
+    while data:
+        decompressor = zstd.ZstdDecompressor()
+        try:
+            out += decompressor.decompress(data, max_bytes + 1 - len(out))
+        except zstd.ZstdError as exc:
+            raise FetchError(reasons.BROKEN_BODY.format(host=host)) from exc
+        if len(out) > max_bytes:
+            raise FetchError(reasons.TOO_LARGE.format(size=describe_size(max_bytes)))
+        if not decompressor.eof:  # cut short
+            raise FetchError(reasons.BROKEN_BODY.format(host=host))
+        data = decompressor.unused_data
+    return bytes(out)
 
 
 def _unbrotli(data: bytes, max_bytes: int, *, host: str) -> bytes:

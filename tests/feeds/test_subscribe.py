@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from collections.abc import Sequence
+from datetime import timedelta
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from liseuse.accounts.models import User
 from liseuse.cli import main
@@ -126,6 +128,10 @@ def test_a_page_without_any_feed_says_so(alice: User) -> None:
 def test_bad_urls_and_private_addresses_are_refused_in_words(alice: User) -> None:
     with pytest.raises(SubscribeError, match="only http and https"):
         subscribe_url(alice, "javascript:alert(1)")
+    # Words are no address: "https://not a url/" was followed, then failed to resolve for ever.
+    for words in ("not a url", 'https://a"b.example/feed', "https://a<b>.example/"):
+        with pytest.raises(SubscribeError, match="host is not a valid address"):
+            subscribe_url(alice, words)
     with (
         LocalServer({"/rss": Reply(body=RSS)}) as server,
         override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=False),
@@ -239,3 +245,19 @@ def test_a_shared_feed_or_a_taken_address_is_not_moved(alice: User, bob: User) -
         "https://mine.example/feed",
         "https://shared.example/feed",
     ]
+
+
+def test_a_feed_is_not_moved_while_a_refresh_holds_it(alice: User) -> None:
+    # The refresh under way would write the old address's ETag and next fetch (hours away)
+    # over the moved feed's, and the new address would wait that long.
+    mine = follow(alice, "https://mine.example/feed")
+    Feed.objects.filter(pk=mine.feed_id).update(
+        lease_owner="a worker", lease_until=timezone.now() + timedelta(minutes=5)
+    )
+    with pytest.raises(SubscribeError, match="being refreshed right now"):
+        change_url(mine, "https://moved.example/feed")
+    Feed.objects.filter(pk=mine.feed_id).update(lease_owner="", lease_until=None)
+    assert change_url(mine, "https://moved.example/feed")
+    with pytest.raises(SubscribeError, match="host is not a valid address"):
+        change_url(mine, "not a url")
+    assert Feed.objects.get().url == "https://moved.example/feed"

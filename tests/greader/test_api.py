@@ -737,3 +737,14 @@ def test_a_folder_or_label_name_too_long_is_refused_not_cut(
     assert labelled.status_code == 400 and b"at most 255" in labelled.content
     assert Category.objects.filter(user=reader, name="Tech").exists()
     assert not Label.objects.filter(user=reader).exists()
+
+
+def test_a_listed_feed_url_is_an_id_the_app_can_send_back(gr: GReader, reader: User) -> None:
+    # Apps (newsboat) name a feed feed/<its url> from the list: percent-encoded there, a URL
+    # with a quote named no subscription any more (and quickadd made a second feed).
+    sub = subscribe(reader, "https://q.example/feed?q=it's")
+    add_entry(sub.feed, "one")
+    listed = gr.json("reader/api/0/subscription/list")["subscriptions"][0]
+    assert listed["url"] == "https://q.example/feed?q=it's"
+    refs = gr.json("reader/api/0/stream/items/ids", s="feed/" + listed["url"])["itemRefs"]
+    assert len(refs) == 1

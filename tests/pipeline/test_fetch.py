@@ -239,6 +239,23 @@ def test_a_body_cut_short_is_an_error_not_a_shorter_feed(encoding: str, compress
         assert fetch(server.url("/feed")).body == RSS * 40
 
 
+def test_zstd_sent_unasked_is_undone_checked_and_capped() -> None:
+    # Never asked for, but aiohttp undid it, and a server sending it had its feeds read;
+    # undone here since whole bodies are, it came through as compressed bytes.
+    from backports import zstd
+
+    whole = zstd.compress(RSS * 40)
+    with LocalServer({"/feed": Reply(200, {"Content-Encoding": "zstd"}, whole)}) as server:
+        assert fetch(server.url("/feed")).body == RSS * 40
+    cut = iter([whole[: len(whole) * 3 // 5]])
+    with LocalServer({"/feed": Reply(200, {"Content-Encoding": "zstd"}, cut)}) as server:
+        assert fetch_error(server.url("/feed")).reason == "broken response body from 127.0.0.1"
+    bomb = zstd.compress(bytes(50 * 1024 * 1024))
+    with LocalServer({"/bomb": Reply(200, {"Content-Encoding": "zstd"}, bomb)}) as server:
+        error = fetch_error(server.url("/bomb"), max_bytes=1024 * 1024)
+    assert error.reason == "response larger than 1 MB"
+
+
 def test_a_br_bomb_is_stopped_at_the_cap() -> None:
     bomb = brotli.compress(bytes(50 * 1024 * 1024))  # 50 MB of zeros, a few hundred bytes sent
     started = time.monotonic()

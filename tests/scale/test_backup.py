@@ -293,8 +293,17 @@ def test_a_malformed_value_is_named_and_nothing_is_imported(
         {"subscriptions": [{"url": "http://a.example/feed", "category": "Later"}]},
         {"categories": [{"name": "Later", "position": 0}]},
         {"retention": [{"category": "Later", "keep_days": 3}]},
+        {"labels": ["Presse "]},  # names are kept without their blanks, as everywhere
+        {"subscriptions": [{"url": "http://a.example/feed", "category": " Later "}]},
     ],
-    ids=["label", "subscription-category", "category", "retention-category"],
+    ids=[
+        "label",
+        "subscription-category",
+        "category",
+        "retention-category",
+        "label-with-blanks",
+        "category-with-blanks",
+    ],
 )
 def test_a_label_and_a_category_of_one_name_refuse_the_whole_file(
     bob: User, parts: dict[str, object]
