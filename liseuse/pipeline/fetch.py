@@ -43,6 +43,7 @@ from datetime import datetime
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from types import TracebackType
+from typing import Protocol
 
 import aiohttp
 from aiohappyeyeballs import AddrInfoType
@@ -647,16 +648,40 @@ def _unzstd(data: bytes, max_bytes: int, *, host: str) -> bytes:
     out = bytearray()
     while data:
         decompressor = zstd.ZstdDecompressor()
-        try:
-            out += decompressor.decompress(data, max_bytes + 1 - len(out))
-        except zstd.ZstdError as exc:
-            raise FetchError(reasons.BROKEN_BODY.format(host=host)) from exc
-        if len(out) > max_bytes:
-            raise FetchError(reasons.TOO_LARGE.format(size=describe_size(max_bytes)))
-        if not decompressor.eof:  # cut short
-            raise FetchError(reasons.BROKEN_BODY.format(host=host))
+        _whole_stream(decompressor, zstd.ZstdError, data, out, max_bytes, host=host)
         data = decompressor.unused_data
     return bytes(out)
+
+
+class _Decompressor(Protocol):
+    """What zlib's and zstd's decompressors have in common."""
+
+    def decompress(self, data: bytes, max_length: int, /) -> bytes: ...
+
+    @property
+    def eof(self) -> bool: ...
+
+
+def _whole_stream(
+    decompressor: _Decompressor,
+    errors: type[Exception],
+    data: bytes,
+    out: bytearray,
+    max_bytes: int,
+    *,
+    host: str,
+) -> None:
+    """One stream of `data` undone into `out`: an error if it is broken, passes the cap (it
+    stops there: the limit is never 0, "no limit", as `out` holds max_bytes at most), or ends
+    before its end (cut short: what came out is not the whole document)."""
+    try:
+        out += decompressor.decompress(data, max_bytes + 1 - len(out))
+    except errors as exc:
+        raise FetchError(reasons.BROKEN_BODY.format(host=host)) from exc
+    if len(out) > max_bytes:
+        raise FetchError(reasons.TOO_LARGE.format(size=describe_size(max_bytes)))
+    if not decompressor.eof:
+        raise FetchError(reasons.BROKEN_BODY.format(host=host))
 
 
 def _unbrotli(data: bytes, max_bytes: int, *, host: str) -> bytes:
@@ -686,15 +711,7 @@ def _inflate(data: bytes, coding: str, max_bytes: int, *, host: str) -> bytes:
         else:
             wbits = 16 + zlib.MAX_WBITS
         inflater = zlib.decompressobj(wbits)
-        try:
-            # The limit is never 0 (which would mean "no limit"): `out` holds max_bytes at most.
-            out += inflater.decompress(data, max_bytes + 1 - len(out))
-        except zlib.error as exc:
-            raise FetchError(reasons.BROKEN_BODY.format(host=host)) from exc
-        if len(out) > max_bytes:
-            raise FetchError(reasons.TOO_LARGE.format(size=describe_size(max_bytes)))
-        if not inflater.eof:  # cut short: what came out is not the whole document
-            raise FetchError(reasons.BROKEN_BODY.format(host=host))
+        _whole_stream(inflater, zlib.error, data, out, max_bytes, host=host)
         # gzip may hold several members one after the other; deflate is one stream. Bytes
         # after the last member that start no other (a stray newline) are ignored, as aiohttp
         # and browsers do.
