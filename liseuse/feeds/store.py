@@ -3,7 +3,8 @@
 Each feed's result is written in one short transaction. The store is idempotent: an entry is
 unique per (feed, identity), states per (person, entry), so a worker killed half-way through a
 batch leaves either a feed's whole result or none of it, never a duplicate, and never touches
-anyone's read state except as the pipeline decided.
+anyone's read state except as the pipeline decided (or to carry it over when a feed that moved
+becomes one with another, feeds.merge).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.db import connection
 from django.db import models
 from django.db import transaction
 
+from liseuse.feeds.merge import merge_feed
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import EntryTombstone
@@ -281,16 +283,24 @@ class DjangoStore:
         return inserted
 
     def _move_feed(self, feed_id: int, new_url: str) -> None:
-        """Follow a confirmed permanent redirect, unless another feed row has that URL already."""
+        """Follow a confirmed permanent redirect; to the address of another feed row, become
+        one with it (feeds.merge)."""
+        url = new_url[:2048]
+        there = Feed.objects.filter(url=url).exclude(id=feed_id).values_list("id", flat=True)
+        target = there.first()
+        if target is not None:
+            # Not merged (that feed disabled, or refreshed elsewhere right now): both rows are
+            # kept, this one at its old address, and its next refresh tries again.
+            merge_feed(feed_id, target, lease_owner=self.lease_owner)
+            return
         try:
             with transaction.atomic():
-                url = new_url[:2048]
                 # Its host is where it answered from: no other host to hold now.
                 Feed.objects.filter(id=feed_id).update(
                     url=url, host=feed_host(url), redirect_host=""
                 )
         except IntegrityError:
-            pass  # the target is followed as its own feed: keep both rather than merge blindly
+            pass  # a feed of that address was made meanwhile: merged at the next refresh
 
     def save_not_modified(
         self,

@@ -88,7 +88,7 @@ def subscribe_url(
     disabled = Feed.objects.filter(url=url).values_list("disabled", flat=True).first()
     subscription = follow(user, url, category=category, title=title)
     if disabled is None or disabled:
-        _first_fetch(user, subscription)
+        subscription = _first_fetch(user, subscription)
     return subscription
 
 
@@ -163,7 +163,9 @@ def _normalized(url: str) -> str:
         raise SubscribeError(_("%(url)s: %(reason)s") % {"url": repr(url), "reason": exc}) from None
 
 
-def _first_fetch(user: User, subscription: Subscription) -> None:
+def _first_fetch(user: User, subscription: Subscription) -> Subscription:
+    """`subscription` after its feed's first fetch, which may have moved it to another feed
+    (a permanent redirect to a feed already stored: feeds.merge)."""
     from liseuse.feeds.worker import RefreshRefused
     from liseuse.feeds.worker import refresh_feed_now
 
@@ -171,8 +173,15 @@ def _first_fetch(user: User, subscription: Subscription) -> None:
         # A failure is not the subscription's: the feed's health tells it, and the loop retries.
         refresh_feed_now(user, subscription.feed_id)
     except RefreshRefused:
-        return  # the refresh loop claimed it first
-    subscription.feed.refresh_from_db()
+        return subscription  # the refresh loop claimed it first
+    now = Subscription.objects.select_related("feed", "category").filter(pk=subscription.pk)
+    found = now.first()
+    if found is None:  # merged into the person's subscription of the feed it moved to
+        raise SubscribeError(
+            _("%(url)s has moved for good to the address of a feed you follow already.")
+            % {"url": subscription.feed.url}
+        )
+    return found
 
 
 @transaction.atomic

@@ -21,7 +21,9 @@ from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import EntryTombstone
 from liseuse.feeds.models import Feed
+from liseuse.feeds.subscribe import SubscribeError
 from liseuse.feeds.subscribe import follow
+from liseuse.feeds.subscribe import subscribe_url
 from tests.httpserver import LocalServer
 from tests.httpserver import Reply
 from tests.httpserver import Route
@@ -402,24 +404,160 @@ def test_a_permanent_redirect_to_no_feed_does_not_move_the_feed(alice: User, tar
     assert feed.error_count == 1 and feed.last_error
 
 
-def test_a_permanent_redirect_to_a_feed_already_stored_leaves_both_rows(
+# When a feed moves for good to the address of a feed already stored, the two rows become one
+# (feeds.merge): its followers move over with their reading states.
+
+
+def _followed_both_ways(alice: User, bob: User, server: LocalServer) -> tuple[int, int]:
+    """Alice follows /old (in her category "Tech", under her own title), Bob /new; both are
+    fetched once, then /old moves for good to /new."""
+    moved = follow(alice, server.url("/old"), category="Tech", title="Mine").feed_id
+    there = follow(bob, server.url("/new")).feed_id
+    worker.refresh_once(all_feeds=True)
+    redirect(server, (301,), "/new")
+    return moved, there
+
+
+def test_a_feed_moved_to_a_feed_already_stored_becomes_one_with_it(alice: User, bob: User) -> None:
+    page = rss(("a", "Un"), ("b", "Deux"))
+    with LocalServer({"/old": Reply(body=page), "/new": Reply(body=page)}) as server:
+        moved, there = _followed_both_ways(alice, bob, server)
+        state_a = EntryState.objects.get(user=alice, entry__feed_id=moved, entry__guid="a")
+        queries.set_read(alice, [state_a.entry_id], True)
+        queries.set_starred(alice, [Entry.objects.get(feed_id=moved, guid="b").pk], True)
+        assert worker.refresh_once(all_feeds=True).count("error") == 0
+        before = len(server.paths())
+        worker.refresh_once(all_feeds=True)
+        assert server.paths()[before:] == ["/new"]  # one feed left, fetched once
+    assert list(Feed.objects.values_list("id", "url")) == [(there, server.url("/new"))]
+    sub = queries.subscription(alice, feed_id=there)
+    assert sub is not None and (sub.title, sub.category and sub.category.name) == ("Mine", "Tech")
+    # Her states, now of the entries Bob reads: each entry once, as she left it.
+    assert Entry.objects.count() == 2
+    alices = {
+        s.entry.guid: s for s in EntryState.objects.filter(user=alice).select_related("entry")
+    }
+    assert set(alices) == {"a", "b"} and {s.feed_id for s in alices.values()} == {there}
+    assert (alices["a"].is_read, alices["a"].is_starred) == (True, False)
+    assert (alices["b"].is_read, alices["b"].is_starred) == (False, True)
+    assert not EntryState.objects.filter(user=bob, is_read=True).exists()
+
+
+def test_who_follows_both_feeds_keeps_one_subscription_and_each_entry_once(
     alice: User, bob: User
 ) -> None:
-    # Two rows for one URL cannot be, and merging them (entries, states, subscriptions) is not
-    # something to do on a server's word: the moved feed keeps its URL and is still refreshed.
     page = rss(("a", "Un"), ("b", "Deux"))
-    with LocalServer({"/new": Reply(body=page)}) as server:
+    with LocalServer({"/old": Reply(body=page), "/new": Reply(body=page)}) as server:
         moved = follow(alice, server.url("/old")).feed_id
-        there = follow(bob, server.url("/new")).feed_id
+        there = follow(alice, server.url("/new"), category="Kept").feed_id
+        follow(bob, server.url("/new"))
+        worker.refresh_once(all_feeds=True)
+        assert EntryState.objects.filter(user=alice).count() == 4  # each entry twice
+        label = queries.label_named(alice, "later")
+        assert label is not None
+        old_a = Entry.objects.get(feed_id=moved, guid="a")
+        queries.set_read(alice, [old_a.pk], True)
+        queries.set_label(alice, [old_a.pk], label, True)
+        queries.set_starred(alice, [Entry.objects.get(feed_id=there, guid="b").pk], True)
         redirect(server, (301,), "/new")
+        worker.refresh_once(all_feeds=True)
+    subs = list(queries.subscriptions(alice))
+    assert [(s.feed_id, s.category and s.category.name) for s in subs] == [(there, "Kept")]
+    alices = {
+        s.entry.guid: s for s in EntryState.objects.filter(user=alice).select_related("entry")
+    }
+    assert EntryState.objects.filter(user=alice).count() == 2
+    assert (alices["a"].is_read, list(alices["a"].labels.values_list("name", flat=True))) == (
+        True,
+        ["later"],
+    )
+    assert (alices["b"].is_read, alices["b"].is_starred) == (False, True)
+
+
+def test_entries_only_the_moved_feed_had_go_over_and_cannot_hide_the_others(
+    alice: User, bob: User
+) -> None:
+    old = rss(("z", "Ancien"), ("a", "Un"))
+    with LocalServer({"/old": Reply(body=old), "/new": Reply(body=rss(("a", "Un")))}) as server:
+        moved, there = _followed_both_ways(alice, bob, server)
+        z = Entry.objects.get(feed_id=moved, guid="z")
+        queries.set_starred(alice, [z.pk], True)
+        worker.refresh_once(all_feeds=True)
+        # Her old entry, starred, is hers still, in the feed she follows now; Bob never had it.
+        kept = EntryState.objects.select_related("entry").get(user=alice, entry_id=z.pk)
+        assert (kept.is_starred, kept.feed_id, kept.entry.feed_id) == (True, there, there)
+        assert not EntryState.objects.filter(user=bob, entry_id=z.pk).exists()
+        flt = queries.StreamFilter(state="all", search="Ancien")
+        assert [s.entry_id for s in queries.stream(alice, flt).entries] == [z.pk]
+        # The feed lists "z" one day: Bob gets it as any new entry (the moved copy's identity
+        # is its own, so it cannot pass for it).
+        server.routes["/new"] = Reply(body=rss(("z", "Ancien"), ("a", "Un")))
+        Feed.objects.update(next_fetch_at=timezone.now())
+        worker.refresh_once(all_feeds=True)
+    assert EntryState.objects.filter(user=bob, entry__guid="z").count() == 1
+
+
+def test_a_feed_moved_to_a_disabled_feed_keeps_both_rows(alice: User, bob: User) -> None:
+    page = rss(("a", "Un"), ("b", "Deux"))
+    with LocalServer({"/old": Reply(body=page), "/new": Reply(body=page)}) as server:
+        moved, there = _followed_both_ways(alice, bob, server)
+        Feed.objects.filter(id=there).update(disabled=True)
         summary = worker.refresh_once(all_feeds=True)
-    assert summary.count("updated") == 2
+    assert [r.feed_id for r in summary.reports if r.outcome == "updated"] == [moved]
     assert Feed.objects.get(id=moved).url == server.url("/old")
-    assert Feed.objects.get(id=there).url == server.url("/new")
-    for feed in Feed.objects.all():
-        assert (feed.last_error, feed.error_count, feed.disabled) == ("", 0, False)
-        assert Entry.objects.filter(feed=feed).count() == 2
     assert EntryState.objects.filter(user=alice, feed_id=moved).count() == 2
+
+
+def test_a_feed_moved_to_one_another_worker_refreshes_waits(alice: User, bob: User) -> None:
+    page = rss(("a", "Un"))
+    with LocalServer({"/old": Reply(body=page), "/new": Reply(body=page)}) as server:
+        moved, there = _followed_both_ways(alice, bob, server)
+        Feed.objects.filter(id=there).update(
+            lease_owner="elsewhere", lease_until=timezone.now() + timedelta(minutes=5)
+        )
+        worker.refresh_once(all_feeds=True)
+        assert Feed.objects.filter(id=moved).exists()  # tried again at its next refresh
+        Feed.objects.filter(id=there).update(lease_owner="", lease_until=None)
+        Feed.objects.filter(id=moved).update(next_fetch_at=timezone.now())
+        worker.refresh_once(all_feeds=False)
+    assert not Feed.objects.filter(id=moved).exists()
+    assert EntryState.objects.filter(user=alice, feed_id=there).count() == 1
+
+
+def test_following_the_old_address_of_a_stored_feed_follows_that_feed(
+    alice: User, bob: User
+) -> None:
+    carol = User.objects.create_user("carol", password="correct horse battery")
+    page = rss(("a", "Un"))
+    with LocalServer({"/new": Reply(body=page), "/old": Reply(status=410)}) as server:
+        there = follow(bob, server.url("/new")).feed_id
+        gone = follow(carol, server.url("/old")).feed_id
+        worker.refresh_once(all_feeds=True)
+        assert Feed.objects.get(id=gone).disabled
+        Feed.objects.update(last_fetched_at=timezone.now() - timedelta(days=1))  # long gone
+        redirect(server, (301,), "/new")
+        # The old address is a stored feed, gone: following it fetches it, and it moves.
+        sub = subscribe_url(alice, server.url("/old"))
+        assert sub.feed_id == there and sub.feed.url == server.url("/new")
+        assert EntryState.objects.filter(user=alice, feed_id=there).count() == 1
+        assert [s.feed_id for s in queries.subscriptions(carol)] == [there]
+        # Once more, now that she follows it: discovery finds where it moved.
+        with pytest.raises(SubscribeError, match="already follows"):
+            subscribe_url(alice, server.url("/old"))
+    assert list(queries.subscriptions(alice)) == [sub]
+
+
+def test_following_the_old_address_of_a_feed_one_follows_says_so(alice: User, bob: User) -> None:
+    with LocalServer({"/new": Reply(body=rss(("a", "Un"))), "/old": Reply(status=410)}) as server:
+        there = follow(alice, server.url("/new")).feed_id
+        follow(bob, server.url("/old"))
+        worker.refresh_once(all_feeds=True)
+        Feed.objects.update(last_fetched_at=timezone.now() - timedelta(days=1))
+        redirect(server, (301,), "/new")
+        with pytest.raises(SubscribeError, match="moved for good to the address of a feed you"):
+            subscribe_url(alice, server.url("/old"))
+    assert [s.feed_id for s in queries.subscriptions(alice)] == [there]
+    assert [s.feed_id for s in queries.subscriptions(bob)] == [there]
 
 
 # --- a feed that is gone -----------------------------------------------------------------------

@@ -239,6 +239,26 @@ def test_refresh_now_fetches_then_refuses_a_second_press(alice: User) -> None:
     assert feed.last_success_at is not None
 
 
+@pytest.mark.django_db(transaction=True)
+def test_refreshing_a_feed_that_became_one_with_another_lands_on_the_list(alice: User) -> None:
+    # She follows a feed at two addresses; the old one moves for good to the new one: her
+    # subscription of it goes (feeds.merge), and the page she would be sent back to with it.
+    moved = "/old"
+    with LocalServer(
+        {moved: Reply(status=301, headers={"Location": "/rss"}), "/rss": Reply(body=RSS)}
+    ) as server:
+        kept = Feed.objects.create(url=server.url("/rss"))
+        Subscription.objects.create(user=alice, feed=kept)
+        sub = Subscription.objects.create(
+            user=alice, feed=Feed.objects.create(url=server.url(moved))
+        )
+        response = logged_in(alice).post(f"/manage/subscriptions/{sub.pk}/refresh")
+    assert response.status_code == 303 and response["Location"] == "/manage/subscriptions/"
+    assert list(Subscription.objects.filter(user=alice).values_list("feed_id", flat=True)) == [
+        kept.pk
+    ]
+
+
 def test_the_health_page_shows_the_last_error_in_words(alice: User, alices: Subscription) -> None:
     Feed.objects.filter(pk=alices.feed_id).update(
         last_error="the server answered 500 Internal Server Error", error_count=3

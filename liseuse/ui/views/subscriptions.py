@@ -242,6 +242,9 @@ def refresh(request: HttpRequest, user: User, sub_id: int) -> HttpResponse:
                 )
                 % {"count": report.new_entries},
             )
+    if queries.subscription(user, subscription_id=sub.pk) is None:
+        # The feed moved for good to a feed they follow too, and became one with it.
+        return see_other("ui:subscriptions")
     return see_other("ui:subscription", sub.pk)
 
 
