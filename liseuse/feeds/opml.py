@@ -62,6 +62,13 @@ def megabytes(size: int) -> str:
 
 def parse_opml(data: bytes) -> list[OpmlFeed]:
     """Every feed outline of an OPML document, with the name of the folder holding it."""
+    return read_opml(data)[0]
+
+
+def read_opml(data: bytes) -> tuple[list[OpmlFeed], list[str]]:
+    """Every feed outline of an OPML document, with the name of the folder holding it; and the
+    names of the empty folders (an outline with neither an xmlUrl nor anything inside), which
+    are categories without feeds yet (liseuse and FreshRSS export them so)."""
     if len(data) > MAX_OPML_BYTES:
         raise OpmlError(
             _("The OPML file is %(size)s MB; liseuse accepts at most %(limit)s MB.")
@@ -83,6 +90,7 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
 
     feeds: list[OpmlFeed] = []
     seen: set[str] = set()
+    empty_folders: list[str] = []
 
     def walk(element: etree._Element, folder: str) -> None:
         for outline in element:
@@ -116,6 +124,9 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
                         category=category.strip(),
                     )
                 )
+            elif len(outline) == 0:
+                if title:
+                    empty_folders.append(title)
             else:
                 # A folder. Nested folders are flattened to the innermost one's name: liseuse
                 # categories, like FreshRSS's and Miniflux's, are one level deep.
@@ -124,12 +135,12 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
     walk(body, "")
     if not feeds:
         raise OpmlError(_("The OPML file lists no feed (no outline has an xmlUrl)."))
-    return feeds
+    return feeds, empty_folders
 
 
 @transaction.atomic
 def import_opml(user: User, data: bytes) -> ImportReport:
-    feeds = parse_opml(data)
+    feeds, empty_folders = read_opml(data)
     followed = set(
         Subscription.objects.filter(user=user, feed__url__in=[f.url for f in feeds]).values_list(
             "feed__url", flat=True
@@ -138,13 +149,18 @@ def import_opml(user: User, data: bytes) -> ImportReport:
     categories = {c.name: c for c in Category.objects.filter(user=user)}
     # Every folder to make is checked before anything is written: the file is imported whole,
     # or not at all.
-    for name in dict.fromkeys(item.category[:255] for item in feeds if item.category):
+    named = [*(item.category for item in feeds if item.category), *empty_folders]
+    for name in dict.fromkeys(name[:255] for name in named):
         if name not in categories:
             try:
                 queries.check_category_name(user, name)
             except queries.NameTaken as exc:
                 raise OpmlError(str(exc)) from None
     created_categories = 0
+    for name in dict.fromkeys(name[:255] for name in empty_folders):
+        if name not in categories:
+            categories[name] = Category.objects.create(user=user, name=name)
+            created_categories += 1
     added = 0
     now = timezone.now()
     for item in feeds:
@@ -180,7 +196,14 @@ def export_opml(user: User) -> str:
         .select_related("feed", "category")
         .order_by("category__position", "category__name", "title", "feed__url")
     )
-    groups: dict[str, list[Subscription]] = {}
+    # Every category, those without feeds too (as FreshRSS exports them), in the sidebar's
+    # order; feeds outside any after them.
+    groups: dict[str, list[Subscription]] = {
+        name: []
+        for name in Category.objects.filter(user=user)
+        .order_by("position", "name")
+        .values_list("name", flat=True)
+    }
     for sub in subscriptions:
         groups.setdefault(sub.category.name if sub.category else "", []).append(sub)
 
@@ -206,8 +229,11 @@ def export_opml(user: User) -> str:
         "  <body>",
     ]
     for name, subs in groups.items():
-        if name:
-            lines.append(f"    <outline text={quoteattr(name)} title={quoteattr(name)}>")
+        folder = f"<outline text={quoteattr(name)} title={quoteattr(name)}"
+        if name and not subs:
+            lines.append(f"    {folder}/>")
+        elif name:
+            lines.append(f"    {folder}>")
             lines.extend(outline(sub, "      ") for sub in subs)
             lines.append("    </outline>")
         else:

@@ -55,6 +55,29 @@ def test_export_of_import_keeps_every_url_title_and_category(
     assert len(_followed(bob)) >= 3
 
 
+def test_a_category_without_feeds_goes_out_and_comes_back(alice: User, bob: User) -> None:
+    Category.objects.create(user=alice, name="À lire plus tard", position=0)
+    opml.import_opml(alice, (DATA / "freshrss-export.opml").read_bytes())
+    exported = opml.export_opml(alice)
+    assert '<outline text="À lire plus tard" title="À lire plus tard"/>' in exported
+    report = opml.import_opml(bob, exported.encode())
+    mine = set(Category.objects.filter(user=alice).values_list("name", flat=True))
+    assert set(Category.objects.filter(user=bob).values_list("name", flat=True)) == mine
+    assert report.categories_created == len(mine) and "À lire plus tard" in mine
+    # Imported again: nothing new, and a folder of folders is no category of its own.
+    nested = (
+        b'<opml version="2.0"><body><outline text="Top"><outline text="Empty"/>'
+        b'<outline text="Inner"><outline text="f" xmlUrl="https://f.example/feed"/></outline>'
+        b"</outline></body></opml>"
+    )
+    assert opml.import_opml(bob, exported.encode()).categories_created == 0
+    opml.import_opml(bob, nested)
+    assert {"Empty", "Inner"} <= set(
+        Category.objects.filter(user=bob).values_list("name", flat=True)
+    )
+    assert not Category.objects.filter(user=bob, name="Top").exists()
+
+
 def test_it_skips_feeds_already_followed_and_shares_the_feed_row(alice: User, bob: User) -> None:
     data = (DATA / "freshrss-export.opml").read_bytes()
     opml.import_opml(alice, data)
