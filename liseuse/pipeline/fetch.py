@@ -70,6 +70,7 @@ from liseuse.pipeline.types import ByteRange
 from liseuse.pipeline.types import FetchError
 from liseuse.pipeline.types import FetchRequest
 from liseuse.pipeline.types import FetchResult
+from liseuse.pipeline.types import RangeNotSatisfiable
 
 DEFAULT_USER_AGENT = "liseuse/0.1 (+https://liseuse.org; feed reader)"
 
@@ -562,7 +563,7 @@ async def _read_part(
         raise FetchError(reasons.INVALID_RESPONSE.format(host=host))
     total = response.content_length if coding in ("", "identity") else None
     if total is not None and first >= total:
-        raise _status_error(416, response.headers, now)
+        raise _range_error(total)
     if first >= max_bytes:
         raise FetchError(reasons.TOO_LARGE.format(size=describe_size(max_bytes)))
     end = min(last + 1, max_bytes)  # the offset after the last byte kept
@@ -580,7 +581,7 @@ async def _read_part(
     if ended:
         total = size
     if not body:  # the body ends before `first`
-        raise _status_error(416, response.headers, now)
+        raise _range_error(size)
     return body, ByteRange(first, first + len(body) - 1, total)
 
 
@@ -751,8 +752,19 @@ def _escape_raw_bytes(text: str) -> str:
     return _RAW_BYTE.sub(lambda match: f"%{ord(match.group()) - 0xDC00:02X}", text)
 
 
+def _range_error(size: int | None) -> RangeNotSatisfiable:
+    return RangeNotSatisfiable(f"HTTP 416 {_phrase(416)}", size=size)
+
+
+# A 416's Content-Range: the length of the whole file ("bytes */1000").
+_UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d{1,18})", re.ASCII | re.IGNORECASE)
+
+
 def _status_error(status: int, headers: CIMultiDictProxy[str], now: datetime) -> FetchError:
     reason = f"HTTP {status} {_phrase(status)}".rstrip()
+    if status == 416:
+        told = _UNSATISFIED_RANGE.fullmatch(headers.get("Content-Range", "").strip())
+        return _range_error(int(told[1]) if told else None)
     if status == 410:
         return FetchError(reason, status=status, gone=True)
     if status in (429, 503):

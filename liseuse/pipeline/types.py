@@ -75,6 +75,15 @@ class FetchError(PipelineError):
         self.retry_after = retry_after  # 429/503 Retry-After, as an instant
 
 
+class RangeNotSatisfiable(FetchError):
+    """A part asked for starts after the end of the file (416); `size` is the file's length when
+    the site told it or the body showed it, which a 416 passes on (`Content-Range: bytes */n`)."""
+
+    def __init__(self, reason: str, *, size: int | None) -> None:
+        super().__init__(reason, status=416)
+        self.size = size
+
+
 class BlockedAddressError(FetchError):
     """The URL (or a hop of it) leads to an address the private-network guard refuses."""
 

@@ -276,6 +276,7 @@ def test_a_long_episode_plays_and_seeks_in_parts(client: Client, proxy_on: None)
     assert answers["end"]["Content-Range"] == f"bytes {EPISODE - 1000}-{EPISODE - 1}/{EPISODE}"
     assert answers["end"].content == pattern_bytes(EPISODE - 1000, 1000)
     assert answers["past"].status_code == 416
+    assert answers["past"]["Content-Range"] == f"bytes */{EPISODE}"  # where the file ends
     # Never the whole file, nor more than a chunk, asked of the site or read from it.
     assert max(asked_sizes(server)) <= chunk
     assert episode.sent == 3 * chunk + 2 + 1000

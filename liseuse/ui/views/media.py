@@ -14,6 +14,7 @@ from liseuse.pipeline.types import ByteRange
 from liseuse.pipeline.types import FetchError
 from liseuse.pipeline.types import FetchResult
 from liseuse.pipeline.types import PipelineError
+from liseuse.pipeline.types import RangeNotSatisfiable
 
 log = logging.getLogger("liseuse.media")
 
@@ -32,11 +33,15 @@ def media_proxy(request: HttpRequest, token: str) -> HttpResponse:
         result = _fetch(url, asked)
     except PipelineError as exc:
         if isinstance(exc, FetchError) and exc.status == 416:
-            return HttpResponse(
+            refused = HttpResponse(
                 "the range asked for starts after the end of the file",
                 status=416,
                 content_type="text/plain",
             )
+            if isinstance(exc, RangeNotSatisfiable) and exc.size is not None:
+                # What a player needs to know where the file ends (RFC 9110, 15.5.17).
+                refused["Content-Range"] = f"bytes */{exc.size}"
+            return refused
         reason = str(exc)
         if reason.startswith("refused"):
             # The guard's reasons name addresses and settings: for the log, not for whoever
