@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from liseuse.accounts.models import User
 from liseuse.feeds import queries
+from liseuse.feeds.merge import merge_feed
 from liseuse.feeds.models import Category
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
@@ -99,9 +100,10 @@ def change_url(subscription: Subscription, raw_url: str) -> bool:
     moving it back and forth would get round the once-a-minute limit of "Refresh now").
     Returns whether the address changed.
 
-    Feeds are shared: only the feed's one follower may move it, and only to an address no
-    other feed has (the others would find their feed moved; two feeds would have to merge).
-    Otherwise SubscribeError says what to do instead: follow the new address, unfollow this.
+    Feeds are shared: only the feed's one follower may move it (the others would find their
+    feed moved); otherwise SubscribeError says what to do instead: follow the new address,
+    unfollow this. To an address another feed has, the feed becomes one with that feed, the
+    person's states, stars and labels going over (feeds.merge), unless they follow it already.
     """
     url = _normalized(raw_url)
     feed = subscription.feed
@@ -115,7 +117,8 @@ def change_url(subscription: Subscription, raw_url: str) -> bool:
         _move(subscription, url, taken)
     except IntegrityError:  # made by someone else meanwhile
         raise taken from None
-    subscription.feed.refresh_from_db()
+    subscription.refresh_from_db(fields=["feed"])  # another feed's, after a merge
+    subscription.feed = Feed.objects.get(pk=subscription.feed_id)
     return True
 
 
@@ -126,8 +129,6 @@ def _move(subscription: Subscription, url: str, taken: SubscribeError) -> None:
         if connection.vendor == "postgresql":
             # As `follow` does: a newcomer to this feed waits for the move, or the move for them.
             list(Feed.objects.select_for_update().filter(pk=feed.pk).values_list("pk", flat=True))
-        if Feed.objects.filter(url=url).exists():
-            raise taken
         if Feed.objects.filter(pk=feed.pk, lease_until__gt=timezone.now()).exists():
             # A refresh under way would write the old address's validators, errors and next
             # fetch over the moved feed's (and never fetch the new address for hours).
@@ -140,6 +141,20 @@ def _move(subscription: Subscription, url: str, taken: SubscribeError) -> None:
                 )
                 % {"url": url}
             )
+        there = Feed.objects.filter(url=url).values_list("pk", flat=True).first()
+        if there is not None:
+            if Subscription.objects.filter(user_id=subscription.user_id, feed_id=there).exists():
+                raise SubscribeError(
+                    _("You follow %(url)s already: unfollow this one if it is the same feed.")
+                    % {"url": url}
+                )
+            if Feed.objects.filter(pk=there, lease_until__gt=timezone.now()).exists():
+                raise SubscribeError(
+                    _("the feed at %(url)s is being refreshed right now") % {"url": url}
+                )
+            if not merge_feed(feed.pk, there):  # that feed is disabled
+                raise taken
+            return
         # What the old address's server said no longer holds: no validators, no errors, no
         # wait it asked for, no host it redirected to; due now.
         Feed.objects.filter(pk=feed.pk).update(

@@ -237,13 +237,42 @@ def test_a_shared_feed_or_a_taken_address_is_not_moved(alice: User, bob: User) -
     with pytest.raises(SubscribeError, match="Others follow this feed"):
         change_url(shared, "https://elsewhere.example/feed")
     mine = follow(alice, "https://mine.example/feed")
-    with pytest.raises(SubscribeError, match="Another feed has the address"):
+    with pytest.raises(SubscribeError, match=r"You follow .* already"):
         change_url(mine, "https://shared.example/feed")
+    Feed.objects.filter(url="https://shared.example/feed").update(disabled=True)
+    Subscription.objects.filter(user=alice, feed__url="https://shared.example/feed").delete()
+    with pytest.raises(SubscribeError, match="Another feed has the address"):
+        change_url(mine, "https://shared.example/feed")  # gone (410): no feed to become
     with pytest.raises(SubscribeError):
         change_url(mine, "ftp://mine.example/feed")
     assert sorted(Feed.objects.values_list("url", flat=True)) == [
         "https://mine.example/feed",
         "https://shared.example/feed",
+    ]
+
+
+def test_a_feed_moved_to_the_address_of_another_becomes_one_with_it(alice: User, bob: User) -> None:
+    routes = {"/old.rss": Reply(body=MOVED), "/new.rss": Reply(body=MOVED)}
+    with LocalServer(routes) as server:
+        mine = subscribe_url(alice, server.url("/old.rss"), category="Lu", title="Le mien")
+        theirs = subscribe_url(bob, server.url("/new.rss"))
+        EntryState.objects.filter(user=alice, entry__title="Un").update(is_starred=True)
+        Feed.objects.filter(pk=theirs.feed_id).update(
+            lease_owner="a worker", lease_until=timezone.now() + timedelta(minutes=5)
+        )
+        with pytest.raises(SubscribeError, match="is being refreshed right now"):
+            change_url(mine, server.url("/new.rss"))
+        Feed.objects.filter(pk=theirs.feed_id).update(lease_owner="", lease_until=None)
+        assert change_url(mine, server.url("/new.rss"))
+    # Her subscription, as she had it, now of the feed Bob follows; her star kept; one row.
+    assert (mine.feed_id, mine.feed.url) == (theirs.feed_id, server.url("/new.rss"))
+    mine.refresh_from_db()
+    assert (mine.title, mine.category and mine.category.name) == ("Le mien", "Lu")
+    assert list(Feed.objects.values_list("pk", flat=True)) == [theirs.feed_id]
+    states = EntryState.objects.filter(user=alice).order_by("entry__title")
+    assert [(s.entry.title, s.is_starred, s.feed_id) for s in states] == [
+        ("Deux", False, theirs.feed_id),
+        ("Un", True, theirs.feed_id),
     ]
 
 

@@ -175,6 +175,21 @@ def test_a_feeds_address_is_changed_in_its_settings_unless_others_follow_it(
     assert alices.feed.url == "https://moved.example/rss" and alices.title == ""
 
 
+def test_a_feeds_address_changed_to_a_followed_feeds_becomes_that_feed(
+    alice: User, bob: User, alices: Subscription
+) -> None:
+    bobs = follow(bob, "https://libre.example/rss")
+    edit = {"title": "Le mien", "category": "", "refresh_floor_minutes": "0", "visibility": "main"}
+    moved = logged_in(alice).post(
+        f"/manage/subscriptions/{alices.pk}/", {**edit, "url": "https://libre.example/rss"}
+    )
+    assert moved.status_code == 303 and moved["Location"] == f"/manage/subscriptions/{alices.pk}/"
+    alices.refresh_from_db()
+    assert (alices.feed_id, alices.title) == (bobs.feed_id, "Le mien")
+    assert Feed.objects.count() == 1
+    assert logged_in(alice).get(moved["Location"]).status_code == 200
+
+
 def test_a_bad_edit_is_a_400_and_changes_nothing(alice: User, alices: Subscription) -> None:
     response = logged_in(alice).post(
         f"/manage/subscriptions/{alices.pk}/",
