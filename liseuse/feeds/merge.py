@@ -12,15 +12,24 @@ row, with what they had:
 - an entry both rows hold (the same identity) is the other row's: a person's state of the
   moved row's copy becomes theirs of it (read, starred, labels; merged with the state they
   had of it, read or starred if either was);
-- an entry only the moved row holds (older than the other row, say) goes over to the other row
-  with its states, under an identity of its own: an identity the other row's feed could list
-  one day would be the moved row's way to decide what the other row's followers get (they get
-  no state of an entry stored already);
+- an entry only the moved row holds that the document fetched at the other address lists
+  (the other row's feed published it since its own last fetch) is the other feed's newest: it
+  goes over as it is, and each of the other row's followers gets it as a fetch would give it;
+- an entry only the moved row holds otherwise (older than the other row, say) goes over with
+  its states, under an identity of its own: an identity the other row's feed could list one day
+  would be the moved row's way to decide what the other row's followers get (they get no state
+  of an entry stored already). If that feed lists it again one day, its followers from the
+  moved row read it twice: the price of that safety, for entries its feed had dropped;
+- what named the moved row names the other: saved searches (`f:12`), the retention limits set
+  for its address (where the other has none); the people's kept pages are made again;
 - the moved row then holds nothing anyone reads, and is deleted with its tombstones.
 
+The two addresses are compared as addresses, not as text (`urls.address_key`): a redirect
+spells `https://bücher.example` in ASCII, `/naïve` percent-encoded, drops `:443`.
+
 Only on the server's word that the feed moved for good (every hop a 301 or 308, and a feed
-there), and only to a row that is enabled and not being refreshed by another worker (else the
-next refresh of the moved row tries again). That word gives the server nothing it did not have:
+there), and only to a row not being refreshed by another worker (else the next refresh of the
+moved row tries again); a row disabled by a 410 is back, since its address just answered. That word gives the server nothing it did not have:
 a row that could take the address would fetch the other row's feed from then on just the same.
 """
 
@@ -28,6 +37,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -36,16 +47,36 @@ from django.db import transaction
 from django.db.models import Model
 from django.db.models import Q
 from django.utils import timezone
+from yarl import URL
 
+from liseuse.accounts.changes import count_change
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Feed
+from liseuse.feeds.models import SavedQuery
 from liseuse.feeds.models import Subscription
+from liseuse.feeds.models import feed_host
+from liseuse.feeds.urls import address_key
 
 log = logging.getLogger(__name__)
 
 # Rows per statement: within SQLite's and PostgreSQL's limits on parameters.
 _CHUNK = 500
+
+
+def feed_at(url: str, *, other_than: int) -> int | None:
+    """The id of the feed stored at `url` however either spells it (`urls.address_key`),
+    other than feed `other_than`; None if there is none."""
+    key = address_key(url)
+    if key is None:
+        return None
+    parsed = URL(url)
+    hosts = {feed_host(url), (parsed.host or "").lower(), (parsed.raw_host or "").lower()}
+    same_host = Feed.objects.filter(host__in=hosts - {""}).exclude(id=other_than)
+    for feed_id, stored in same_host.values_list("id", "url").order_by("id"):
+        if address_key(stored) == key:
+            return int(feed_id)
+    return None
 
 
 def moved_identity(source_id: int, identity: str) -> str:
@@ -56,10 +87,24 @@ def moved_identity(source_id: int, identity: str) -> str:
     ]
 
 
-def merge_feed(source_id: int, target_id: int, *, lease_owner: str = "") -> bool:
+def merge_feed(
+    source_id: int,
+    target_id: int,
+    *,
+    lease_owner: str = "",
+    listed: Collection[str] = (),
+    answered: bool = False,
+) -> bool:
     """Move feed `source_id`'s followers, their reading states and its entries onto feed
     `target_id`, then delete it (see the module's docstring). Returns whether it was done: not
-    when the target is disabled or being refreshed by a worker other than `lease_owner`."""
+    when the target is being refreshed by a worker other than `lease_owner`, nor when it is
+    disabled (gone, 410) unless its address `answered` just now, through the redirect: then it
+    is back, and enabled as its own answer would enable it.
+
+    `listed`: the identities of the document just fetched at the target's address (through
+    the redirect). Those of the source's entries the target does not hold yet are the target
+    feed's newest: they go over as they are, and every follower of the target gets them, as
+    its own next fetch would have given them."""
     with transaction.atomic():
         feeds = Feed.objects.filter(id__in=(source_id, target_id))
         if connection.vendor == "postgresql":
@@ -70,7 +115,7 @@ def merge_feed(source_id: int, target_id: int, *, lease_owner: str = "") -> bool
         target = feeds.filter(id=target_id).first()
         if target is None or target_id == source_id or not feeds.filter(id=source_id).exists():
             return False
-        if target.disabled:
+        if target.disabled and not answered:
             return False
         if (
             target.lease_until is not None
@@ -78,17 +123,32 @@ def merge_feed(source_id: int, target_id: int, *, lease_owner: str = "") -> bool
             and target.lease_owner != lease_owner
         ):
             return False
-        _move_states_and_entries(source_id, target)
+        people = _people_of(source_id)
+        fresh = _move_states_and_entries(source_id, target, set(listed))
         _move_subscriptions(source_id, target_id)
-        Feed.objects.filter(id=target_id).update(unfollowed_at=None)
+        _give_to_followers(fresh, target_id)
+        _keep_retention_limits(source_id, target)
+        _repoint_saved_searches(people, source_id, target_id)
+        back = {"disabled": False, "last_error": "", "error_count": 0} if target.disabled else {}
+        Feed.objects.filter(id=target_id).update(unfollowed_at=None, **back)
         Feed.objects.filter(id=source_id).delete()
+        # Their pages, kept by the page cache, showed the moved feed (accounts.changes).
+        count_change(*people)
     log.info("feed %s merged into feed %s, whose address it moved to", source_id, target_id)
     return True
 
 
-def _move_states_and_entries(source_id: int, target: Feed) -> None:
+def _people_of(feed_id: int) -> set[int]:
+    """Who follows the feed, or has a state of one of its entries."""
+    followers = Subscription.objects.filter(feed_id=feed_id).values_list("user_id", flat=True)
+    readers = EntryState.objects.filter(feed_id=feed_id).values_list("user_id", flat=True)
+    return {*followers, *readers.distinct()}
+
+
+def _move_states_and_entries(source_id: int, target: Feed, listed: set[str]) -> list[Entry]:
     """A few statements per 500 entries, whatever the feeds hold: the merge is one transaction,
-    and on SQLite every other writer waits for it."""
+    and on SQLite every other writer waits for it. Returns the entries the target's document
+    lists that only the source held (see `merge_feed`)."""
     target_entries = {
         identity: (entry_id, published)
         for identity, entry_id, published in Entry.objects.filter(feed=target).values_list(
@@ -97,19 +157,69 @@ def _move_states_and_entries(source_id: int, target: Feed) -> None:
     }
     matched: dict[int, tuple[int, datetime]] = {}
     alone: list[Entry] = []
-    for entry_id, identity in Entry.objects.filter(feed_id=source_id).values_list("id", "identity"):
+    fresh: list[Entry] = []
+    rows = Entry.objects.filter(feed_id=source_id).values_list("id", "identity", "published")
+    for entry_id, identity, published in rows:
         there = target_entries.get(identity)
         if there is not None:
             matched[entry_id] = there
-            continue
-        new_identity = moved_identity(source_id, identity)
-        if new_identity not in target_entries:  # else left to go with the moved feed
-            alone.append(Entry(id=entry_id, feed_id=target.id, identity=new_identity))
-    _update_rows(Entry, ["feed_id", "identity"], [(target.id, e.identity, e.pk) for e in alone])
-    for chunk in _chunks([e.pk for e in alone]):
+        elif identity in listed:
+            fresh.append(Entry(id=entry_id, identity=identity, published=published))
+        elif (new_identity := moved_identity(source_id, identity)) not in target_entries:
+            alone.append(Entry(id=entry_id, identity=new_identity))
+        # (else, two identities hashing alike: left to go with the moved feed)
+    _update_rows(
+        Entry, ["feed_id", "identity"], [(target.id, e.identity, e.pk) for e in alone + fresh]
+    )
+    for chunk in _chunks([e.pk for e in alone + fresh]):
         EntryState.objects.filter(entry_id__in=chunk).update(feed=target)
     for chunk in _chunks(list(matched)):
         _move_states({entry_id: matched[entry_id] for entry_id in chunk}, target.id)
+    return fresh
+
+
+def _give_to_followers(entries: list[Entry], feed_id: int) -> None:
+    """A state of each of `entries` for every follower of the feed who has none, as a fetch
+    gives its new entries."""
+    followers = list(Subscription.objects.filter(feed_id=feed_id).values_list("user_id", flat=True))
+    EntryState.objects.bulk_create(
+        [
+            EntryState(user_id=user_id, entry_id=e.pk, feed_id=feed_id, sort_date=e.published)
+            for e in entries
+            for user_id in followers
+        ],
+        batch_size=_CHUNK,
+        ignore_conflicts=True,  # the moved feed's followers have theirs
+    )
+
+
+# `f:12` or `f:12,13` in a saved search (liseuse.feeds.search), at a term's start.
+_FEED_IDS = re.compile(r"(?<![^\s(!-])([fF]:)([0-9]+(?:,[0-9]+)*)")
+
+
+def _repoint_saved_searches(people: set[int], source_id: int, target_id: int) -> None:
+    """The people's saved searches that name the moved feed (`f:12`) name the other one."""
+
+    def repointed(match: re.Match[str]) -> str:
+        ids = [str(target_id) if i == str(source_id) else i for i in match[2].split(",")]
+        return match[1] + ",".join(dict.fromkeys(ids))
+
+    for saved in SavedQuery.objects.filter(user_id__in=people, query__contains=str(source_id)):
+        query = _FEED_IDS.sub(repointed, saved.query)
+        if query != saved.query:
+            SavedQuery.objects.filter(id=saved.id).update(query=query)
+
+
+def _keep_retention_limits(source_id: int, target: Feed) -> None:
+    """The moved feed's own retention limits, where the target has none of its own."""
+    source = Feed.objects.filter(id=source_id).values("keep_max", "keep_min", "keep_days").get()
+    kept = {
+        name: value
+        for name, value in source.items()
+        if value is not None and getattr(target, name) is None
+    }
+    if kept:
+        Feed.objects.filter(id=target.id).update(**kept)
 
 
 def _move_states(matched: dict[int, tuple[int, datetime]], target_id: int) -> None:

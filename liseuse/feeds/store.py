@@ -25,6 +25,7 @@ from django.db import connection
 from django.db import models
 from django.db import transaction
 
+from liseuse.feeds.merge import feed_at
 from liseuse.feeds.merge import merge_feed
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
@@ -33,6 +34,8 @@ from liseuse.feeds.models import Favicon
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.models import feed_host
+from liseuse.feeds.urls import FeedUrlError
+from liseuse.feeds.urls import normalize_feed_url
 from liseuse.pipeline.decide import EntryDecision
 from liseuse.pipeline.favicon import Icon
 from liseuse.pipeline.refresh import FeedUpdate
@@ -238,7 +241,7 @@ class DjangoStore:
                 fields["icon_url"] = parsed.icon_url[:2048]
             self._update_feed(update.feed_id, fields)
         if update.permanent_url:
-            self._move_feed(update.feed_id, update.permanent_url)
+            self._move_feed(update.feed_id, update.permanent_url, update.identities)
         return new
 
     def _save_entries(self, feed_id: int, decisions: Sequence[EntryDecision], now: datetime) -> int:
@@ -282,17 +285,20 @@ class DjangoStore:
             ).update(is_read=False, read_at=None)
         return inserted
 
-    def _move_feed(self, feed_id: int, new_url: str) -> None:
+    def _move_feed(self, feed_id: int, new_url: str, listed: Sequence[str] = ()) -> None:
         """Follow a confirmed permanent redirect; to the address of another feed row, become
-        one with it (feeds.merge)."""
-        url = new_url[:2048]
-        there = Feed.objects.filter(url=url).exclude(id=feed_id).values_list("id", flat=True)
-        target = there.first()
+        one with it (feeds.merge). `listed`: the identities of the document fetched there."""
+        target = feed_at(new_url, other_than=feed_id)
         if target is not None:
-            # Not merged (that feed disabled, or refreshed elsewhere right now): both rows are
-            # kept, this one at its old address, and its next refresh tries again.
-            merge_feed(feed_id, target, lease_owner=self.lease_owner)
+            # Not merged (that feed refreshed elsewhere right now): both rows are kept, this
+            # one at its old address, and its next refresh tries again.
+            merge_feed(feed_id, target, lease_owner=self.lease_owner, listed=listed, answered=True)
             return
+        try:
+            # As people's addresses are stored ("http://host" with its "/").
+            url = normalize_feed_url(new_url)[:2048]
+        except FeedUrlError:
+            url = new_url[:2048]
         try:
             with transaction.atomic():
                 # Its host is where it answered from: no other host to hold now.

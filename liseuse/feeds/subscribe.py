@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from liseuse.accounts.models import User
 from liseuse.feeds import queries
+from liseuse.feeds.merge import feed_at
 from liseuse.feeds.merge import merge_feed
 from liseuse.feeds.models import Category
 from liseuse.feeds.models import Entry
@@ -141,7 +142,7 @@ def _move(subscription: Subscription, url: str, taken: SubscribeError) -> None:
                 )
                 % {"url": url}
             )
-        there = Feed.objects.filter(url=url).values_list("pk", flat=True).first()
+        there = feed_at(url, other_than=feed.pk)
         if there is not None:
             if Subscription.objects.filter(user_id=subscription.user_id, feed_id=there).exists():
                 raise SubscribeError(

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
 from django.utils.translation import gettext as _
+from yarl import URL
 
 # A scheme, but not "host:port" (a colon followed by digits).
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(?!\d)")
@@ -58,3 +59,24 @@ def normalize_feed_url(raw: str) -> str:
         raise FeedUrlError(_("the URL is longer than 2048 characters"))
     path = parts.path or "/"
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
+
+
+def address_key(url: str) -> str | None:
+    """`url` spelled one way for all the spellings of one address, None if it is not an
+    absolute URL: its host in lower case and ASCII (IDNA), no default port, its path and
+    query percent-encoded with escapes in capitals, "/" for an empty path, no fragment. A
+    fetch's redirects spell an address so (aiohttp's yarl); people and files spell it as
+    they like (`normalize_feed_url` keeps their spelling)."""
+    try:
+        parsed = URL(url)
+    except (TypeError, ValueError):
+        return None
+    if not parsed.is_absolute() or not parsed.raw_host:
+        return None
+    host = f"[{parsed.raw_host}]" if ":" in parsed.raw_host else parsed.raw_host
+    if parsed.raw_user is not None:
+        password = "" if parsed.raw_password is None else f":{parsed.raw_password}"
+        host = f"{parsed.raw_user}{password}@{host}"
+    port = "" if parsed.is_default_port() else f":{parsed.explicit_port}"
+    query = f"?{parsed.raw_query_string}" if parsed.raw_query_string else ""
+    return f"{parsed.scheme}://{host}{port}{parsed.raw_path or '/'}{query}"

@@ -21,6 +21,7 @@ from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import EntryTombstone
 from liseuse.feeds.models import Feed
+from liseuse.feeds.models import SavedQuery
 from liseuse.feeds.subscribe import SubscribeError
 from liseuse.feeds.subscribe import follow
 from liseuse.feeds.subscribe import subscribe_url
@@ -497,15 +498,69 @@ def test_entries_only_the_moved_feed_had_go_over_and_cannot_hide_the_others(
     assert EntryState.objects.filter(user=bob, entry__guid="z").count() == 1
 
 
-def test_a_feed_moved_to_a_disabled_feed_keeps_both_rows(alice: User, bob: User) -> None:
+def test_what_the_moved_feed_fetched_at_the_new_address_first_is_read_once(
+    alice: User, bob: User
+) -> None:
+    # The old address is fetched (through the redirect) before the new one's own next fetch:
+    # what it brings that the new one's row does not hold yet is the new one's newest, not an
+    # old entry of the moved feed, and comes once to everyone.
+    page = rss(("a", "Un"))
+    with LocalServer({"/old": Reply(body=page), "/new": Reply(body=page)}) as server:
+        moved, _ = _followed_both_ways(alice, bob, server)
+        server.routes["/new"] = Reply(body=rss(("c", "Frais"), ("a", "Un")))
+        Feed.objects.update(last_fetched_at=timezone.now() - timedelta(hours=1))
+        assert worker.refresh_feed_now(alice, moved).new_entries == 1
+        assert not Feed.objects.filter(id=moved).exists()
+        Feed.objects.update(next_fetch_at=timezone.now())
+        worker.refresh_once(all_feeds=False)  # the new address's own fetch
+    assert Entry.objects.filter(guid="c").count() == 1
+    for person in (alice, bob):
+        assert EntryState.objects.filter(user=person, entry__guid="c").count() == 1
+
+
+def test_a_move_to_another_spelling_of_a_stored_address_merges(alice: User, bob: User) -> None:
+    # "http://host:port" (a redirect's Location, as the fetcher gives it) is the "…/" Bob follows.
+    page = rss(("a", "Un"))
+    with LocalServer({"/old": Reply(body=page), "/": Reply(body=page)}) as server:
+        follow(alice, server.url("/old"))
+        there = follow(bob, server.url("/")).feed_id
+        worker.refresh_once(all_feeds=True)
+        bare = server.url("/").rstrip("/")
+        server.routes["/old"] = Reply(status=301, headers={"Location": bare})
+        worker.refresh_once(all_feeds=True)
+    assert list(Feed.objects.values_list("id", flat=True)) == [there]
+    assert [s.feed_id for s in queries.subscriptions(alice)] == [there]
+
+
+def test_a_merge_carries_what_named_the_moved_feed(alice: User, bob: User) -> None:
+    page = rss(("a", "Un"))
+    with LocalServer({"/old": Reply(body=page), "/new": Reply(body=page)}) as server:
+        moved, there = _followed_both_ways(alice, bob, server)
+        saved = SavedQuery.objects.create(user=alice, name="mine", query=f"(f:{moved} OR f:7) !x")
+        Feed.objects.filter(id=moved).update(keep_max=77)
+        generations = dict(User.objects.values_list("id", "generation"))
+        worker.refresh_once(all_feeds=True)
+    saved.refresh_from_db()
+    assert saved.query == f"(f:{there} OR f:7) !x"  # her saved search still finds it
+    assert Feed.objects.get(id=there).keep_max == 77  # the limit set for its address
+    # Her pages, kept by the page cache, are made again; Bob's show nothing new.
+    alice.refresh_from_db()
+    assert alice.generation == generations[alice.pk] + 1
+    assert User.objects.get(pk=bob.pk).generation == generations[bob.pk]
+
+
+def test_a_feed_moved_to_a_gone_feeds_address_brings_it_back(alice: User, bob: User) -> None:
+    # Bob's feed answered 410 once; the old address now leads there, and it answers.
     page = rss(("a", "Un"), ("b", "Deux"))
     with LocalServer({"/old": Reply(body=page), "/new": Reply(body=page)}) as server:
         moved, there = _followed_both_ways(alice, bob, server)
-        Feed.objects.filter(id=there).update(disabled=True)
-        summary = worker.refresh_once(all_feeds=True)
-    assert [r.feed_id for r in summary.reports if r.outcome == "updated"] == [moved]
-    assert Feed.objects.get(id=moved).url == server.url("/old")
-    assert EntryState.objects.filter(user=alice, feed_id=moved).count() == 2
+        Feed.objects.filter(id=there).update(disabled=True, last_error="HTTP 410 Gone")
+        Feed.objects.update(last_fetched_at=timezone.now() - timedelta(hours=1))
+        assert worker.refresh_feed_now(alice, moved).outcome == "updated"
+        assert server.paths()[-2:] == ["/old", "/new"]  # the gone feed was not asked itself
+    feed = Feed.objects.get()
+    assert (feed.id, feed.disabled, feed.last_error) == (there, False, "")
+    assert EntryState.objects.filter(user=alice, feed_id=there).count() == 2
 
 
 def test_a_feed_moved_to_one_another_worker_refreshes_waits(alice: User, bob: User) -> None:
