@@ -129,13 +129,31 @@ def merge_feed(
         _give_to_followers(fresh, target_id)
         _keep_retention_limits(source_id, target)
         _repoint_saved_searches(people, source_id, target_id)
-        back = {"disabled": False, "last_error": "", "error_count": 0} if target.disabled else {}
-        Feed.objects.filter(id=target_id).update(unfollowed_at=None, **back)
+        changes: dict[str, object] = {"unfollowed_at": None}
+        if answered:
+            changes.update(_answered_at(source_id, target))
+        Feed.objects.filter(id=target_id).update(**changes)
         Feed.objects.filter(id=source_id).delete()
         # Their pages, kept by the page cache, showed the moved feed (accounts.changes).
         count_change(*people)
     log.info("feed %s merged into feed %s, whose address it moved to", source_id, target_id)
     return True
+
+
+def _answered_at(source_id: int, target: Feed) -> dict[str, object]:
+    """The target's health after its address answered the source's fetch: fetched and well
+    then (the source's times, just written), and back if it was gone (410)."""
+    fetched, success = (
+        Feed.objects.filter(id=source_id).values_list("last_fetched_at", "last_success_at").get()
+    )
+    changes: dict[str, object] = {}
+    if fetched is not None and (target.last_fetched_at is None or fetched > target.last_fetched_at):
+        changes["last_fetched_at"] = fetched
+    if success is not None and (target.last_success_at is None or success > target.last_success_at):
+        changes["last_success_at"] = success
+    if target.disabled:
+        changes.update(disabled=False, last_error="", error_count=0)
+    return changes
 
 
 def _people_of(feed_id: int) -> set[int]:

@@ -554,13 +554,16 @@ def test_a_feed_moved_to_a_gone_feeds_address_brings_it_back(alice: User, bob: U
     page = rss(("a", "Un"), ("b", "Deux"))
     with LocalServer({"/old": Reply(body=page), "/new": Reply(body=page)}) as server:
         moved, there = _followed_both_ways(alice, bob, server)
+        fetched_before = timezone.now() - timedelta(hours=1)
         Feed.objects.filter(id=there).update(disabled=True, last_error="HTTP 410 Gone")
-        Feed.objects.update(last_fetched_at=timezone.now() - timedelta(hours=1))
+        Feed.objects.update(last_fetched_at=fetched_before, last_success_at=fetched_before)
         assert worker.refresh_feed_now(alice, moved).outcome == "updated"
         assert server.paths()[-2:] == ["/old", "/new"]  # the gone feed was not asked itself
     feed = Feed.objects.get()
     assert (feed.id, feed.disabled, feed.last_error) == (there, False, "")
     assert EntryState.objects.filter(user=alice, feed_id=there).count() == 2
+    # Its health says when its address last answered: just now, through the old one.
+    assert feed.last_success_at is not None and feed.last_success_at > fetched_before
 
 
 def test_a_feed_moved_to_one_another_worker_refreshes_waits(alice: User, bob: User) -> None:
