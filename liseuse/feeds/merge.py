@@ -13,13 +13,17 @@ row, with what they had:
   moved row's copy becomes theirs of it (read, starred, labels; merged with the state they
   had of it, read or starred if either was);
 - an entry only the moved row holds that the document fetched at the other address lists
-  (the other row's feed published it since its own last fetch) is the other feed's newest: it
-  goes over as it is, and each of the other row's followers gets it as a fetch would give it;
+  (the other row's feed published it since its own last fetch) is left to the other row's own
+  fetch, made due at once, which gives it to every follower once and knows what that feed
+  purged (its tombstones); unless someone read, starred or labelled it already;
 - an entry only the moved row holds otherwise (older than the other row, say) goes over with
-  its states, under an identity of its own: an identity the other row's feed could list one day
-  would be the moved row's way to decide what the other row's followers get (they get no state
-  of an entry stored already). If that feed lists it again one day, its followers from the
-  moved row read it twice: the price of that safety, for entries its feed had dropped;
+  its states, under an identity of its own (`moved_identity`): an identity the other row's
+  feed could list one day would be the moved row's way to decide what the other row's
+  followers get (they get no state of an entry stored already). It is for the people who had
+  it: newcomers to the feed are not given it, nor does the feed's retention rank it, since it
+  came from whoever ran the moved feed's server, not from the feed's address. If that feed
+  lists it again one day, its followers from the moved row read it twice: the price of that
+  safety, for entries its feed had dropped;
 - what named the moved row names the other: saved searches (`f:12`), the retention limits set
   for its address (where the other has none); the people's kept pages are made again;
 - the moved row then holds nothing anyone reads, and is deleted with its tombstones.
@@ -29,8 +33,10 @@ spells `https://bücher.example` in ASCII, `/naïve` percent-encoded, drops `:44
 
 Only on the server's word that the feed moved for good (every hop a 301 or 308, and a feed
 there), and only to a row not being refreshed by another worker (else the next refresh of the
-moved row tries again); a row disabled by a 410 is back, since its address just answered. That word gives the server nothing it did not have:
-a row that could take the address would fetch the other row's feed from then on just the same.
+moved row tries again); a row disabled by a 410 is back, since its address just answered. Or
+on the word of the moved row's only follower, who changes its address in its settings
+(`subscribe.change_url`). Neither word puts anything before the other row's own followers, nor
+before those who follow it later: they read only what came from the other row's address.
 """
 
 from __future__ import annotations
@@ -79,12 +85,18 @@ def feed_at(url: str, *, other_than: int) -> int | None:
     return None
 
 
+# Identities of entries that went over in a merge start so (no feed's entry has a colon in
+# its identity, pipeline.decide's hex): newcomers are not given them (subscribe.follow) and
+# the feed's retention does not rank them (feeds.retention), for they never came from the
+# feed's address.
+MOVED_PREFIX = "merged:"
+
+
 def moved_identity(source_id: int, identity: str) -> str:
-    """The identity an entry of feed `source_id` takes in the feed it is merged into: as long
-    as the others, and none its new feed's document could give."""
-    return hashlib.sha256(f"merged from feed {source_id}\n{identity}".encode()).hexdigest()[
-        : len(identity) or 32
-    ]
+    """The identity an entry of feed `source_id` takes in the feed it is merged into: none
+    its new feed's document could give."""
+    digest = hashlib.sha256(f"merged from feed {source_id}\n{identity}".encode()).hexdigest()
+    return MOVED_PREFIX + digest[:32]
 
 
 def merge_feed(
@@ -103,8 +115,9 @@ def merge_feed(
 
     `listed`: the identities of the document just fetched at the target's address (through
     the redirect). Those of the source's entries the target does not hold yet are the target
-    feed's newest: they go over as they are, and every follower of the target gets them, as
-    its own next fetch would have given them."""
+    feed's newest: they are left to the target's own fetch, made due now, which gives them to
+    every follower once (they go over with the others if someone read, starred or labelled
+    one already)."""
     with transaction.atomic():
         feeds = Feed.objects.filter(id__in=(source_id, target_id))
         if connection.vendor == "postgresql":
@@ -124,14 +137,15 @@ def merge_feed(
         ):
             return False
         people = _people_of(source_id)
-        fresh = _move_states_and_entries(source_id, target, set(listed))
+        left_to_fetch = _move_states_and_entries(source_id, target, set(listed))
         _move_subscriptions(source_id, target_id)
-        _give_to_followers(fresh, target_id)
         _keep_retention_limits(source_id, target)
         _repoint_saved_searches(people, source_id, target_id)
         changes: dict[str, object] = {"unfollowed_at": None}
         if answered:
             changes.update(_answered_at(source_id, target))
+        if left_to_fetch:
+            changes["next_fetch_at"] = timezone.now()
         Feed.objects.filter(id=target_id).update(**changes)
         Feed.objects.filter(id=source_id).delete()
         # Their pages, kept by the page cache, showed the moved feed (accounts.changes).
@@ -163,10 +177,10 @@ def _people_of(feed_id: int) -> set[int]:
     return {*followers, *readers.distinct()}
 
 
-def _move_states_and_entries(source_id: int, target: Feed, listed: set[str]) -> list[Entry]:
+def _move_states_and_entries(source_id: int, target: Feed, listed: set[str]) -> bool:
     """A few statements per 500 entries, whatever the feeds hold: the merge is one transaction,
-    and on SQLite every other writer waits for it. Returns the entries the target's document
-    lists that only the source held (see `merge_feed`)."""
+    and on SQLite every other writer waits for it. Returns whether entries were left for the
+    target's own fetch (see `merge_feed`)."""
     target_entries = {
         identity: (entry_id, published)
         for identity, entry_id, published in Entry.objects.filter(feed=target).values_list(
@@ -174,41 +188,39 @@ def _move_states_and_entries(source_id: int, target: Feed, listed: set[str]) -> 
         )
     }
     matched: dict[int, tuple[int, datetime]] = {}
-    alone: list[Entry] = []
-    fresh: list[Entry] = []
-    rows = Entry.objects.filter(feed_id=source_id).values_list("id", "identity", "published")
-    for entry_id, identity, published in rows:
+    alone: dict[int, str] = {}
+    fresh: list[int] = []
+    rows = Entry.objects.filter(feed_id=source_id).values_list("id", "identity")
+    for entry_id, identity in rows:
         there = target_entries.get(identity)
         if there is not None:
             matched[entry_id] = there
-        elif identity in listed:
-            fresh.append(Entry(id=entry_id, identity=identity, published=published))
-        elif (new_identity := moved_identity(source_id, identity)) not in target_entries:
-            alone.append(Entry(id=entry_id, identity=new_identity))
-        # (else, two identities hashing alike: left to go with the moved feed)
+            continue
+        if identity in listed:
+            fresh.append(entry_id)
+        new_identity = moved_identity(source_id, identity)
+        if new_identity not in target_entries:  # else, two hashing alike: left to be deleted
+            alone[entry_id] = new_identity
+    # The target's newest, which its own fetch brings to everyone, is left to it: unless
+    # someone did something with it already (a merge put off while the target was refreshed).
+    kept = Q(is_read=True) | Q(is_starred=True) | Q(labels__isnull=False)
+    left_to_fetch = False
+    for chunk in _chunks(fresh):
+        touched = set(
+            EntryState.objects.filter(kept, entry_id__in=chunk).values_list("entry_id", flat=True)
+        )
+        for entry_id in chunk:
+            if entry_id not in touched:
+                alone.pop(entry_id, None)  # deleted with the moved feed
+                left_to_fetch = True
     _update_rows(
-        Entry, ["feed_id", "identity"], [(target.id, e.identity, e.pk) for e in alone + fresh]
+        Entry, ["feed_id", "identity"], [(target.id, new, old) for old, new in alone.items()]
     )
-    for chunk in _chunks([e.pk for e in alone + fresh]):
+    for chunk in _chunks(list(alone)):
         EntryState.objects.filter(entry_id__in=chunk).update(feed=target)
     for chunk in _chunks(list(matched)):
         _move_states({entry_id: matched[entry_id] for entry_id in chunk}, target.id)
-    return fresh
-
-
-def _give_to_followers(entries: list[Entry], feed_id: int) -> None:
-    """A state of each of `entries` for every follower of the feed who has none, as a fetch
-    gives its new entries."""
-    followers = list(Subscription.objects.filter(feed_id=feed_id).values_list("user_id", flat=True))
-    EntryState.objects.bulk_create(
-        [
-            EntryState(user_id=user_id, entry_id=e.pk, feed_id=feed_id, sort_date=e.published)
-            for e in entries
-            for user_id in followers
-        ],
-        batch_size=_CHUNK,
-        ignore_conflicts=True,  # the moved feed's followers have theirs
-    )
+    return left_to_fetch
 
 
 # `f:12` or `f:12,13` in a saved search (liseuse.feeds.search), at a term's start.

@@ -125,7 +125,7 @@ def read_opml(data: bytes) -> tuple[list[OpmlFeed], list[str]]:
                     )
                 )
             elif len(outline) == 0:
-                if title:
+                if title and _is_a_folder(outline):
                     empty_folders.append(title)
             else:
                 # A folder. Nested folders are flattened to the innermost one's name: liseuse
@@ -133,9 +133,17 @@ def read_opml(data: bytes) -> tuple[list[OpmlFeed], list[str]]:
                 walk(outline, title or folder)
 
     walk(body, "")
-    if not feeds:
+    if not feeds and not empty_folders:
         raise OpmlError(_("The OPML file lists no feed (no outline has an xmlUrl)."))
     return feeds, empty_folders
+
+
+def _is_a_folder(outline: etree._Element) -> bool:
+    """Whether an outline with nothing inside is an empty folder, as liseuse and FreshRSS
+    export one (a name, nothing else): not a link, an include, a note with a type, nor a
+    feed whose address is missing or under another name."""
+    named = {name.lower() for name in outline.attrib}
+    return not named & {"type", "xmlurl", "url", "htmlurl"}
 
 
 @transaction.atomic

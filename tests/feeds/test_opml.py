@@ -78,6 +78,23 @@ def test_a_category_without_feeds_goes_out_and_comes_back(alice: User, bob: User
     assert not Category.objects.filter(user=bob, name="Top").exists()
 
 
+def test_only_empty_folders_become_categories(alice: User, bob: User) -> None:
+    # Links, includes, notes with a type and feeds without their xmlUrl are no folders.
+    others = (
+        b'<opml version="2.0"><body><outline text="f" xmlUrl="https://f.example/feed"/>'
+        b'<outline text="A page" type="link" url="https://example.org/"/>'
+        b'<outline text="More" type="include" url="https://example.org/more.opml"/>'
+        b'<outline text="A note" type="text"/>'
+        b'<outline text="Podcast" type="rss" xmlUrl=""/>'
+        b'<outline text="Site" htmlUrl="https://example.org/"/></body></opml>'
+    )
+    assert opml.import_opml(alice, others).categories_created == 0
+    assert not Category.objects.filter(user=alice).exists()
+    # An export of categories without any feed comes back whole.
+    Category.objects.create(user=bob, name="Vide")
+    assert opml.import_opml(alice, opml.export_opml(bob).encode()).categories_created == 1
+
+
 def test_it_skips_feeds_already_followed_and_shares_the_feed_row(alice: User, bob: User) -> None:
     data = (DATA / "freshrss-export.opml").read_bytes()
     opml.import_opml(alice, data)
@@ -103,7 +120,8 @@ def test_it_flattens_nested_folders_to_the_innermost(alice: User) -> None:
         (b"this is not xml at all", "not an XML file"),
         (b"<html><body>hi</body></html>", "not OPML"),
         (
-            b'<opml version="2.0"><body><outline text="empty folder"/></body></opml>',
+            b'<opml version="2.0"><body><outline text="a page" type="link" '
+            b'url="https://example.org/"/></body></opml>',
             "lists no feed",
         ),
         (

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from liseuse.accounts.models import User
 from liseuse.feeds import queries
+from liseuse.feeds import retention
 from liseuse.feeds import worker
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
@@ -490,6 +491,11 @@ def test_entries_only_the_moved_feed_had_go_over_and_cannot_hide_the_others(
         assert not EntryState.objects.filter(user=bob, entry_id=z.pk).exists()
         flt = queries.StreamFilter(state="all", search="Ancien")
         assert [s.entry_id for s in queries.stream(alice, flt).entries] == [z.pk]
+        # Who follows the feed from now on is not given it: it came from the other server.
+        carol = User.objects.create_user("carol", password="correct horse battery")
+        follow(carol, server.url("/new"))
+        assert not EntryState.objects.filter(user=carol, entry_id=z.pk).exists()
+        assert EntryState.objects.filter(user=carol).count() == 1
         # The feed lists "z" one day: Bob gets it as any new entry (the moved copy's identity
         # is its own, so it cannot pass for it).
         server.routes["/new"] = Reply(body=rss(("z", "Ancien"), ("a", "Un")))
@@ -511,11 +517,47 @@ def test_what_the_moved_feed_fetched_at_the_new_address_first_is_read_once(
         Feed.objects.update(last_fetched_at=timezone.now() - timedelta(hours=1))
         assert worker.refresh_feed_now(alice, moved).new_entries == 1
         assert not Feed.objects.filter(id=moved).exists()
-        Feed.objects.update(next_fetch_at=timezone.now())
-        worker.refresh_once(all_feeds=False)  # the new address's own fetch
+        assert not Entry.objects.filter(guid="c").exists()  # left to the new address's fetch
+        worker.refresh_once(all_feeds=False)  # which is due at once
     assert Entry.objects.filter(guid="c").count() == 1
     for person in (alice, bob):
         assert EntryState.objects.filter(user=person, entry__guid="c").count() == 1
+
+
+def test_what_the_new_address_purged_does_not_come_back_through_a_merge(
+    alice: User, bob: User
+) -> None:
+    both = rss(("z", "Purgé"), ("a", "Un"))
+    with LocalServer({"/old": Reply(body=both), "/new": Reply(body=both)}) as server:
+        moved, there = _followed_both_ways(alice, bob, server)
+        purged = Entry.objects.get(feed_id=there, guid="z")
+        EntryTombstone.objects.create(feed_id=there, identity=purged.identity)
+        purged.delete()
+        worker.refresh_once(all_feeds=True)
+        Feed.objects.update(next_fetch_at=timezone.now())
+        worker.refresh_once(all_feeds=False)
+    assert not Feed.objects.filter(id=moved).exists()
+    assert not Entry.objects.filter(guid="z").exists()
+    assert not EntryState.objects.filter(entry__guid="z").exists()
+
+
+def test_entries_a_merge_brought_take_no_rank_in_the_feeds_retention(
+    alice: User, bob: User
+) -> None:
+    old = rss(("z", "Ancien"), ("a", "Un"), ("b", "Deux"))
+    with LocalServer({"/old": Reply(body=old), "/new": Reply(body=rss(("b", "Deux")))}) as server:
+        moved, there = _followed_both_ways(alice, bob, server)
+        server.routes["/new"] = Reply(body=rss(("a", "Un"), ("b", "Deux")))
+        Feed.objects.filter(id=there).update(next_fetch_at=timezone.now())
+        worker.refresh_once(all_feeds=False)  # the new one holds a and b, the moved one z too
+        Entry.objects.filter(feed_id=moved, guid="z").update(published=timezone.now())
+        worker.refresh_once(all_feeds=True)
+    feed = Feed.objects.get(id=there)
+    assert Entry.objects.filter(feed=feed).count() == 3
+    EntryState.objects.update(is_read=True)
+    Feed.objects.filter(id=there).update(keep_max=2, keep_min=0, listed_identities=[])
+    # Its own two newest are within keep_max; the moved one, dated today, does not count.
+    assert retention.purgeable(Feed.objects.get(id=there), now=timezone.now()) == []
 
 
 def test_a_move_to_another_spelling_of_a_stored_address_merges(alice: User, bob: User) -> None:
