@@ -223,16 +223,18 @@ def _move_states_and_entries(source_id: int, target: Feed, listed: set[str]) -> 
     return left_to_fetch
 
 
-# `f:12` or `f:12,13` in a saved search (liseuse.feeds.search), at a term's start.
-_FEED_IDS = re.compile(r"(?<![^\s(!-])([fF]:)([0-9]+(?:,[0-9]+)*)")
+# `f:12`, `f:12,13` or `f:"12"` in a saved search (liseuse.feeds.search), at a term's start.
+_FEED_IDS = re.compile(r"(?<![^\s(!-])([fF]:)(\"?)([0-9]+(?:,[0-9]*)*)(\2)")
 
 
 def _repoint_saved_searches(people: set[int], source_id: int, target_id: int) -> None:
     """The people's saved searches that name the moved feed (`f:12`) name the other one."""
 
     def repointed(match: re.Match[str]) -> str:
-        ids = [str(target_id) if i == str(source_id) else i for i in match[2].split(",")]
-        return match[1] + ",".join(dict.fromkeys(ids))
+        # As the search reads them: "012" is feed 12, empty parts are skipped.
+        ids = [i for i in match[3].split(",") if i]
+        ids = [str(target_id) if int(i) == source_id else i for i in ids]
+        return match[1] + match[2] + ",".join(dict.fromkeys(ids)) + match[4]
 
     for saved in SavedQuery.objects.filter(user_id__in=people, query__contains=str(source_id)):
         query = _FEED_IDS.sub(repointed, saved.query)

@@ -579,11 +579,14 @@ def test_a_merge_carries_what_named_the_moved_feed(alice: User, bob: User) -> No
     with LocalServer({"/old": Reply(body=page), "/new": Reply(body=page)}) as server:
         moved, there = _followed_both_ways(alice, bob, server)
         saved = SavedQuery.objects.create(user=alice, name="mine", query=f"(f:{moved} OR f:7) !x")
+        quoted = SavedQuery.objects.create(user=alice, name="q", query=f'f:"7,,0{moved}" y')
         Feed.objects.filter(id=moved).update(keep_max=77)
         generations = dict(User.objects.values_list("id", "generation"))
         worker.refresh_once(all_feeds=True)
     saved.refresh_from_db()
     assert saved.query == f"(f:{there} OR f:7) !x"  # her saved search still finds it
+    quoted.refresh_from_db()
+    assert quoted.query == f'f:"7,{there}" y'  # as the search reads it: 0{moved} is {moved}
     assert Feed.objects.get(id=there).keep_max == 77  # the limit set for its address
     # Her pages, kept by the page cache, are made again; Bob's show nothing new.
     alice.refresh_from_db()
