@@ -379,6 +379,9 @@ def _import(user: User, data: dict[str, Any]) -> dict[str, int]:
                 "enclosures": _enclosures(item.get("enclosures") or [], f"{where}enclosures"),
                 "published": published,
                 "updated": _date(item.get("updated"), f"{where}updated"),
+                # From the file, not from the feed's address: for this person only, until a
+                # fetch lists it (Entry.fetched).
+                "fetched": False,
             },
         )
         state, created = EntryState.objects.get_or_create(

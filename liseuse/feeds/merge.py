@@ -86,9 +86,9 @@ def feed_at(url: str, *, other_than: int) -> int | None:
 
 
 # Identities of entries that went over in a merge start so (no feed's entry has a colon in
-# its identity, pipeline.decide's hex): newcomers are not given them (subscribe.follow) and
-# the feed's retention does not rank them (feeds.retention), for they never came from the
-# feed's address.
+# its identity, pipeline.decide's hex), and they are not `Entry.fetched`: newcomers are not
+# given them (subscribe.follow), the feed's retention does not rank them (feeds.retention),
+# for they never came from the feed's address.
 MOVED_PREFIX = "merged:"
 
 
@@ -214,7 +214,9 @@ def _move_states_and_entries(source_id: int, target: Feed, listed: set[str]) -> 
                 alone.pop(entry_id, None)  # deleted with the moved feed
                 left_to_fetch = True
     _update_rows(
-        Entry, ["feed_id", "identity"], [(target.id, new, old) for old, new in alone.items()]
+        Entry,
+        ["feed_id", "identity", "fetched"],
+        [(target.id, new, False, old) for old, new in alone.items()],
     )
     for chunk in _chunks(list(alone)):
         EntryState.objects.filter(entry_id__in=chunk).update(feed=target)

@@ -140,6 +140,11 @@ class Entry(models.Model):
     published = models.DateTimeField()  # the feed's date, else first seen; never in the future
     updated = models.DateTimeField(null=True, blank=True)
     first_seen = models.DateTimeField(default=timezone.now)
+    # Whether a fetch of the feed's address brought it. Not what a backup import or a feed
+    # merge put there, whose content and date are whoever made the file's or ran the other
+    # server's: the feed's newcomers are not given it, nor does its retention rank it, until a
+    # fetch lists it; the store then gives it to every follower as a new entry (store.py).
+    fetched = models.BooleanField(default=True, db_default=True)
 
     class Meta:
         constraints = [
@@ -149,6 +154,9 @@ class Entry(models.Model):
         indexes = [
             # Feed page for anonymous/global views and retention: a feed's entries by date.
             models.Index(fields=["feed", "published"], name="entry_feed_published_idx"),
+            # The store's look, at each fetch, for entries no fetch brought yet: almost always
+            # none, and this index empty.
+            models.Index(fields=["feed"], condition=Q(fetched=False), name="entry_unfetched_idx"),
         ]
 
     def __str__(self) -> str:

@@ -40,7 +40,6 @@ from django.db.models import OuterRef
 from django.db.models import Q
 from django.utils import timezone
 
-from liseuse.feeds.merge import MOVED_PREFIX
 from liseuse.feeds.models import Entry
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import EntryTombstone
@@ -96,13 +95,9 @@ def purgeable(feed: Feed, *, now: datetime) -> list[int]:
     listed = set(feed.listed_identities or ())
     too_old = older_than(now, policy.keep_days) if policy.keep_days else None
     candidates = []
-    # Entries a merge brought from another feed (feeds.merge) take no rank: their dates are
-    # whatever that feed's server said, and would push this feed's own out.
-    rows = (
-        Entry.objects.filter(feed=feed)
-        .exclude(identity__startswith=MOVED_PREFIX)
-        .order_by("-published", "-id")
-    )
+    # Entries no fetch brought (Entry.fetched: a backup import's, a merge's) take no rank:
+    # their dates are whatever their file or server said, and would push the feed's own out.
+    rows = Entry.objects.filter(feed=feed, fetched=True).order_by("-published", "-id")
     for rank, (entry_id, identity, published) in enumerate(
         rows.values_list("id", "identity", "published").iterator(chunk_size=2000)
     ):

@@ -87,6 +87,35 @@ def _enclosures(entry: ParsedEntry) -> list[dict[str, object]]:
     return found
 
 
+def _confirm_fetched(feed_id: int, identities: Sequence[str]) -> int:
+    """Entries a backup import or a merge put in the feed (`Entry.fetched` false) that the
+    document just fetched lists: from now on the feed's own, and given to each follower who
+    has none, as a new entry would be. Without that, whoever made the file or ran the other
+    server could hold back the feed's next article from its followers by storing its identity
+    first. Returns how many such entries there were."""
+    unfetched = Entry.objects.filter(feed_id=feed_id, fetched=False)
+    if not identities or not unfetched.exists():  # almost always (an index of nothing)
+        return 0
+    listed: list[tuple[int, datetime]] = []
+    for start in range(0, len(identities), _CHUNK):
+        chunk = identities[start : start + _CHUNK]
+        listed += unfetched.filter(identity__in=chunk).values_list("id", "published")
+    if not listed:
+        return 0
+    followers = Subscription.objects.filter(feed_id=feed_id).values_list("user_id", flat=True)
+    EntryState.objects.bulk_create(
+        [
+            EntryState(user_id=user_id, entry_id=entry_id, feed_id=feed_id, sort_date=published)
+            for entry_id, published in listed
+            for user_id in followers
+        ],
+        batch_size=_CHUNK,
+        ignore_conflicts=True,  # whoever imported it has theirs
+    )
+    Entry.objects.filter(id__in=[entry_id for entry_id, _ in listed]).update(fetched=True)
+    return len(listed)
+
+
 class DjangoStore:
     def __init__(
         self,
@@ -206,6 +235,7 @@ class DjangoStore:
             if update.renames:
                 _rename_entries(update.feed_id, update.renames)
             new = self._save_entries(update.feed_id, update.decisions, update.fetched_at)
+            new += _confirm_fetched(update.feed_id, update.identities)
             parsed = update.feed
             fields: dict[str, object] = {
                 "etag": update.etag or "",

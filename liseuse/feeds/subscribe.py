@@ -14,7 +14,6 @@ from django.utils.translation import gettext as _
 
 from liseuse.accounts.models import User
 from liseuse.feeds import queries
-from liseuse.feeds.merge import MOVED_PREFIX
 from liseuse.feeds.merge import feed_at
 from liseuse.feeds.merge import merge_feed
 from liseuse.feeds.models import Category
@@ -231,13 +230,11 @@ def follow(user: User, url: str, *, category: str | None = None, title: str = ""
         Feed.objects.filter(pk=feed.pk).update(unfollowed_at=None)
     # A feed others already follow has entries: the newcomer sees its recent ones, as they would
     # on a first fetch, rather than an empty feed until the next new entry.
-    # Not the entries a merge brought from another feed (feeds.merge): they came from no
-    # fetch of this feed's address, but from whoever ran the other.
-    recent = (
-        Entry.objects.filter(feed=feed)
-        .exclude(identity__startswith=MOVED_PREFIX)
-        .order_by("-published")[:RECENT_ENTRIES_ON_FOLLOW]
-    )
+    # Only what a fetch of its address brought (Entry.fetched): not what someone's backup
+    # import or a merge from another feed put there.
+    recent = Entry.objects.filter(feed=feed, fetched=True).order_by("-published")[
+        :RECENT_ENTRIES_ON_FOLLOW
+    ]
     EntryState.objects.bulk_create(
         [
             EntryState(user=user, entry_id=e.id, feed=feed, sort_date=e.published)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from liseuse import cli
@@ -21,6 +22,9 @@ from liseuse.feeds.models import RetentionRule
 from liseuse.feeds.models import SavedQuery
 from liseuse.feeds.models import Subscription
 from liseuse.feeds.subscribe import follow
+from liseuse.feeds.worker import refresh_once
+from tests.httpserver import LocalServer
+from tests.httpserver import Reply
 
 
 def _alices_data(alice: User) -> None:
@@ -316,3 +320,50 @@ def test_a_label_and_a_category_of_one_name_refuse_the_whole_file(
     assert list(Category.objects.filter(user=bob).values_list("name", flat=True)) == ["Presse"]
     assert list(Label.objects.filter(user=bob).values_list("name", flat=True)) == ["Later"]
     assert not Subscription.objects.filter(user=bob).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_puts_nothing_before_the_others_who_follow_a_feed(alice: User, bob: User) -> None:
+    """A backup names entries by identity: one made up, for a feed others follow, must neither
+    reach them (nor those who follow it later), nor hold back the article that the feed
+    publishes under that identity one day."""
+    page = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        "<link>http://127.0.0.1:1/</link>{items}</channel></rss>"
+    )
+    item = "<item><guid>{g}</guid><title>{t}</title><description>d</description></item>"
+    one = page.format(items=item.format(g="a", t="Un")).encode()
+    two = page.format(items=item.format(g="b", t="Deux") + item.format(g="a", t="Un")).encode()
+    with (
+        override_settings(LISEUSE_ALLOW_PRIVATE_NETWORKS=True),
+        LocalServer({"/feed": Reply(body=one), "/peek": Reply(body=two)}) as server,
+    ):
+        follow(bob, server.url("/feed"))
+        peek = follow(alice, server.url("/peek"))  # to learn the identity "b" will have
+        refresh_once(all_feeds=True)
+        coming = Entry.objects.get(feed_id=peek.feed_id, guid="b").identity
+        data = backup.export_user(alice)
+        data["entries"] = [
+            {
+                "feed": server.url("/feed"),
+                "identity": coming,
+                "title": "PHISH: reset your password",
+                "content": "<p>here</p>",
+                "published": timezone.now().isoformat(),
+            }
+        ]
+        backup.import_user(alice, data)
+        carol = User.objects.create_user("carol", password="correct horse battery")
+        follow(carol, server.url("/feed"))
+        assert list(
+            EntryState.objects.filter(user=carol).values_list("entry__title", flat=True)
+        ) == ["Un"]
+        assert not EntryState.objects.filter(user=bob, entry__identity=coming).exists()
+        # The feed publishes it: everyone who follows it gets it, as the feed wrote it.
+        server.routes["/feed"] = Reply(body=two)
+        Feed.objects.update(next_fetch_at=timezone.now())
+        refresh_once(all_feeds=False)
+    entry = Entry.objects.get(feed__url=server.url("/feed"), identity=coming)
+    assert (entry.title, entry.fetched) == ("Deux", True)
+    for person in (alice, bob, carol):
+        assert EntryState.objects.filter(user=person, entry=entry).count() == 1
