@@ -149,12 +149,15 @@ def _move(subscription: Subscription, url: str, taken: SubscribeError) -> None:
                     _("You follow %(url)s already: unfollow this one if it is the same feed.")
                     % {"url": url}
                 )
+            refreshing = SubscribeError(
+                _("the feed at %(url)s is being refreshed right now") % {"url": url}
+            )
             if Feed.objects.filter(pk=there, lease_until__gt=timezone.now()).exists():
-                raise SubscribeError(
-                    _("the feed at %(url)s is being refreshed right now") % {"url": url}
-                )
-            if not merge_feed(feed.pk, there):  # that feed is disabled
-                raise taken
+                raise refreshing
+            if not merge_feed(feed.pk, there):
+                if Feed.objects.filter(pk=there, disabled=True).exists():
+                    raise taken  # gone (410): no feed to become one with
+                raise refreshing  # claimed since the look above
             return
         # What the old address's server said no longer holds: no validators, no errors, no
         # wait it asked for, no host it redirected to; due now.

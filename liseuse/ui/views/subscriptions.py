@@ -169,10 +169,12 @@ def edit(request: HttpRequest, user: User, sub_id: int) -> HttpResponse:
         raise Http404(_("You do not follow this feed."))
     if request.method == "POST":
         form = SubscriptionForm(user, request.POST)
-        moved = False
+        moved = merged = False
         if form.is_valid() and form.cleaned_data["url"].strip():
             try:
+                was_of = sub.feed_id
                 moved = change_url(sub, form.cleaned_data["url"].strip())
+                merged = sub.feed_id != was_of  # a feed had that address (feeds.merge)
             except SubscribeError as exc:
                 form.add_error("url", str(exc))
         if form.is_valid():
@@ -184,7 +186,12 @@ def edit(request: HttpRequest, user: User, sub_id: int) -> HttpResponse:
             sub.refresh_floor_minutes = data["refresh_floor_minutes"]
             sub.visibility = data["visibility"]
             sub.save(update_fields=["category", "title", "refresh_floor_minutes", "visibility"])
-            if moved:
+            if merged:
+                messages.success(
+                    request,
+                    _("Saved; it is now the feed others follow at that address, your stars kept."),
+                )
+            elif moved:
                 messages.success(
                     request, _("Saved; the feed will be fetched from its new address in a moment.")
                 )
