@@ -123,7 +123,10 @@ def merge_feed(
         if connection.vendor == "postgresql":
             # As `subscribe.follow` and the store's new entries lock a feed's row: a newcomer
             # or a refresh of either feed waits for the merge, or the merge for them. In the
-            # order of the ids, so that two merges never wait for each other.
+            # order of the ids; but a refresh's write may hold the source's row already, so
+            # two merges crossing at once could still deadlock: PostgreSQL then fails one,
+            # which the store writes again alone (store.write_together), and a person's
+            # change of address is refused with a reason (subscribe.change_url).
             list(feeds.select_for_update().order_by("id").values_list("id", flat=True))
         target = feeds.filter(id=target_id).first()
         if target is None or target_id == source_id or not feeds.filter(id=source_id).exists():

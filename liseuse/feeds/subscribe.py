@@ -7,6 +7,7 @@ from collections.abc import Callable
 from collections.abc import Sequence
 
 from django.db import IntegrityError
+from django.db import OperationalError
 from django.db import connection
 from django.db import transaction
 from django.utils import timezone
@@ -118,6 +119,10 @@ def change_url(subscription: Subscription, raw_url: str) -> bool:
         _move(subscription, url, taken)
     except IntegrityError:  # made by someone else meanwhile
         raise taken from None
+    except OperationalError:  # a deadlock with a merge (feeds.merge), a busy database
+        raise SubscribeError(
+            _("the feed could not be moved just now; try again in a moment")
+        ) from None
     subscription.refresh_from_db(fields=["feed"])  # another feed's, after a merge
     subscription.feed = Feed.objects.get(pk=subscription.feed_id)
     return True

@@ -8,11 +8,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.test import override_settings
 from django.utils import timezone
 
 from liseuse.accounts.models import User
 from liseuse.cli import main
+from liseuse.feeds import subscribe
 from liseuse.feeds.models import EntryState
 from liseuse.feeds.models import Feed
 from liseuse.feeds.models import Subscription
@@ -274,6 +276,22 @@ def test_a_feed_moved_to_the_address_of_another_becomes_one_with_it(alice: User,
         ("Deux", False, theirs.feed_id),
         ("Un", True, theirs.feed_id),
     ]
+
+
+def test_a_move_the_database_refuses_for_now_is_told_not_crashed(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL fails one of two transactions that wait for each other (a merge crossing
+    # another): the person is asked to try again, not shown an error page.
+    mine = follow(alice, "https://mine.example/feed")
+
+    def deadlocked(*args: object) -> None:
+        raise OperationalError("deadlock detected")
+
+    monkeypatch.setattr(subscribe, "_move", deadlocked)
+    with pytest.raises(SubscribeError, match="try again in a moment"):
+        change_url(mine, "https://moved.example/feed")
+    assert Feed.objects.get().url == "https://mine.example/feed"
 
 
 def test_a_feed_is_not_moved_while_a_refresh_holds_it(alice: User) -> None:
