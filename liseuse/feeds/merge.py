@@ -285,11 +285,14 @@ def _move_states(matched: dict[int, tuple[int, datetime]], target_id: int) -> No
             moved.append(state)
             continue
         merged[state.pk] = kept.pk
-        if (state.is_read and not kept.is_read) or (state.is_starred and not kept.is_starred):
-            if state.is_read and not kept.is_read:
-                kept.is_read, kept.read_at = True, state.read_at
-            if state.is_starred and not kept.is_starred:
-                kept.is_starred, kept.starred_at = True, state.starred_at
+        # Read or starred if either copy was: only what the person's own copy lacks changes.
+        gains_read = state.is_read and not kept.is_read
+        gains_star = state.is_starred and not kept.is_starred
+        if gains_read:
+            kept.is_read, kept.read_at = True, state.read_at
+        if gains_star:
+            kept.is_starred, kept.starred_at = True, state.starred_at
+        if gains_read or gains_star:
             changed.append(kept)
     at = _datetime_param
     _update_rows(
@@ -336,9 +339,7 @@ def _chunks(ids: list[int]) -> list[list[int]]:
 
 
 def _move_subscriptions(source_id: int, target_id: int) -> None:
-    following_both = Subscription.objects.filter(
-        feed_id=target_id,
-        user_id__in=Subscription.objects.filter(feed_id=source_id).values("user_id"),
-    ).values("user_id")
-    Subscription.objects.filter(Q(feed_id=source_id) & Q(user_id__in=following_both)).delete()
+    """The source's subscriptions become the target's; who follows both keeps the target's."""
+    following_target = Subscription.objects.filter(feed_id=target_id).values("user_id")
+    Subscription.objects.filter(feed_id=source_id, user_id__in=following_target).delete()
     Subscription.objects.filter(feed_id=source_id).update(feed_id=target_id)

@@ -198,8 +198,9 @@ def _first_fetch(user: User, subscription: Subscription) -> Subscription:
         refresh_feed_now(user, subscription.feed_id)
     except RefreshRefused:
         return subscription  # the refresh loop claimed it first
-    now = Subscription.objects.select_related("feed", "category").filter(pk=subscription.pk)
-    found = now.first()
+    found = (
+        Subscription.objects.select_related("feed", "category").filter(pk=subscription.pk).first()
+    )
     if found is None:  # merged into the person's subscription of the feed it moved to
         raise SubscribeError(
             _("%(url)s has moved for good to the address of a feed you follow already.")
